@@ -1,5 +1,8 @@
 //! The daemon: one event loop owning every instance; signals, reload, pid files.
 
+pub mod logging;
+pub mod pidfile;
+
 use crate::cli::Options;
 
 /// Entry point after the command line has been read.
