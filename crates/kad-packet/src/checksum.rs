@@ -95,15 +95,18 @@ mod tests {
 
     #[test]
     fn odd_trailing_byte_is_padded_with_zero() {
-        assert_eq!(Sum::default().add_bytes(&[0x12, 0x34, 0x56]).fold(), 0x1234 + 0x5600);
+        assert_eq!(
+            Sum::default().add_bytes(&[0x12, 0x34, 0x56]).fold(),
+            0x1234 + 0x5600
+        );
     }
 
     #[test]
     fn wide_words_fold_like_narrow_words() {
         let data: Vec<u8> = (0u8..=255).cycle().take(1030).collect();
-        let narrow = data
-            .chunks(2)
-            .fold(Sum::default(), |s, w| s.add_u16(u16::from_be_bytes([w[0], w[1]])));
+        let narrow = data.chunks(2).fold(Sum::default(), |s, w| {
+            s.add_u16(u16::from_be_bytes([w[0], w[1]]))
+        });
         assert_eq!(Sum::default().add_bytes(&data).fold(), narrow.fold());
     }
 }

@@ -136,33 +136,60 @@ impl<'a> Ipv4Datagram<'a> {
     pub fn parse(bytes: &'a [u8]) -> Result<Self, DecodeError> {
         let len = bytes.len();
         let Some(&version_ihl) = bytes.first() else {
-            return Err(DecodeError::TooShort { ipv6: false, ah: false, len });
+            return Err(DecodeError::TooShort {
+                ipv6: false,
+                ah: false,
+                len,
+            });
         };
         if len < IPV4_MIN_HEADER_LEN {
-            return Err(DecodeError::TooShort { ipv6: false, ah: false, len });
+            return Err(DecodeError::TooShort {
+                ipv6: false,
+                ah: false,
+                len,
+            });
         }
         if version_ihl >> 4 != 4 {
             return Err(DecodeError::NotIpv4(version_ihl >> 4));
         }
         let ihl_bytes = usize::from(version_ihl & 0x0f) * 4;
         if ihl_bytes < IPV4_MIN_HEADER_LEN {
-            return Err(DecodeError::BadHeaderLength { ihl_bytes, len });
+            return Err(DecodeError::BadHeaderLength(ihl_bytes));
         }
         let (vrrp_offset, ah) = match bytes[9] {
             IPPROTO_VRRP => (ihl_bytes, None),
             IPPROTO_AH => {
                 let ah_end = ihl_bytes + AH_HEADER_LEN;
-                match bytes.get(ihl_bytes..ah_end).and_then(|b| <&[u8; AH_HEADER_LEN]>::try_from(b).ok()) {
-                    Some(ah) if len >= ah_end + VRRP_HEADER_LEN => (ah_end, Some(AhHeader::parse(ah))),
-                    _ => return Err(DecodeError::TooShort { ipv6: false, ah: true, len }),
+                match bytes
+                    .get(ihl_bytes..ah_end)
+                    .and_then(|b| <&[u8; AH_HEADER_LEN]>::try_from(b).ok())
+                {
+                    Some(ah) if len >= ah_end + VRRP_HEADER_LEN => {
+                        (ah_end, Some(AhHeader::parse(ah)))
+                    }
+                    _ => {
+                        return Err(DecodeError::TooShort {
+                            ipv6: false,
+                            ah: true,
+                            len,
+                        })
+                    }
                 }
             }
             other => return Err(DecodeError::NotVrrp(other)),
         };
         if len < vrrp_offset + VRRP_HEADER_LEN {
-            return Err(DecodeError::TooShort { ipv6: false, ah: false, len });
+            return Err(DecodeError::TooShort {
+                ipv6: false,
+                ah: false,
+                len,
+            });
         }
-        Ok(Self { bytes, vrrp_offset, ah })
+        Ok(Self {
+            bytes,
+            vrrp_offset,
+            ah,
+        })
     }
 
     pub fn vrid(&self) -> u8 {
@@ -191,6 +218,14 @@ impl<'a> Ipv4Datagram<'a> {
         self.ah.as_ref()
     }
 
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    pub(crate) fn vrrp_offset(&self) -> usize {
+        self.vrrp_offset
+    }
+
     fn info(&self) -> PacketInfo {
         PacketInfo {
             vrid: self.vrid(),
@@ -206,7 +241,10 @@ impl<'a> Ipv4Datagram<'a> {
         let info = || self.info();
         if let Some(ah) = &self.ah {
             if ah.next_header != IPPROTO_VRRP {
-                return Err(DecodeError::AhNotVrrp { info: info(), next_header: ah.next_header });
+                return Err(DecodeError::AhNotVrrp {
+                    info: info(),
+                    next_header: ah.next_header,
+                });
             }
         }
         let vrrp = &self.bytes[self.vrrp_offset..];
@@ -217,20 +255,31 @@ impl<'a> Ipv4Datagram<'a> {
         let len = self.bytes.len();
         let expected = self.vrrp_offset + vrrp_len;
         if len != expected && !is_ethernet_padding(expected, len) {
-            return Err(DecodeError::Length { info: info(), len, expected });
+            return Err(DecodeError::Length {
+                info: info(),
+                len,
+                expected,
+            });
         }
         header.check_version_and_auth(info)?;
         header.check_type(info)?;
         let total_length = u16::from_be_bytes([self.bytes[2], self.bytes[3]]);
         let total = usize::from(total_length);
         if total != len && !(len <= ETH_MIN_PAYLOAD && total < len && padding_shape(len - total)) {
-            return Err(DecodeError::TotalLength { info: info(), total_length, len });
+            return Err(DecodeError::TotalLength {
+                info: info(),
+                total_length,
+                len,
+            });
         }
         // The length check above guarantees the message is present.
         let message = &vrrp[..vrrp_len];
-        let checksum = self.verify_checksum(header.version, message, options).ok_or_else(|| {
-            DecodeError::Checksum { info: info(), received: header.checksum }
-        })?;
+        let checksum = self
+            .verify_checksum(header.version, message, options)
+            .ok_or_else(|| DecodeError::Checksum {
+                info: info(),
+                received: header.checksum,
+            })?;
         let addrs = message[VRRP_HEADER_LEN..VRRP_HEADER_LEN + addr_len]
             .chunks_exact(4)
             .map(|a| IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3])))
@@ -246,22 +295,38 @@ impl<'a> Ipv4Datagram<'a> {
         })
     }
 
-    fn verify_checksum(&self, version: u8, message: &[u8], options: &DecodeOptions) -> Option<ChecksumForm> {
+    fn verify_checksum(
+        &self,
+        version: u8,
+        message: &[u8],
+        options: &DecodeOptions,
+    ) -> Option<ChecksumForm> {
         if version == 2 {
-            return Sum::default().add_bytes(message).verifies().then_some(ChecksumForm::V2);
+            return Sum::default()
+                .add_bytes(message)
+                .verifies()
+                .then_some(ChecksumForm::V2);
         }
         // Lengths are bounded by 8 + 255 * 4, far below u16::MAX.
         let vrrp_len = message.len() as u16;
-        let with_dst = |dst: Ipv4Addr| ipv4_pseudo_header(self.src(), dst, vrrp_len).add_bytes(message).verifies();
+        let with_dst = |dst: Ipv4Addr| {
+            ipv4_pseudo_header(self.src(), dst, vrrp_len)
+                .add_bytes(message)
+                .verifies()
+        };
         match options.v3_checksum {
             V3Checksum::AsV2 => Some(ChecksumForm::V3Unverified),
-            V3Checksum::OldUnicast { group } => with_dst(group).then_some(ChecksumForm::V3OldUnicast),
+            V3Checksum::OldUnicast { group } => {
+                with_dst(group).then_some(ChecksumForm::V3OldUnicast)
+            }
             V3Checksum::PseudoHeader => {
                 if with_dst(self.dst()) {
                     Some(ChecksumForm::V3PseudoHeader)
                 } else {
                     match options.old_unicast_fallback {
-                        Some(group) if group != self.dst() && with_dst(group) => Some(ChecksumForm::V3OldUnicast),
+                        Some(group) if group != self.dst() && with_dst(group) => {
+                            Some(ChecksumForm::V3OldUnicast)
+                        }
                         _ => None,
                     }
                 }
@@ -273,10 +338,19 @@ impl<'a> Ipv4Datagram<'a> {
 /// Decodes a VRRPv3 message received on an IPv6 raw socket (which delivers no IP header) with
 /// the source, destination and hop limit reported beside it. The kernel has verified the
 /// checksum (IPV6_CHECKSUM).
-pub fn decode_ipv6(payload: &[u8], src: Ipv6Addr, dst: Ipv6Addr, hop_limit: u8) -> Result<Received, DecodeError> {
+pub fn decode_ipv6(
+    payload: &[u8],
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    hop_limit: u8,
+) -> Result<Received, DecodeError> {
     let len = payload.len();
     if len < VRRP_HEADER_LEN {
-        return Err(DecodeError::TooShort { ipv6: true, ah: false, len });
+        return Err(DecodeError::TooShort {
+            ipv6: true,
+            ah: false,
+            len,
+        });
     }
     let header = VrrpHeader::read(payload)?;
     let info = || PacketInfo {
@@ -289,7 +363,11 @@ pub fn decode_ipv6(payload: &[u8], src: Ipv6Addr, dst: Ipv6Addr, hop_limit: u8) 
     let addr_len = usize::from(header.count) * 16;
     let expected = VRRP_HEADER_LEN + addr_len;
     if len != expected && !is_ethernet_padding(expected, len) {
-        return Err(DecodeError::Length { info: info(), len, expected });
+        return Err(DecodeError::Length {
+            info: info(),
+            len,
+            expected,
+        });
     }
     // keepalived refuses VRRPv2 over IPv6 in the configuration, so no instance accepts it.
     if header.version != 3 {
@@ -343,14 +421,21 @@ impl VrrpHeader {
                 checksum: u16::from_be_bytes([*c0, *c1]),
             }),
             // Callers have checked the length; this keeps a short slice from ever panicking.
-            _ => Err(DecodeError::TooShort { ipv6: false, ah: false, len: bytes.len() }),
+            _ => Err(DecodeError::TooShort {
+                ipv6: false,
+                ah: false,
+                len: bytes.len(),
+            }),
         }
     }
 
     fn check_version_and_auth(&self, info: impl Fn() -> PacketInfo) -> Result<(), DecodeError> {
         match self.version {
             2 if ![AUTH_TYPE_NONE, AUTH_TYPE_PASS, AUTH_TYPE_AH].contains(&self.byte4) => {
-                Err(DecodeError::AuthType { info: info(), auth_type: self.byte4 })
+                Err(DecodeError::AuthType {
+                    info: info(),
+                    auth_type: self.byte4,
+                })
             }
             2 | 3 => Ok(()),
             _ => Err(DecodeError::Version { info: info() }),
@@ -361,7 +446,10 @@ impl VrrpHeader {
         if self.packet_type == PACKET_TYPE_ADVERT {
             Ok(())
         } else {
-            Err(DecodeError::PacketType { info: info(), packet_type: self.packet_type })
+            Err(DecodeError::PacketType {
+                info: info(),
+                packet_type: self.packet_type,
+            })
         }
     }
 
@@ -376,14 +464,29 @@ impl VrrpHeader {
             (u16::from(self.byte5) * 100, auth)
         } else {
             // The top four bits are reserved; keepalived ignores them on receipt.
-            (u16::from_be_bytes([self.byte4 & 0x0f, self.byte5]), AuthData::None)
+            (
+                u16::from_be_bytes([self.byte4 & 0x0f, self.byte5]),
+                AuthData::None,
+            )
         };
-        Advert { version: self.version, vrid: self.vrid, priority: self.priority, interval_cs, auth, addrs }
+        Advert {
+            version: self.version,
+            vrid: self.vrid,
+            priority: self.priority,
+            interval_cs,
+            auth,
+            addrs,
+        }
     }
 }
 
 fn ipv4_at(bytes: &[u8], offset: usize) -> Ipv4Addr {
-    Ipv4Addr::new(bytes[offset], bytes[offset + 1], bytes[offset + 2], bytes[offset + 3])
+    Ipv4Addr::new(
+        bytes[offset],
+        bytes[offset + 1],
+        bytes[offset + 2],
+        bytes[offset + 3],
+    )
 }
 
 /// keepalived (2.3+) accepts extra bytes after a short packet when they can be Ethernet padding:

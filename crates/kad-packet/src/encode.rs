@@ -2,11 +2,12 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::ah::{ah_header, seal, AhParams};
 use crate::checksum::{ipv4_pseudo_header, ipv6_pseudo_header, Sum};
 use crate::error::EncodeError;
 use crate::{
-    Advert, AuthData, V3Checksum, AUTH_LEN, AUTH_TYPE_NONE, AUTH_TYPE_PASS, IPPROTO_VRRP,
-    PACKET_TYPE_ADVERT, VRRP_HEADER_LEN,
+    Advert, AuthData, V3Checksum, AH_HEADER_LEN, AUTH_LEN, AUTH_TYPE_AH, AUTH_TYPE_NONE,
+    AUTH_TYPE_PASS, IPPROTO_AH, IPPROTO_VRRP, PACKET_TYPE_ADVERT, VRRP_HEADER_LEN,
 };
 
 /// IPTOS_PREC_INTERNETCONTROL, as keepalived sets it.
@@ -29,33 +30,56 @@ pub struct Ipv4Params {
     pub id: u16,
     /// How a v3 checksum is computed; ignored for v2.
     pub v3_checksum: V3Checksum,
+    /// Required exactly when the advert's auth is [`AuthData::Ah`].
+    pub ah: Option<AhParams>,
 }
 
 /// Encodes the full IPv4 datagram: 20-byte header (TOS 0xC0, DF clear, header checksum filled
-/// in as the kernel would) followed by the VRRP message with its checksum.
+/// in as the kernel would), the AH header for [`AuthData::Ah`], then the VRRP message with its
+/// checksum.
+///
+/// For AH, the TTL is left out of the integrity check value when `dst` is not multicast, as a
+/// keepalived unicast instance does.
 pub fn encode_ipv4(advert: &Advert, ip: &Ipv4Params) -> Result<Vec<u8>, EncodeError> {
+    let ah = match (&advert.auth, ip.ah) {
+        (AuthData::Ah, Some(ah)) => Some(ah),
+        (AuthData::Ah, None) | (_, Some(_)) => return Err(EncodeError::AhParams),
+        _ => None,
+    };
+    let vrrp_offset = IPV4_HEADER_LEN + if ah.is_some() { AH_HEADER_LEN } else { 0 };
     let vrrp_len = message_len(advert, false)?;
-    let total_len = IPV4_HEADER_LEN + vrrp_len;
+    let total_len = vrrp_offset + vrrp_len;
+    let protocol = if ah.is_some() {
+        IPPROTO_AH
+    } else {
+        IPPROTO_VRRP
+    };
     let mut out = Vec::with_capacity(total_len);
     out.extend_from_slice(&[0x45, TOS_INTERNET_CONTROL]);
-    // At most 20 + 8 + 255 * 4 + 8 bytes.
+    // At most 20 + 24 + 8 + 255 * 4 + 8 bytes.
     out.extend_from_slice(&(total_len as u16).to_be_bytes());
     out.extend_from_slice(&ip.id.to_be_bytes());
-    out.extend_from_slice(&[0, 0, ip.ttl, IPPROTO_VRRP, 0, 0]);
+    out.extend_from_slice(&[0, 0, ip.ttl, protocol, 0, 0]);
     out.extend_from_slice(&ip.src.octets());
     out.extend_from_slice(&ip.dst.octets());
     let header_checksum = Sum::default().add_bytes(&out).checksum();
     out[10..12].copy_from_slice(&header_checksum.to_be_bytes());
+    if let Some(ah) = ah {
+        out.extend_from_slice(&ah_header(ip.src, ah.sequence));
+    }
 
     write_message(advert, false, &mut out)?;
-    let message = &out[IPV4_HEADER_LEN..];
+    let message = &out[vrrp_offset..];
     let pseudo = match (advert.version, ip.v3_checksum) {
         (2, _) | (_, V3Checksum::AsV2) => Sum::default(),
         (_, V3Checksum::PseudoHeader) => ipv4_pseudo_header(ip.src, ip.dst, vrrp_len as u16),
         (_, V3Checksum::OldUnicast { group }) => ipv4_pseudo_header(ip.src, group, vrrp_len as u16),
     };
     let checksum = pseudo.add_bytes(message).checksum();
-    out[IPV4_HEADER_LEN + 6..IPV4_HEADER_LEN + 8].copy_from_slice(&checksum.to_be_bytes());
+    out[vrrp_offset + 6..vrrp_offset + 8].copy_from_slice(&checksum.to_be_bytes());
+    if let Some(ah) = ah {
+        seal(&mut out, &ah.key, !ip.dst.is_multicast());
+    }
     Ok(out)
 }
 
@@ -69,7 +93,11 @@ pub fn encode_ipv6(advert: &Advert) -> Result<Vec<u8>, EncodeError> {
 
 /// Encodes the VRRPv3 message for IPv6 with the checksum the kernel would compute, to compare
 /// with captures or to send where IPV6_CHECKSUM is not available.
-pub fn encode_ipv6_with_checksum(advert: &Advert, src: Ipv6Addr, dst: Ipv6Addr) -> Result<Vec<u8>, EncodeError> {
+pub fn encode_ipv6_with_checksum(
+    advert: &Advert,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+) -> Result<Vec<u8>, EncodeError> {
     let mut out = encode_ipv6(advert)?;
     let checksum = ipv6_checksum(&out, src, dst);
     out[6..8].copy_from_slice(&checksum.to_be_bytes());
@@ -131,12 +159,15 @@ fn write_message(advert: &Advert, ipv6: bool, out: &mut Vec<u8>) -> Result<(), E
         (2, true) => return Err(EncodeError::V2OverIpv6),
         (2, false) => {
             if advert.interval_cs % 100 != 0 || advert.interval_cs > V2_MAX_INTERVAL_CS {
-                return Err(EncodeError::Interval { version: 2, interval_cs: advert.interval_cs });
+                return Err(EncodeError::Interval {
+                    version: 2,
+                    interval_cs: advert.interval_cs,
+                });
             }
             let auth_type = match advert.auth {
                 AuthData::None => AUTH_TYPE_NONE,
                 AuthData::Pass(_) => AUTH_TYPE_PASS,
-                AuthData::Ah => return Err(EncodeError::AhWithoutKey),
+                AuthData::Ah => AUTH_TYPE_AH,
             };
             [auth_type, (advert.interval_cs / 100) as u8]
         }
@@ -145,7 +176,10 @@ fn write_message(advert: &Advert, ipv6: bool, out: &mut Vec<u8>) -> Result<(), E
                 return Err(EncodeError::AuthInV3);
             }
             if advert.interval_cs > V3_MAX_INTERVAL_CS {
-                return Err(EncodeError::Interval { version: 3, interval_cs: advert.interval_cs });
+                return Err(EncodeError::Interval {
+                    version: 3,
+                    interval_cs: advert.interval_cs,
+                });
             }
             advert.interval_cs.to_be_bytes()
         }

@@ -29,9 +29,9 @@ pub enum DecodeError {
     /// The datagram handed to the IPv4 decoder is not IPv4.
     #[error("not an IPv4 datagram (IP version {0})")]
     NotIpv4(u8),
-    /// IHL below 5 words, or pointing past the received bytes.
-    #[error("invalid IPv4 header length {ihl_bytes} bytes in a {len}-byte datagram")]
-    BadHeaderLength { ihl_bytes: usize, len: usize },
+    /// IHL below the 5-word minimum (an IHL past the received bytes is [`DecodeError::TooShort`]).
+    #[error("invalid IPv4 header length {0} bytes")]
+    BadHeaderLength(usize),
     /// The IP protocol is neither VRRP (112) nor AH (51).
     #[error("IP protocol {0} is neither VRRP (112) nor AH (51)")]
     NotVrrp(u8),
@@ -40,7 +40,11 @@ pub enum DecodeError {
     AhNotVrrp { info: PacketInfo, next_header: u8 },
     /// The received length disagrees with the address count (Ethernet padding excepted).
     #[error("vrrp packet from {} too {}, length {len} and expect {expected}", .info.src, if .len > .expected { "long" } else { "short" })]
-    Length { info: PacketInfo, len: usize, expected: usize },
+    Length {
+        info: PacketInfo,
+        len: usize,
+        expected: usize,
+    },
     /// A version other than 2 or 3.
     #[error("wrong VRRP version from {}. Received {}", .info.src, .info.version)]
     Version { info: PacketInfo },
@@ -52,7 +56,11 @@ pub enum DecodeError {
     PacketType { info: PacketInfo, packet_type: u8 },
     /// The IPv4 total length disagrees with the received length (Ethernet padding excepted).
     #[error("ip_tot_len mismatch against received length from {}. {total_length} and received {len}", .info.src)]
-    TotalLength { info: PacketInfo, total_length: u16, len: usize },
+    TotalLength {
+        info: PacketInfo,
+        total_length: u16,
+        len: usize,
+    },
     /// The VRRP checksum does not verify in any form the options allow.
     #[error("Invalid VRRPv{} checksum from {}", .info.version, .info.src)]
     Checksum { info: PacketInfo, received: u16 },
@@ -70,7 +78,7 @@ impl DecodeError {
         match self {
             Self::TooShort { .. }
             | Self::NotIpv4(_)
-            | Self::BadHeaderLength { .. }
+            | Self::BadHeaderLength(_)
             | Self::NotVrrp(_)
             | Self::AhNotVrrp { .. } => None,
             Self::Length { .. } | Self::TotalLength { .. } => Some("packet_len_err"),
@@ -86,7 +94,7 @@ impl DecodeError {
         match self {
             Self::TooShort { .. }
             | Self::NotIpv4(_)
-            | Self::BadHeaderLength { .. }
+            | Self::BadHeaderLength(_)
             | Self::NotVrrp(_) => None,
             Self::AhNotVrrp { info, .. }
             | Self::Length { info, .. }
@@ -124,8 +132,8 @@ pub enum EncodeError {
     Interval { version: u8, interval_cs: u16 },
     #[error("VRRPv3 has no authentication field")]
     AuthInV3,
-    #[error("AH authentication needs an AH key and sequence number")]
-    AhWithoutKey,
+    #[error("AH parameters are needed exactly when the advert's auth is AH")]
+    AhParams,
 }
 
 #[cfg(test)]
@@ -145,22 +153,53 @@ mod tests {
 
     #[test]
     fn messages_follow_keepalived() {
-        let short = DecodeError::Length { info: info(), len: 30, expected: 32 };
-        assert_eq!(short.to_string(), "vrrp packet from 192.0.2.11 too short, length 30 and expect 32");
-        let long = DecodeError::Length { info: info(), len: 36, expected: 32 };
-        assert_eq!(long.to_string(), "vrrp packet from 192.0.2.11 too long, length 36 and expect 32");
-        let ah = DecodeError::TooShort { ipv6: false, ah: true, len: 40 };
-        assert_eq!(ah.to_string(), "IPv4 VRRP packet with AH too short - 40 bytes");
-        let v6 = DecodeError::TooShort { ipv6: true, ah: false, len: 7 };
+        let short = DecodeError::Length {
+            info: info(),
+            len: 30,
+            expected: 32,
+        };
+        assert_eq!(
+            short.to_string(),
+            "vrrp packet from 192.0.2.11 too short, length 30 and expect 32"
+        );
+        let long = DecodeError::Length {
+            info: info(),
+            len: 36,
+            expected: 32,
+        };
+        assert_eq!(
+            long.to_string(),
+            "vrrp packet from 192.0.2.11 too long, length 36 and expect 32"
+        );
+        let ah = DecodeError::TooShort {
+            ipv6: false,
+            ah: true,
+            len: 40,
+        };
+        assert_eq!(
+            ah.to_string(),
+            "IPv4 VRRP packet with AH too short - 40 bytes"
+        );
+        let v6 = DecodeError::TooShort {
+            ipv6: true,
+            ah: false,
+            len: 7,
+        };
         assert_eq!(v6.to_string(), "IPv6 VRRP packet too short - 7 bytes");
-        let csum = DecodeError::Checksum { info: info(), received: 0 };
+        let csum = DecodeError::Checksum {
+            info: info(),
+            received: 0,
+        };
         assert_eq!(csum.to_string(), "Invalid VRRPv3 checksum from 192.0.2.11");
     }
 
     #[test]
     fn context_is_exposed_only_when_known() {
         assert_eq!(DecodeError::NotVrrp(6).vrid(), None);
-        let e = DecodeError::PacketType { info: info(), packet_type: 2 };
+        let e = DecodeError::PacketType {
+            info: info(),
+            packet_type: 2,
+        };
         assert_eq!((e.vrid(), e.version()), (Some(51), Some(3)));
     }
 }

@@ -15,6 +15,7 @@
 //! `vrrp_update_pkt`): encoding from scratch costs well under a microsecond (see
 //! `benches/decode.rs`) and happens once per advert interval per instance.
 
+mod ah;
 mod checksum;
 mod decode;
 mod encode;
@@ -23,8 +24,13 @@ mod error;
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-pub use decode::{decode_ipv4, decode_ipv6, AhHeader, ChecksumForm, DecodeOptions, Ipv4Datagram, Received};
-pub use encode::{encode_ipv4, encode_ipv6, encode_ipv6_with_checksum, ipv6_checksum, IpIdSequence, Ipv4Params};
+pub use ah::{AhError, AhParams};
+pub use decode::{
+    decode_ipv4, decode_ipv6, AhHeader, ChecksumForm, DecodeOptions, Ipv4Datagram, Received,
+};
+pub use encode::{
+    encode_ipv4, encode_ipv6, encode_ipv6_with_checksum, ipv6_checksum, IpIdSequence, Ipv4Params,
+};
 pub use error::{DecodeError, EncodeError, PacketInfo};
 
 /// IANA protocol number of VRRP.

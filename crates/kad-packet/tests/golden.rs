@@ -8,8 +8,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use kad_packet::{
-    decode_ipv4, decode_ipv6, encode_ipv4, encode_ipv6, encode_ipv6_with_checksum, Advert, AuthData,
-    ChecksumForm, DecodeError, DecodeOptions, Ipv4Params, V3Checksum,
+    decode_ipv4, decode_ipv6, encode_ipv4, encode_ipv6, encode_ipv6_with_checksum, Advert,
+    AuthData, ChecksumForm, DecodeError, DecodeOptions, Ipv4Params, V3Checksum,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -63,7 +63,11 @@ fn read_pcap(data: &[u8]) -> Vec<Vec<u8>> {
     let mut at = 24;
     while at < data.len() {
         let captured = le_u32(data, at + 8) as usize;
-        assert_eq!(captured, le_u32(data, at + 12) as usize, "truncated capture");
+        assert_eq!(
+            captured,
+            le_u32(data, at + 12) as usize,
+            "truncated capture"
+        );
         frames.push(data[at + 16..at + 16 + captured].to_vec());
         at += 16 + captured;
     }
@@ -72,7 +76,12 @@ fn read_pcap(data: &[u8]) -> Vec<Vec<u8>> {
 
 enum Frame<'a> {
     Ipv4(&'a [u8]),
-    Ipv6 { src: Ipv6Addr, dst: Ipv6Addr, hop_limit: u8, payload: &'a [u8] },
+    Ipv6 {
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        hop_limit: u8,
+        payload: &'a [u8],
+    },
     Other,
 }
 
@@ -83,7 +92,12 @@ fn classify(frame: &[u8]) -> Frame<'_> {
             let ip = &frame[14..];
             let payload_len = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
             let addr = |at: usize| Ipv6Addr::from(<[u8; 16]>::try_from(&ip[at..at + 16]).unwrap());
-            Frame::Ipv6 { src: addr(8), dst: addr(24), hop_limit: ip[7], payload: &ip[40..40 + payload_len] }
+            Frame::Ipv6 {
+                src: addr(8),
+                dst: addr(24),
+                hop_limit: ip[7],
+                payload: &ip[40..40 + payload_len],
+            }
         }
         _ => Frame::Other,
     }
@@ -102,7 +116,10 @@ struct Printed {
 }
 
 fn word_after<'a>(line: &'a str, key: &str) -> &'a str {
-    let start = line.find(key).unwrap_or_else(|| panic!("no {key:?} in {line}")) + key.len();
+    let start = line
+        .find(key)
+        .unwrap_or_else(|| panic!("no {key:?} in {line}"))
+        + key.len();
     line[start..].split([',', ' ', ')']).next().unwrap()
 }
 
@@ -113,7 +130,10 @@ fn parse_printed(line: &str) -> Printed {
         Some(cs) => cs.parse().unwrap(),
         None => interval.strip_suffix('s').unwrap().parse::<u16>().unwrap() * 100,
     };
-    let auth = match line.find("authtype ").map(|_| word_after(line, "authtype ")) {
+    let auth = match line
+        .find("authtype ")
+        .map(|_| word_after(line, "authtype "))
+    {
         None | Some("none") => AuthData::None,
         Some("simple") => {
             let quoted = line.split('"').nth(1).unwrap().as_bytes();
@@ -123,8 +143,20 @@ fn parse_printed(line: &str) -> Printed {
         }
         Some(other) => panic!("unexpected authtype {other}"),
     };
-    let addr_list = line.split_once("addrs").unwrap().1.split_once(": ").unwrap().1;
-    let addrs = addr_list.split(" auth").next().unwrap().split(',').map(|a| a.trim().parse().unwrap()).collect();
+    let addr_list = line
+        .split_once("addrs")
+        .unwrap()
+        .1
+        .split_once(": ")
+        .unwrap()
+        .1;
+    let addrs = addr_list
+        .split(" auth")
+        .next()
+        .unwrap()
+        .split(',')
+        .map(|a| a.trim().parse().unwrap())
+        .collect();
     let (ip_facts, vrrp_part) = line.split_once(": VRRP").unwrap();
     let (before, dst) = ip_facts.rsplit_once(" > ").unwrap();
     let src = before.rsplit(' ').next().unwrap();
@@ -141,7 +173,9 @@ fn parse_printed(line: &str) -> Printed {
         },
         src: src.parse().unwrap(),
         dst: dst.parse().unwrap(),
-        ttl_or_hop_limit: word_after(line, if ipv6 { "hlim " } else { "ttl " }).parse().unwrap(),
+        ttl_or_hop_limit: word_after(line, if ipv6 { "hlim " } else { "ttl " })
+            .parse()
+            .unwrap(),
         ip_id: (!ipv6).then(|| word_after(line, " id ").parse().unwrap()),
     }
 }
@@ -149,7 +183,8 @@ fn parse_printed(line: &str) -> Printed {
 /// tcpdump -v lines of the VRRP packets in capture order (the IPv4 dissection continues on an
 /// indented line).
 fn printed_packets(txt: &str) -> Vec<Printed> {
-    let is_timestamped = |l: &str| l.len() > 9 && l.as_bytes()[2] == b':' && l.as_bytes()[5] == b':';
+    let is_timestamped =
+        |l: &str| l.len() > 9 && l.as_bytes()[2] == b':' && l.as_bytes()[5] == b':';
     let mut records: Vec<String> = Vec::new();
     for line in txt.lines().take_while(|l| !l.starts_with("Frame 1:")) {
         if is_timestamped(line) {
@@ -160,7 +195,11 @@ fn printed_packets(txt: &str) -> Vec<Printed> {
             }
         }
     }
-    records.iter().filter(|r| r.contains("VRRPv")).map(|r| parse_printed(r)).collect()
+    records
+        .iter()
+        .filter(|r| r.contains("VRRPv"))
+        .map(|r| parse_printed(r))
+        .collect()
 }
 
 fn captures() -> Vec<PathBuf> {
@@ -181,38 +220,73 @@ fn every_captured_advert_decodes_and_reencodes_byte_for_byte() {
     let mut checked = 0;
     for pcap in pcaps {
         let name = pcap.display().to_string();
-        let printed = printed_packets(&std::fs::read_to_string(pcap.with_extension("txt")).unwrap());
+        let printed =
+            printed_packets(&std::fs::read_to_string(pcap.with_extension("txt")).unwrap());
         let frames = read_capture(&pcap);
-        let vrrp: Vec<Frame> = frames.iter().map(|f| classify(f)).filter(|f| !matches!(f, Frame::Other)).collect();
-        assert_eq!(vrrp.len(), printed.len(), "{name}: VRRP packets vs tcpdump lines");
+        let vrrp: Vec<Frame> = frames
+            .iter()
+            .map(|f| classify(f))
+            .filter(|f| !matches!(f, Frame::Other))
+            .collect();
+        assert_eq!(
+            vrrp.len(),
+            printed.len(),
+            "{name}: VRRP packets vs tcpdump lines"
+        );
         assert!(!vrrp.is_empty(), "{name}");
         for (frame, want) in vrrp.iter().zip(&printed) {
             match *frame {
                 Frame::Ipv4(datagram) => {
-                    let got = decode_ipv4(datagram, &DecodeOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+                    let got = decode_ipv4(datagram, &DecodeOptions::default())
+                        .unwrap_or_else(|e| panic!("{name}: {e}"));
                     assert_eq!(got.advert, want.advert, "{name}");
                     assert_eq!((got.src, got.dst), (want.src, want.dst), "{name}");
                     assert_eq!(got.ttl_or_hop_limit, want.ttl_or_hop_limit, "{name}");
                     assert_eq!(got.ip_id, want.ip_id, "{name}");
-                    let form = if want.advert.version == 2 { ChecksumForm::V2 } else { ChecksumForm::V3PseudoHeader };
+                    let form = if want.advert.version == 2 {
+                        ChecksumForm::V2
+                    } else {
+                        ChecksumForm::V3PseudoHeader
+                    };
                     assert_eq!(got.checksum, form, "{name}");
-                    let (IpAddr::V4(src), IpAddr::V4(dst)) = (got.src, got.dst) else { panic!("{name}") };
+                    let (IpAddr::V4(src), IpAddr::V4(dst)) = (got.src, got.dst) else {
+                        panic!("{name}")
+                    };
                     let params = Ipv4Params {
                         src,
                         dst,
                         ttl: got.ttl_or_hop_limit,
                         id: want.ip_id.unwrap(),
                         v3_checksum: V3Checksum::PseudoHeader,
+                        ah: None,
                     };
-                    assert_eq!(encode_ipv4(&want.advert, &params).unwrap(), datagram, "{name}");
+                    assert_eq!(
+                        encode_ipv4(&want.advert, &params).unwrap(),
+                        datagram,
+                        "{name}"
+                    );
                 }
-                Frame::Ipv6 { src, dst, hop_limit, payload } => {
-                    let got = decode_ipv6(payload, src, dst, hop_limit).unwrap_or_else(|e| panic!("{name}: {e}"));
+                Frame::Ipv6 {
+                    src,
+                    dst,
+                    hop_limit,
+                    payload,
+                } => {
+                    let got = decode_ipv6(payload, src, dst, hop_limit)
+                        .unwrap_or_else(|e| panic!("{name}: {e}"));
                     assert_eq!(got.advert, want.advert, "{name}");
                     assert_eq!((got.src, got.dst), (want.src, want.dst), "{name}");
                     assert_eq!(got.ttl_or_hop_limit, want.ttl_or_hop_limit, "{name}");
-                    assert_eq!((got.ip_id, got.checksum), (None, ChecksumForm::Kernel), "{name}");
-                    assert_eq!(encode_ipv6_with_checksum(&want.advert, src, dst).unwrap(), payload, "{name}");
+                    assert_eq!(
+                        (got.ip_id, got.checksum),
+                        (None, ChecksumForm::Kernel),
+                        "{name}"
+                    );
+                    assert_eq!(
+                        encode_ipv6_with_checksum(&want.advert, src, dst).unwrap(),
+                        payload,
+                        "{name}"
+                    );
                     let mut unchecksummed = payload.to_vec();
                     unchecksummed[6..8].fill(0);
                     assert_eq!(encode_ipv6(&want.advert).unwrap(), unchecksummed, "{name}");
@@ -236,8 +310,10 @@ fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-const REF_V3: &str = "45c0 0020 0001 0000 ff70 d08c 0a09 0005 e000 0012 312b 6401 0032 75f8 0a09 0003";
-const REF_V2: &str = "45c0 002c 0001 0000 ff70 d080 0a09 0005 e000 0012 212a c802 0101 c570 0a09 0001 \
+const REF_V3: &str =
+    "45c0 0020 0001 0000 ff70 d08c 0a09 0005 e000 0012 312b 6401 0032 75f8 0a09 0003";
+const REF_V2: &str =
+    "45c0 002c 0001 0000 ff70 d080 0a09 0005 e000 0012 212a c802 0101 c570 0a09 0001 \
                       0a09 0002 7365 6372 6574 0000";
 
 fn ref_params(v3_checksum: V3Checksum) -> Ipv4Params {
@@ -247,6 +323,7 @@ fn ref_params(v3_checksum: V3Checksum) -> Ipv4Params {
         ttl: 255,
         id: 1,
         v3_checksum,
+        ah: None,
     }
 }
 
@@ -267,7 +344,10 @@ fn reference_v3_capture() {
     let got = decode_ipv4(&bytes, &DecodeOptions::default()).unwrap();
     assert_eq!(got.advert, ref_v3_advert());
     assert_eq!(got.checksum, ChecksumForm::V3PseudoHeader);
-    assert_eq!(encode_ipv4(&ref_v3_advert(), &ref_params(V3Checksum::PseudoHeader)).unwrap(), bytes);
+    assert_eq!(
+        encode_ipv4(&ref_v3_advert(), &ref_params(V3Checksum::PseudoHeader)).unwrap(),
+        bytes
+    );
 }
 
 #[test]
@@ -281,10 +361,25 @@ fn reference_v3_capture_without_pseudo_header() {
 
     // A peer expecting the pseudo-header form rejects it; one configured as v2 does not check.
     let strict = decode_ipv4(&as_v2, &DecodeOptions::default()).unwrap_err();
-    assert!(matches!(strict, DecodeError::Checksum { received: 0x6095, .. }), "{strict:?}");
-    let lenient = DecodeOptions { v3_checksum: V3Checksum::AsV2, ..DecodeOptions::default() };
+    assert!(
+        matches!(
+            strict,
+            DecodeError::Checksum {
+                received: 0x6095,
+                ..
+            }
+        ),
+        "{strict:?}"
+    );
+    let lenient = DecodeOptions {
+        v3_checksum: V3Checksum::AsV2,
+        ..DecodeOptions::default()
+    };
     let got = decode_ipv4(&as_v2, &lenient).unwrap();
-    assert_eq!((got.advert, got.checksum), (ref_v3_advert(), ChecksumForm::V3Unverified));
+    assert_eq!(
+        (got.advert, got.checksum),
+        (ref_v3_advert(), ChecksumForm::V3Unverified)
+    );
 }
 
 #[test]
