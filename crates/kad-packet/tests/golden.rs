@@ -8,8 +8,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use kad_packet::{
-    decode_ipv4, decode_ipv6, encode_ipv4, encode_ipv6, encode_ipv6_with_checksum, Advert,
-    AuthData, ChecksumForm, DecodeError, DecodeOptions, Ipv4Params, V3Checksum,
+    decode_ipv4, decode_ipv6, encode_ipv4, encode_ipv6, encode_ipv6_with_checksum, Advert, AhError,
+    AhParams, AuthData, ChecksumForm, DecodeError, DecodeOptions, Ipv4Datagram, Ipv4Params,
+    V3Checksum, VRRP_MCAST_V4,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -87,7 +88,7 @@ enum Frame<'a> {
 
 fn classify(frame: &[u8]) -> Frame<'_> {
     match u16::from_be_bytes([frame[12], frame[13]]) {
-        0x0800 if frame[14 + 9] == 112 => Frame::Ipv4(&frame[14..]),
+        0x0800 if [112, 51].contains(&frame[14 + 9]) => Frame::Ipv4(&frame[14..]),
         0x86dd if frame[14 + 6] == 112 => {
             let ip = &frame[14..];
             let payload_len = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
@@ -113,6 +114,10 @@ struct Printed {
     dst: IpAddr,
     ttl_or_hop_limit: u8,
     ip_id: Option<u16>,
+    /// spi, sequence and ICV of an AH header.
+    ah: Option<(u32, u32, [u8; 12])>,
+    /// tcpdump checks the RFC 5798 pseudo-header form and flags anything else.
+    bad_v3_checksum: bool,
 }
 
 fn word_after<'a>(line: &'a str, key: &str) -> &'a str {
@@ -121,6 +126,10 @@ fn word_after<'a>(line: &'a str, key: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {key:?} in {line}"))
         + key.len();
     line[start..].split([',', ' ', ')']).next().unwrap()
+}
+
+fn hex_word(word: &str) -> u32 {
+    u32::from_str_radix(word.trim_start_matches("0x"), 16).unwrap()
 }
 
 fn parse_printed(line: &str) -> Printed {
@@ -141,6 +150,7 @@ fn parse_printed(line: &str) -> Printed {
             password[..quoted.len()].copy_from_slice(quoted);
             AuthData::Pass(password)
         }
+        Some("ah") => AuthData::Ah,
         Some(other) => panic!("unexpected authtype {other}"),
     };
     let addr_list = line
@@ -157,11 +167,27 @@ fn parse_printed(line: &str) -> Printed {
         .split(',')
         .map(|a| a.trim().parse().unwrap())
         .collect();
-    let (ip_facts, vrrp_part) = line.split_once(": VRRP").unwrap();
-    let (before, dst) = ip_facts.rsplit_once(" > ").unwrap();
+    // "... SRC > DST: [AH(...): ]VRRPvN, Advertisement, ..."; with -e a MAC pair precedes.
+    let payload_start = [": VRRPv", ": AH("]
+        .iter()
+        .filter_map(|k| line.find(k))
+        .min()
+        .unwrap();
+    let (before, dst) = line[..payload_start].rsplit_once(" > ").unwrap();
     let src = before.rsplit(' ').next().unwrap();
-    let ipv6 = ip_facts.contains("hlim ");
-    assert!(vrrp_part.contains("Advertisement"));
+    let ipv6 = line.contains("hlim ");
+    assert!(line.contains("Advertisement"));
+    let ah = line.contains(": AH(").then(|| {
+        let icv = word_after(line, "icv=0x");
+        let icv: Vec<u8> = (0..12)
+            .map(|i| u8::from_str_radix(&icv[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        (
+            hex_word(word_after(line, "spi=")),
+            hex_word(word_after(line, "seq=")),
+            icv.try_into().unwrap(),
+        )
+    });
     Printed {
         advert: Advert {
             version,
@@ -177,6 +203,8 @@ fn parse_printed(line: &str) -> Printed {
             .parse()
             .unwrap(),
         ip_id: (!ipv6).then(|| word_after(line, " id ").parse().unwrap()),
+        ah,
+        bad_v3_checksum: line.contains("bad vrrp cksum"),
     }
 }
 
@@ -213,10 +241,99 @@ fn captures() -> Vec<PathBuf> {
     pcaps
 }
 
+/// The `auth_pass` of the AH captures (capture-extra.sh).
+const AH_KEY: [u8; 8] = *b"kadpass1";
+
+fn check_ipv4(name: &str, datagram: &[u8], want: &Printed) {
+    let got =
+        decode_ipv4(datagram, &DecodeOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(got.advert, want.advert, "{name}");
+    assert_eq!((got.src, got.dst), (want.src, want.dst), "{name}");
+    assert_eq!(got.ttl_or_hop_limit, want.ttl_or_hop_limit, "{name}");
+    assert_eq!(got.ip_id, want.ip_id, "{name}");
+    let got_ah = got.ah.map(|h| {
+        assert_eq!((h.next_header, h.payload_len), (112, 4), "{name}");
+        (h.spi, h.sequence, h.icv)
+    });
+    assert_eq!(got_ah, want.ah, "{name}");
+    let (IpAddr::V4(src), IpAddr::V4(dst)) = (got.src, got.dst) else {
+        panic!("{name}")
+    };
+    let old_unicast = V3Checksum::OldUnicast {
+        group: VRRP_MCAST_V4,
+    };
+    let (form, v3_checksum) = match (want.advert.version, want.bad_v3_checksum) {
+        (2, _) => (ChecksumForm::V2, V3Checksum::PseudoHeader),
+        (_, false) => (ChecksumForm::V3PseudoHeader, V3Checksum::PseudoHeader),
+        (_, true) => (ChecksumForm::V3OldUnicast, old_unicast),
+    };
+    assert_eq!(got.checksum, form, "{name}");
+    let params = Ipv4Params {
+        src,
+        dst,
+        ttl: got.ttl_or_hop_limit,
+        id: want.ip_id.unwrap(),
+        v3_checksum,
+        ah: want.ah.map(|(_, sequence, _)| AhParams {
+            key: AH_KEY,
+            sequence,
+        }),
+    };
+    assert_eq!(
+        encode_ipv4(&want.advert, &params).unwrap(),
+        datagram,
+        "{name}"
+    );
+
+    if want.ah.is_some() {
+        let view = Ipv4Datagram::parse(datagram).unwrap();
+        let unicast = !dst.is_multicast();
+        assert_eq!(view.verify_ah(&AH_KEY, unicast), Ok(()), "{name}");
+        assert_eq!(
+            view.verify_ah(b"kadpass2", unicast),
+            Err(AhError::Icv),
+            "{name}"
+        );
+        // The TTL is in the ICV for multicast only, so the other mode's ICV differs.
+        assert_eq!(
+            view.verify_ah(&AH_KEY, !unicast),
+            Err(AhError::Icv),
+            "{name}"
+        );
+    }
+}
+
+fn check_ipv6(
+    name: &str,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    hop_limit: u8,
+    payload: &[u8],
+    want: &Printed,
+) {
+    let got = decode_ipv6(payload, src, dst, hop_limit).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(got.advert, want.advert, "{name}");
+    assert_eq!((got.src, got.dst), (want.src, want.dst), "{name}");
+    assert_eq!(got.ttl_or_hop_limit, want.ttl_or_hop_limit, "{name}");
+    assert_eq!(
+        (got.ip_id, got.checksum, got.ah),
+        (None, ChecksumForm::Kernel, None),
+        "{name}"
+    );
+    assert_eq!(
+        encode_ipv6_with_checksum(&want.advert, src, dst).unwrap(),
+        payload,
+        "{name}"
+    );
+    let mut unchecksummed = payload.to_vec();
+    unchecksummed[6..8].fill(0);
+    assert_eq!(encode_ipv6(&want.advert).unwrap(), unchecksummed, "{name}");
+}
+
 #[test]
 fn every_captured_advert_decodes_and_reencodes_byte_for_byte() {
     let pcaps = captures();
-    assert_eq!(pcaps.len(), 9, "the committed golden captures");
+    assert_eq!(pcaps.len(), 14, "the committed golden captures");
     let mut checked = 0;
     for pcap in pcaps {
         let name = pcap.display().to_string();
@@ -236,67 +353,49 @@ fn every_captured_advert_decodes_and_reencodes_byte_for_byte() {
         assert!(!vrrp.is_empty(), "{name}");
         for (frame, want) in vrrp.iter().zip(&printed) {
             match *frame {
-                Frame::Ipv4(datagram) => {
-                    let got = decode_ipv4(datagram, &DecodeOptions::default())
-                        .unwrap_or_else(|e| panic!("{name}: {e}"));
-                    assert_eq!(got.advert, want.advert, "{name}");
-                    assert_eq!((got.src, got.dst), (want.src, want.dst), "{name}");
-                    assert_eq!(got.ttl_or_hop_limit, want.ttl_or_hop_limit, "{name}");
-                    assert_eq!(got.ip_id, want.ip_id, "{name}");
-                    let form = if want.advert.version == 2 {
-                        ChecksumForm::V2
-                    } else {
-                        ChecksumForm::V3PseudoHeader
-                    };
-                    assert_eq!(got.checksum, form, "{name}");
-                    let (IpAddr::V4(src), IpAddr::V4(dst)) = (got.src, got.dst) else {
-                        panic!("{name}")
-                    };
-                    let params = Ipv4Params {
-                        src,
-                        dst,
-                        ttl: got.ttl_or_hop_limit,
-                        id: want.ip_id.unwrap(),
-                        v3_checksum: V3Checksum::PseudoHeader,
-                        ah: None,
-                    };
-                    assert_eq!(
-                        encode_ipv4(&want.advert, &params).unwrap(),
-                        datagram,
-                        "{name}"
-                    );
-                }
+                Frame::Ipv4(datagram) => check_ipv4(&name, datagram, want),
                 Frame::Ipv6 {
                     src,
                     dst,
                     hop_limit,
                     payload,
-                } => {
-                    let got = decode_ipv6(payload, src, dst, hop_limit)
-                        .unwrap_or_else(|e| panic!("{name}: {e}"));
-                    assert_eq!(got.advert, want.advert, "{name}");
-                    assert_eq!((got.src, got.dst), (want.src, want.dst), "{name}");
-                    assert_eq!(got.ttl_or_hop_limit, want.ttl_or_hop_limit, "{name}");
-                    assert_eq!(
-                        (got.ip_id, got.checksum),
-                        (None, ChecksumForm::Kernel),
-                        "{name}"
-                    );
-                    assert_eq!(
-                        encode_ipv6_with_checksum(&want.advert, src, dst).unwrap(),
-                        payload,
-                        "{name}"
-                    );
-                    let mut unchecksummed = payload.to_vec();
-                    unchecksummed[6..8].fill(0);
-                    assert_eq!(encode_ipv6(&want.advert).unwrap(), unchecksummed, "{name}");
-                }
+                } => check_ipv6(&name, src, dst, hop_limit, payload, want),
                 Frame::Other => unreachable!(),
             }
             checked += 1;
         }
     }
-    assert_eq!(checked, 26, "VRRP packets across all captures");
+    assert_eq!(checked, 36, "VRRP packets across all captures");
+}
+
+#[test]
+fn old_unicast_checksum_capture_needs_the_fallback() {
+    let pcap = captures()
+        .into_iter()
+        .find(|p| p.ends_with("vrrpv3-unicast-old-checksum.pcap"))
+        .unwrap();
+    let frames = read_capture(&pcap);
+    let Frame::Ipv4(datagram) = classify(&frames[0]) else {
+        panic!("not IPv4")
+    };
+    let never = DecodeOptions {
+        old_unicast_fallback: None,
+        ..DecodeOptions::default()
+    };
+    let err = decode_ipv4(datagram, &never).unwrap_err();
+    assert!(matches!(err, DecodeError::Checksum { .. }), "{err:?}");
+    assert_eq!(err.counter(), Some("chk_err"));
+    // Once switched to the old form, it verifies without probing.
+    let locked = DecodeOptions {
+        v3_checksum: V3Checksum::OldUnicast {
+            group: VRRP_MCAST_V4,
+        },
+        old_unicast_fallback: None,
+    };
+    assert_eq!(
+        decode_ipv4(datagram, &locked).unwrap().checksum,
+        ChecksumForm::V3OldUnicast
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
