@@ -316,6 +316,39 @@ mod tests {
     }
 
     #[test]
+    fn spi_must_be_the_source_address() {
+        let advert = crate::Advert {
+            version: 2,
+            vrid: 51,
+            priority: 150,
+            interval_cs: 100,
+            auth: crate::AuthData::Ah,
+            addrs: vec!["192.0.2.1".parse().unwrap()],
+        };
+        let key = *b"kadpass1";
+        let params = crate::Ipv4Params {
+            src: Ipv4Addr::new(192, 0, 2, 11),
+            dst: crate::VRRP_MCAST_V4,
+            ttl: 255,
+            id: 1,
+            v3_checksum: crate::V3Checksum::PseudoHeader,
+            ah: Some(AhParams { key, sequence: 1 }),
+        };
+        let mut packet = crate::encode_ipv4(&advert, &params).unwrap();
+        // A sender whose SPI is not its address, with an ICV that matches.
+        packet[20 + 4..20 + 8].copy_from_slice(&[192, 0, 2, 99]);
+        seal(&mut packet, &key, false);
+        let view = Ipv4Datagram::parse(&packet).unwrap();
+        assert_eq!(
+            view.verify_ah(&key, false),
+            Err(AhError::Spi {
+                spi: 0xc0000263,
+                expected: 0xc000020b
+            })
+        );
+    }
+
+    #[test]
     fn ah_error_counters() {
         assert_eq!(AhError::Missing.counter(), "authtype_mismatch");
         assert_eq!(AhError::Icv.counter(), "auth_failure");
