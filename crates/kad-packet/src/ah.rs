@@ -93,6 +93,7 @@ pub(crate) fn seal(datagram: &mut [u8], key: &[u8; 8], unicast: bool) {
     let mut ip_header = [0u8; 20];
     ip_header.copy_from_slice(&datagram[..20]);
     zero_mutable_fields(&mut ip_header, unicast);
+    datagram[20 + 12..20 + crate::AH_HEADER_LEN].fill(0);
     let digest = hmac_md5(key, &[&ip_header, &datagram[20..]]);
     datagram[20 + 12..20 + crate::AH_HEADER_LEN].copy_from_slice(&digest[..ICV_LEN]);
 }
