@@ -135,13 +135,6 @@ impl<'a> Ipv4Datagram<'a> {
     /// Checks that the IP header, any AH header and the fixed VRRP header were received.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, DecodeError> {
         let len = bytes.len();
-        let Some(&version_ihl) = bytes.first() else {
-            return Err(DecodeError::TooShort {
-                ipv6: false,
-                ah: false,
-                len,
-            });
-        };
         if len < IPV4_MIN_HEADER_LEN {
             return Err(DecodeError::TooShort {
                 ipv6: false,
@@ -149,6 +142,7 @@ impl<'a> Ipv4Datagram<'a> {
                 len,
             });
         }
+        let version_ihl = bytes[0];
         if version_ihl >> 4 != 4 {
             return Err(DecodeError::NotIpv4(version_ihl >> 4));
         }

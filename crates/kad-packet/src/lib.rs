@@ -5,15 +5,19 @@
 //!   checksum with its options); [`decode_ipv6`] takes the payload of an IPv6 raw socket plus
 //!   the addresses and hop limit. Both give a [`Received`] or a [`DecodeError`] that names
 //!   keepalived's statistics counter ([`DecodeError::counter`]).
-//! * Send: [`encode_ipv4`] builds the whole datagram as keepalived does with IP_HDRINCL;
-//!   [`encode_ipv6`] builds the message for a socket with IPV6_CHECKSUM.
+//! * Send: [`encode_ipv4`] builds the whole datagram as keepalived does with IP_HDRINCL
+//!   (with [`IpIdSequence`] for the id); [`encode_ipv6`] builds the message for a socket with
+//!   IPV6_CHECKSUM.
+//! * VRRPv2 `auth_type AH`: [`encode_ipv4`] with [`AhParams`] adds the IPSEC-AH header;
+//!   [`Ipv4Datagram::verify_ah`] checks a received one.
 //!
 //! Checks that need the instance (TTL policy, version and authentication match, interval,
-//! address list) belong to the protocol core; this crate reports the facts.
+//! address list, AH sequence numbers) belong to the protocol core; this crate reports the
+//! facts.
 //!
 //! There is no fast path patching the priority into an encoded datagram (keepalived's
-//! `vrrp_update_pkt`): encoding from scratch costs well under a microsecond (see
-//! `benches/decode.rs`) and happens once per advert interval per instance.
+//! `vrrp_update_pkt`): a full encode costs under 100 ns (`benches/decode.rs`) and happens once
+//! per advert interval per instance and peer.
 
 mod ah;
 mod checksum;
