@@ -1,1 +1,3 @@
 //! daemon (to be filled)
+
+pub mod track;
