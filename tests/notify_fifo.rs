@@ -143,7 +143,7 @@ async fn fifo_script_gets_the_path_last_and_is_terminated_on_close() {
     let out = dir.shared_dir("out");
     let path = dir.join("scripted.fifo");
     let body = format!(
-        "echo $$ > {o}/pid\necho \"$@\" > {o}/args\nwhile read line; do echo \"$line\" >> {o}/lines; done < \"$3\"",
+        "echo $$ > {o}/pid\necho \"$@\" > {o}/args\nwhile read line; do echo \"$line\" >> {o}/lines; done < \"$2\"",
         o = out.display()
     );
     let script = write_script(&dir.path, "reader.sh", &body, 0o755);
