@@ -14,7 +14,7 @@
 use super::exec::{Script, ScriptKind, ScriptUser, UserError, SHELL};
 use crate::config::diag::{Diagnostic, ErrClass};
 use crate::config::model::{Config, FifoSpec, GlobalDefs, Notifies, ScriptCommand, Span};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::fs::{self, Metadata};
 use std::io::Read;
@@ -441,6 +441,9 @@ pub struct VettedConfig {
     /// The `vrrp_script`s that may run; a tracked name missing here was disabled, and
     /// keepalived then drops it from the instances that track it.
     pub vrrp_scripts: BTreeMap<String, Arc<Script>>,
+    /// `vrrp_script`s whose user could not be resolved: keepalived drops these while
+    /// parsing, so `track_script` references to them are "not found" for the validator.
+    pub dropped_vrrp_scripts: BTreeSet<String>,
     pub notify_fifo: Option<FifoPlan>,
     pub vrrp_notify_fifo: Option<FifoPlan>,
     pub startup_script: Option<Arc<Script>>,
@@ -502,7 +505,11 @@ impl Vetting {
         self.out.vrrp_notify_fifo =
             global.vrrp_notify_fifo.as_ref().and_then(|spec| self.fifo_plan(spec, "vrrp_", &mut findings));
         for vscript in &config.scripts {
-            if let Some(script) = self.vet(&vscript.script, Role::Track(&vscript.name), &mut findings) {
+            let Some(user) = self.script_user(&vscript.script, Role::Track(&vscript.name)) else {
+                self.out.dropped_vrrp_scripts.insert(vscript.name.clone());
+                continue;
+            };
+            if let Some(script) = self.vet_as(&vscript.script, user, Role::Track(&vscript.name), &mut findings) {
                 self.out.vrrp_scripts.insert(vscript.name.clone(), script);
             }
         }
@@ -629,6 +636,10 @@ impl Vetting {
     /// Vet one command for its role; `None` if it must not run.
     fn vet(&mut self, cmd: &ScriptCommand, role: Role<'_>, findings: &mut Findings) -> Option<Arc<Script>> {
         let user = self.script_user(cmd, role)?;
+        self.vet_as(cmd, user, role, findings)
+    }
+
+    fn vet_as(&mut self, cmd: &ScriptCommand, user: ScriptUser, role: Role<'_>, findings: &mut Findings) -> Option<Arc<Script>> {
         let vetted = vet_command(cmd, user, &self.env);
         self.out.log.extend(vetted.log);
         let f = vetted.findings;
