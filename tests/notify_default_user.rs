@@ -64,7 +64,10 @@ async fn default_user_follows_keepalived_rules() {
     let lines = keepalived_lines(&ns, &dir, path, true);
     assert_eq!(
         lines[..2],
-        ["Unable to set default user keepalived_script for script", "Unable to set default user for vrrp script chk - removing"]
+        [
+            "Unable to set default user keepalived_script for script",
+            "Unable to set default user for vrrp script chk - removing"
+        ]
     );
     assert!(vet_config(&config).vrrp_scripts.is_empty());
 

@@ -27,7 +27,10 @@ async fn runs_without_shell_with_configured_words_and_extra_args() {
     assert_eq!(s.kind, ScriptKind::Exec);
     let mut running = spawn(&s, &["INSTANCE".into(), "VI_1".into()]).unwrap();
     assert_eq!(running.wait().await, ScriptExit::Code(0));
-    assert_eq!(read_lines(&log), ["[a b]", "[$HOME]", "['q']", "[;echo x]", "[INSTANCE]", "[VI_1]"]);
+    assert_eq!(
+        read_lines(&log),
+        ["[a b]", "[$HOME]", "['q']", "[;echo x]", "[INSTANCE]", "[VI_1]"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -53,8 +56,15 @@ async fn runs_as_the_configured_user_with_groups_cleared_or_set() {
     let user = kad::notify::exec::ScriptUser::resolve("root", cmd.group.as_deref(), false).unwrap();
     let daemon_gid = nix::unistd::Group::from_name("daemon").unwrap().unwrap().gid.as_raw();
     assert_eq!(user.gid.as_raw(), daemon_gid);
-    let expected_groups: Vec<u32> = nix::unistd::getgrouplist(c"root", 0.into()).unwrap().iter().map(|g| g.as_raw()).collect();
-    assert_eq!(user.supplementary.iter().map(|g| g.as_raw()).collect::<Vec<_>>(), expected_groups);
+    let expected_groups: Vec<u32> = nix::unistd::getgrouplist(c"root", 0.into())
+        .unwrap()
+        .iter()
+        .map(|g| g.as_raw())
+        .collect();
+    assert_eq!(
+        user.supplementary.iter().map(|g| g.as_raw()).collect::<Vec<_>>(),
+        expected_groups
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -110,10 +120,19 @@ async fn read_check_tests_readability_as_the_script_user() {
     let ok = check(&readable, Some("nobody"));
     assert!(matches!(ok.kind, ScriptKind::ReadCheck(_)));
     assert_eq!(spawn(&ok, &[]).unwrap().wait().await, ScriptExit::Code(0));
-    assert_eq!(spawn(&check(&secret, None), &[]).unwrap().wait().await, ScriptExit::Code(0));
+    assert_eq!(
+        spawn(&check(&secret, None), &[]).unwrap().wait().await,
+        ScriptExit::Code(0)
+    );
     // dash's status for a failed redirection, which keepalived passes on.
-    assert_eq!(spawn(&check(&secret, Some("nobody")), &[]).unwrap().wait().await, ScriptExit::Code(2));
-    assert_eq!(spawn(&check(&dir.join("missing"), None), &[]).unwrap().wait().await, ScriptExit::Code(2));
+    assert_eq!(
+        spawn(&check(&secret, Some("nobody")), &[]).unwrap().wait().await,
+        ScriptExit::Code(2)
+    );
+    assert_eq!(
+        spawn(&check(&dir.join("missing"), None), &[]).unwrap().wait().await,
+        ScriptExit::Code(2)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -131,8 +150,15 @@ async fn terminate_kills_the_whole_process_group() {
     assert!(eventually(LIMIT, || read_lines(&pids).len() == 2).await);
     let children: Vec<i32> = read_lines(&pids).iter().map(|l| l.parse().unwrap()).collect();
     let exit = running.terminate(Duration::from_millis(300)).await;
-    assert_eq!(exit, ScriptExit::Signal(libc::SIGKILL), "SIGTERM is ignored, so SIGKILL after the grace");
-    assert!(eventually(LIMIT, || children.iter().all(|p| !alive(*p))).await, "group members left: {children:?}");
+    assert_eq!(
+        exit,
+        ScriptExit::Signal(libc::SIGKILL),
+        "SIGTERM is ignored, so SIGKILL after the grace"
+    );
+    assert!(
+        eventually(LIMIT, || children.iter().all(|p| !alive(*p))).await,
+        "group members left: {children:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -142,7 +168,13 @@ async fn crashing_script_reports_its_signal() {
     let s = runnable(&[script.to_str().unwrap()], None);
     assert_eq!(spawn(&s, &[]).unwrap().wait().await, ScriptExit::Signal(libc::SIGSEGV));
     let failing = write_script(&dir.path, "fail.sh", "exit 3", 0o755);
-    assert_eq!(spawn(&runnable(&[failing.to_str().unwrap()], None), &[]).unwrap().wait().await, ScriptExit::Code(3));
+    assert_eq!(
+        spawn(&runnable(&[failing.to_str().unwrap()], None), &[])
+            .unwrap()
+            .wait()
+            .await,
+        ScriptExit::Code(3)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -170,7 +202,10 @@ async fn signal_group_reaches_a_running_script() {
 fn script_is_terminated_when_kad_dies() {
     const ROLE: &str = "KAD_TEST_PDEATHSIG_PIDFILE";
     if let Ok(pidfile) = std::env::var(ROLE) {
-        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async {
             let dir = std::path::Path::new(&pidfile).parent().unwrap().to_path_buf();
             let body = format!("echo $$ > {pidfile}.tmp; mv {pidfile}.tmp {pidfile}; exec sleep 1000");

@@ -5,7 +5,7 @@ mod notify_support;
 
 use kad::notify::exec::ScriptUser;
 use kad::notify::fifo::{FifoError, FifoSet, NotifyFifo};
-use kad::notify::queue::{shutdown_all, NotifyState, Notifier, QueueSettings};
+use kad::notify::queue::{shutdown_all, Notifier, NotifyState, QueueSettings};
 use kad::notify::security::{FifoPlan, NotifyScripts};
 use nix::sys::stat::Mode;
 use notify_support::*;
@@ -19,7 +19,12 @@ use std::time::Duration;
 const LIMIT: Duration = Duration::from_secs(10);
 
 fn plan(path: &Path, owner: ScriptUser) -> FifoPlan {
-    FifoPlan { label: "vrrp_", path: path.to_path_buf(), owner, script: None }
+    FifoPlan {
+        label: "vrrp_",
+        path: path.to_path_buf(),
+        owner,
+        script: None,
+    }
 }
 
 fn root() -> ScriptUser {
@@ -41,11 +46,22 @@ fn reader(path: PathBuf, count: usize) -> mpsc::Receiver<Vec<String>> {
 async fn notifier_lines_reach_both_fifos_in_order() {
     let dir = TempDir::new("kadf");
     let (a, b) = (dir.join("notify.fifo"), dir.join("vrrp.fifo"));
-    let fifos = Arc::new(FifoSet::open([&plan(&a, root()), &FifoPlan { label: "", ..plan(&b, root()) }]));
+    let fifos = Arc::new(FifoSet::open([
+        &plan(&a, root()),
+        &FifoPlan {
+            label: "",
+            ..plan(&b, root())
+        },
+    ]));
     assert!(!fifos.is_empty());
     let (ra, rb) = (reader(a.clone(), 8), reader(b.clone(), 8));
 
-    let instance = Notifier::instance("VI_1", NotifyScripts::default(), fifos.clone(), QueueSettings::default());
+    let instance = Notifier::instance(
+        "VI_1",
+        NotifyScripts::default(),
+        fifos.clone(),
+        QueueSettings::default(),
+    );
     let group = Notifier::group("G1", NotifyScripts::default(), fifos.clone(), QueueSettings::default());
     group.state_changed(NotifyState::Backup, 0);
     instance.state_changed(NotifyState::Backup, 100);
@@ -88,7 +104,10 @@ fn a_reader_that_never_reads_never_blocks_kad() {
         let _ = tx.send(written);
     });
     let written = rx.recv_timeout(LIMIT).expect("writes blocked");
-    assert!(written > 0 && written < 20_000, "{written} lines written: the pipe must fill and drop the rest");
+    assert!(
+        written > 0 && written < 20_000,
+        "{written} lines written: the pipe must fill and drop the rest"
+    );
 }
 
 #[test]
@@ -98,12 +117,18 @@ fn refuses_a_path_that_is_not_a_fifo() {
     std::fs::write(&path, "precious").unwrap();
     let err = NotifyFifo::open(&plan(&path, root())).unwrap_err();
     assert!(matches!(err, FifoError::NotOurs { .. }), "{err}");
-    assert_eq!(err.to_string(), format!("vrrp_notify fifo {} is not a fifo we own - not using", path.display()));
+    assert_eq!(
+        err.to_string(),
+        format!("vrrp_notify fifo {} is not a fifo we own - not using", path.display())
+    );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious");
 
     let link = dir.join("link");
     std::os::unix::fs::symlink(&path, &link).unwrap();
-    assert!(matches!(NotifyFifo::open(&plan(&link, root())), Err(FifoError::Open { .. })), "symlinks are not followed");
+    assert!(
+        matches!(NotifyFifo::open(&plan(&link, root())), Err(FifoError::Open { .. })),
+        "symlinks are not followed"
+    );
 
     let err = NotifyFifo::open(&plan(&dir.join("no/such/dir/f"), root())).unwrap_err();
     assert!(matches!(err, FifoError::Create { .. }), "{err}");
@@ -116,7 +141,10 @@ fn refuses_a_fifo_owned_by_someone_else() {
     nix::unistd::mkfifo(&path, Mode::from_bits_truncate(0o644)).unwrap();
     let (uid, _) = nobody();
     std::os::unix::fs::chown(&path, Some(uid), None).unwrap();
-    assert!(matches!(NotifyFifo::open(&plan(&path, root())), Err(FifoError::NotOurs { .. })));
+    assert!(matches!(
+        NotifyFifo::open(&plan(&path, root())),
+        Err(FifoError::NotOurs { .. })
+    ));
     // Owned by the configured FIFO user: accepted, and not removed since kad did not make it.
     let owner = ScriptUser::resolve("nobody", None, false).unwrap();
     let fifo = NotifyFifo::open(&plan(&path, owner)).unwrap();
@@ -147,10 +175,17 @@ async fn fifo_script_gets_the_path_last_and_is_terminated_on_close() {
         o = out.display()
     );
     let script = write_script(&dir.path, "reader.sh", &body, 0o755);
-    let plan = FifoPlan { script: Some(runnable(&[script.to_str().unwrap(), "--opt"], None)), ..plan(&path, root()) };
+    let plan = FifoPlan {
+        script: Some(runnable(&[script.to_str().unwrap(), "--opt"], None)),
+        ..plan(&path, root())
+    };
     let set = FifoSet::open([&plan]);
     set.write_line("INSTANCE \"X\" MASTER 100\n");
-    assert!(eventually(LIMIT, || read_lines(&out.join("lines")) == ["INSTANCE \"X\" MASTER 100"]).await);
+    assert!(
+        eventually(LIMIT, || read_lines(&out.join("lines"))
+            == ["INSTANCE \"X\" MASTER 100"])
+        .await
+    );
     assert_eq!(read_lines(&out.join("args")), [format!("--opt {}", path.display())]);
     let pid: i32 = read_lines(&out.join("pid"))[0].parse().unwrap();
     assert!(alive(pid));

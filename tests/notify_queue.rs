@@ -4,7 +4,7 @@
 mod notify_support;
 
 use kad::notify::fifo::FifoSet;
-use kad::notify::queue::{shutdown_all, Invocation, NotifyQueue, NotifyState, Notifier, QueueSettings};
+use kad::notify::queue::{shutdown_all, Invocation, Notifier, NotifyQueue, NotifyState, QueueSettings};
 use kad::notify::security::NotifyScripts;
 use notify_support::*;
 use std::path::Path;
@@ -16,7 +16,9 @@ const LIMIT: Duration = Duration::from_secs(20);
 /// A script that appends `<tag> <uid> <gid> <args...>` to `log`.
 fn recorder(dir: &TempDir, log: &Path, name: &str) -> String {
     let body = format!("echo \"$(id -u) $(id -g) $*\" >> {}", log.display());
-    write_script(&dir.path, name, &body, 0o755).to_string_lossy().into_owned()
+    write_script(&dir.path, name, &body, 0o755)
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn no_fifos() -> Arc<FifoSet> {
@@ -81,7 +83,10 @@ async fn groups_report_priority_zero_and_have_no_deleted_state() {
     notifier.state_changed(NotifyState::Deleted, 250);
     notifier.state_changed(NotifyState::Stop, 250);
     shutdown_all([notifier], LIMIT).await;
-    assert_eq!(read_lines(&log), ["0 0 group-master", "0 0 GROUP G1 MASTER 0", "0 0 GROUP G1 STOP 0"]);
+    assert_eq!(
+        read_lines(&log),
+        ["0 0 group-master", "0 0 GROUP G1 MASTER 0", "0 0 GROUP G1 STOP 0"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -104,7 +109,12 @@ async fn deleted_is_reported_as_fault_unless_notify_deleted() {
     shutdown_all([modern], LIMIT).await;
     assert_eq!(
         read_lines(&log),
-        ["0 0 fault", "0 0 INSTANCE OLD FAULT 100", "0 0 deleted", "0 0 INSTANCE NEW DELETED 100"]
+        [
+            "0 0 fault",
+            "0 0 INSTANCE OLD FAULT 100",
+            "0 0 deleted",
+            "0 0 INSTANCE NEW DELETED 100"
+        ]
     );
 }
 
@@ -112,7 +122,15 @@ async fn deleted_is_reported_as_fault_unless_notify_deleted() {
 async fn slow_script_does_not_delay_submit_and_successors_keep_order() {
     let dir = TempDir::new("kadq");
     let log = dir.join("log");
-    let slow = write_script(&dir.path, "slow.sh", &format!("echo slow-start >> {l}; sleep 5; echo slow-end >> {l}", l = log.display()), 0o755);
+    let slow = write_script(
+        &dir.path,
+        "slow.sh",
+        &format!(
+            "echo slow-start >> {l}; sleep 5; echo slow-end >> {l}",
+            l = log.display()
+        ),
+        0o755,
+    );
     let rec = recorder(&dir, &log, "rec.sh");
     let scripts = NotifyScripts {
         backup: Some(runnable(&[slow.to_str().unwrap()], None)),
@@ -133,17 +151,28 @@ async fn slow_script_does_not_delay_submit_and_successors_keep_order() {
 async fn instances_do_not_wait_for_each_other() {
     let dir = TempDir::new("kadq");
     let log = dir.join("log");
-    let slow = write_script(&dir.path, "slow.sh", &format!("echo a-start >> {l}; sleep 3; echo a-end >> {l}", l = log.display()), 0o755);
+    let slow = write_script(
+        &dir.path,
+        "slow.sh",
+        &format!("echo a-start >> {l}; sleep 3; echo a-end >> {l}", l = log.display()),
+        0o755,
+    );
     let quick = write_script(&dir.path, "quick.sh", &format!("echo b >> {}", log.display()), 0o755);
     let a = Notifier::instance(
         "A",
-        NotifyScripts { master: Some(runnable(&[slow.to_str().unwrap()], None)), ..NotifyScripts::default() },
+        NotifyScripts {
+            master: Some(runnable(&[slow.to_str().unwrap()], None)),
+            ..NotifyScripts::default()
+        },
         no_fifos(),
         QueueSettings::default(),
     );
     let b = Notifier::instance(
         "B",
-        NotifyScripts { master: Some(runnable(&[quick.to_str().unwrap()], None)), ..NotifyScripts::default() },
+        NotifyScripts {
+            master: Some(runnable(&[quick.to_str().unwrap()], None)),
+            ..NotifyScripts::default()
+        },
         no_fifos(),
         QueueSettings::default(),
     );
@@ -151,7 +180,11 @@ async fn instances_do_not_wait_for_each_other() {
     assert!(eventually(LIMIT, || read_lines(&log).contains(&"a-start".to_string())).await);
     b.state_changed(NotifyState::Master, 100);
     assert!(eventually(LIMIT, || read_lines(&log).contains(&"b".to_string())).await);
-    assert!(!read_lines(&log).contains(&"a-end".to_string()), "B waited for A: {:?}", read_lines(&log));
+    assert!(
+        !read_lines(&log).contains(&"a-end".to_string()),
+        "B waited for A: {:?}",
+        read_lines(&log)
+    );
     shutdown_all([a, b], LIMIT).await;
     assert_eq!(read_lines(&log), ["a-start", "b", "a-end"]);
 }
@@ -164,17 +197,32 @@ async fn hung_script_is_killed_at_its_timeout_and_the_next_runs() {
     let hung = write_script(
         &dir.path,
         "hung.sh",
-        &format!("trap '' TERM\nsleep 1000 &\necho $! $$ > {}\nwhile :; do sleep 1; done", pids.display()),
+        &format!(
+            "trap '' TERM\nsleep 1000 &\necho $! $$ > {}\nwhile :; do sleep 1; done",
+            pids.display()
+        ),
         0o755,
     );
     let rec = recorder(&dir, &log, "rec.sh");
-    let settings = QueueSettings { script_timeout: Duration::from_millis(500), kill_grace: Duration::from_millis(300) };
+    let settings = QueueSettings {
+        script_timeout: Duration::from_millis(500),
+        kill_grace: Duration::from_millis(300),
+    };
     let queue = NotifyQueue::spawn("hung", settings);
-    queue.submit(Invocation { script: runnable(&[hung.to_str().unwrap()], None), extra_args: vec![] });
-    queue.submit(Invocation { script: runnable(&[&rec, "after"], None), extra_args: vec![] });
+    queue.submit(Invocation {
+        script: runnable(&[hung.to_str().unwrap()], None),
+        extra_args: vec![],
+    });
+    queue.submit(Invocation {
+        script: runnable(&[&rec, "after"], None),
+        extra_args: vec![],
+    });
     assert!(eventually(LIMIT, || read_lines(&log) == ["0 0 after"]).await);
     let hung_pids: Vec<i32> = read_lines(&pids)[0].split(' ').map(|p| p.parse().unwrap()).collect();
-    assert!(eventually(LIMIT, || hung_pids.iter().all(|p| !alive(*p))).await, "left running: {hung_pids:?}");
+    assert!(
+        eventually(LIMIT, || hung_pids.iter().all(|p| !alive(*p))).await,
+        "left running: {hung_pids:?}"
+    );
     queue.shutdown(tokio::time::Instant::now() + LIMIT).await;
 }
 
@@ -183,17 +231,31 @@ async fn shutdown_is_bounded_and_kills_what_still_runs() {
     let dir = TempDir::new("kadq");
     let log = dir.join("log");
     let pidfile = dir.join("pid");
-    let stuck = write_script(&dir.path, "stuck.sh", &format!("echo $$ > {}; exec sleep 1000", pidfile.display()), 0o755);
+    let stuck = write_script(
+        &dir.path,
+        "stuck.sh",
+        &format!("echo $$ > {}; exec sleep 1000", pidfile.display()),
+        0o755,
+    );
     let rec = recorder(&dir, &log, "rec.sh");
     let queue = NotifyQueue::spawn("stop", QueueSettings::default());
-    queue.submit(Invocation { script: runnable(&[stuck.to_str().unwrap()], None), extra_args: vec![] });
-    queue.submit(Invocation { script: runnable(&[&rec, "never"], None), extra_args: vec![] });
+    queue.submit(Invocation {
+        script: runnable(&[stuck.to_str().unwrap()], None),
+        extra_args: vec![],
+    });
+    queue.submit(Invocation {
+        script: runnable(&[&rec, "never"], None),
+        extra_args: vec![],
+    });
     assert!(eventually(LIMIT, || pidfile.exists() && !read_lines(&pidfile).is_empty()).await);
     let pid: i32 = read_lines(&pidfile)[0].parse().unwrap();
     // Far below the 30 s script timeout: the shutdown deadline is what ends the script.
-    tokio::time::timeout(LIMIT, queue.shutdown(tokio::time::Instant::now() + Duration::from_millis(500)))
-        .await
-        .expect("shutdown did not finish");
+    tokio::time::timeout(
+        LIMIT,
+        queue.shutdown(tokio::time::Instant::now() + Duration::from_millis(500)),
+    )
+    .await
+    .expect("shutdown did not finish");
     assert!(!alive(pid));
     assert!(read_lines(&log).is_empty(), "a script queued behind the deadline ran");
 }
@@ -207,8 +269,14 @@ async fn missing_script_is_skipped_and_the_queue_goes_on() {
     let doomed_script = runnable(&[doomed.to_str().unwrap()], None);
     std::fs::remove_file(&doomed).unwrap();
     let queue = NotifyQueue::spawn("missing", QueueSettings::default());
-    queue.submit(Invocation { script: doomed_script, extra_args: vec![] });
-    queue.submit(Invocation { script: runnable(&[&rec, "next"], None), extra_args: vec![] });
+    queue.submit(Invocation {
+        script: doomed_script,
+        extra_args: vec![],
+    });
+    queue.submit(Invocation {
+        script: runnable(&[&rec, "next"], None),
+        extra_args: vec![],
+    });
     queue.shutdown(tokio::time::Instant::now() + LIMIT).await;
     assert_eq!(read_lines(&log), ["0 0 next"]);
 }

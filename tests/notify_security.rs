@@ -111,12 +111,20 @@ fn crafted_paths_get_keepalived_2_2_7_config_test_verdicts() {
 fn notify_scripts_count_for_the_security_violation() {
     let layout = Layout::new();
     let ns = Netns::new();
-    for (path, script_security) in [("real/t.sh", false), ("ww/t.sh", false), ("ww/t.sh", true), ("missing.sh", false)] {
+    for (path, script_security) in [
+        ("real/t.sh", false),
+        ("ww/t.sh", false),
+        ("ww/t.sh", true),
+        ("missing.sh", false),
+    ] {
         let path = layout.path(path);
         let mut config = Config::default();
         config.global.enable_script_security = script_security;
         config.global.script_user = Some(("root".into(), None));
-        let notify = Notifies { master: Some(command(&[&path], None, None)), ..Notifies::default() };
+        let notify = Notifies {
+            master: Some(command(&[&path], None, None)),
+            ..Notifies::default()
+        };
         config.instances.push(instance("V1", &[], &[], notify));
         let conf = format!(
             "global_defs {{\n {}\n script_user root\n}}\nvrrp_instance V1 {{\n interface {}\n virtual_router_id 51\n \
@@ -125,11 +133,19 @@ fn notify_scripts_count_for_the_security_violation() {
             ns.ifname
         );
         let (rc, lines) = keepalived_config_test(&ns, &layout.dir, &conf);
-        assert_eq!(kad_config_test(&config), (rc, lines), "{path} with script security {script_security}");
+        assert_eq!(
+            kad_config_test(&config),
+            (rc, lines),
+            "{path} with script security {script_security}"
+        );
         // Insecure with script security, or missing: the script must not run.
         let vetted = vet_config(&config);
         let runs = vetted.instances["V1"].master.is_some();
-        assert_eq!(runs, path.ends_with("real/t.sh") || !script_security && !path.ends_with("missing.sh"), "{path}");
+        assert_eq!(
+            runs,
+            path.ends_with("real/t.sh") || !script_security && !path.ends_with("missing.sh"),
+            "{path}"
+        );
     }
 }
 
@@ -139,10 +155,18 @@ fn vrrp_script_with_an_unknown_user_is_dropped() {
     let ns = Netns::new();
     let path = layout.path("real/t.sh");
     let mut config = config_with_track_script(&[&path], Some("no-such-user-kad"), false, Some("root"));
-    let conf = keepalived_conf(&format!("script \"{path}\"\n  user no-such-user-kad"), false, &ns.ifname);
+    let conf = keepalived_conf(
+        &format!("script \"{path}\"\n  user no-such-user-kad"),
+        false,
+        &ns.ifname,
+    );
     let (rc, lines) = keepalived_config_test(&ns, &layout.dir, &conf);
     // keepalived then also reports the dangling track_script: the config validator's job.
-    let keepalived: Vec<String> = lines.iter().map(|l| strip_location(l)).filter(|l| !l.contains("track script chk not found")).collect();
+    let keepalived: Vec<String> = lines
+        .iter()
+        .map(|l| strip_location(l))
+        .filter(|l| !l.contains("track script chk not found"))
+        .collect();
     assert_eq!(kad_config_test(&config), (rc, keepalived));
     let vetted = vet_config(&config);
     assert!(vetted.vrrp_scripts.is_empty());
@@ -161,19 +185,43 @@ fn log_lines_say_why() {
 
     let v = vet("ww/t.sh", root.clone());
     assert!(v.findings.insecure && v.findings.inhibit);
-    assert_eq!(v.log, [format!("Unsafe permissions found for script '{}' - disabling.", layout.path("ww/t.sh"))]);
+    assert_eq!(
+        v.log,
+        [format!(
+            "Unsafe permissions found for script '{}' - disabling.",
+            layout.path("ww/t.sh")
+        )]
+    );
 
     let v = vet("real", root.clone());
     assert!(v.findings.inhibit && !v.findings.insecure);
-    assert_eq!(v.log, [format!("Wrong file type found in script path '{}'.", layout.path("real"))]);
+    assert_eq!(
+        v.log,
+        [format!(
+            "Wrong file type found in script path '{}'.",
+            layout.path("real")
+        )]
+    );
 
     let v = vet("noexec.sh", root.clone());
     assert!(!v.findings.executable);
-    assert_eq!(v.log, [format!("WARNING - script '{}' is not executable for uid:gid 0:0 - disabling.", layout.path("noexec.sh"))]);
+    assert_eq!(
+        v.log,
+        [format!(
+            "WARNING - script '{}' is not executable for uid:gid 0:0 - disabling.",
+            layout.path("noexec.sh")
+        )]
+    );
 
     let v = vet("missing.sh", root.clone());
     assert!(v.findings.not_found && v.script.is_none());
-    assert_eq!(v.log, [format!("Script {} cannot be accessed - No such file or directory", layout.path("missing.sh"))]);
+    assert_eq!(
+        v.log,
+        [format!(
+            "Script {} cannot be accessed - No such file or directory",
+            layout.path("missing.sh")
+        )]
+    );
 
     // Unprivileged scripts are not path-checked at all (keepalived protects root only).
     let nobody_user = ScriptUser::resolve("nobody", None, false).unwrap();
@@ -185,10 +233,20 @@ fn log_lines_say_why() {
     write_script(&private, "p.sh", "exit 0", 0o755);
     let v = vet("private/p.sh", nobody_user);
     assert!(v.findings.not_found, "{:?}", v.log);
-    assert_eq!(v.log, [format!("Script {} cannot be accessed - Permission denied", layout.path("private/p.sh"))]);
+    assert_eq!(
+        v.log,
+        [format!(
+            "Script {} cannot be accessed - Permission denied",
+            layout.path("private/p.sh")
+        )]
+    );
 
     let v = vet_command(&command(&["true"], None, None), root.clone(), &env);
-    assert!(v.log[0].starts_with("WARNING - script `true` resolved by path search to `"), "{:?}", v.log);
+    assert!(
+        v.log[0].starts_with("WARNING - script `true` resolved by path search to `"),
+        "{:?}",
+        v.log
+    );
     let v = vet_command(&command(&["no-such-command-kad"], None, None), root, &env);
     assert_eq!(v.log, ["Cannot find script no-such-command-kad in path - disabling"]);
 }
@@ -207,7 +265,10 @@ fn symlink_in_a_writable_directory_is_insecure() {
     );
     let vetted = vet_config(&config);
     assert!(vetted.vrrp_scripts.is_empty());
-    assert!(vetted.log.iter().any(|l| l.starts_with("Unsafe permissions found for script")));
+    assert!(vetted
+        .log
+        .iter()
+        .any(|l| l.starts_with("Unsafe permissions found for script")));
 }
 
 #[test]
@@ -233,19 +294,34 @@ fn no_instances_means_no_vrrp_script_checks() {
     let diags = config_test_diagnostics(&config);
     assert_eq!(diags.len(), 1);
     assert_eq!(diags[0].class, ErrClass::SecurityError);
-    assert_eq!(diags[0].message, "SECURITY VIOLATION - start/shutdown scripts are being executed but script_security not enabled.");
+    assert_eq!(
+        diags[0].message,
+        "SECURITY VIOLATION - start/shutdown scripts are being executed but script_security not enabled."
+    );
 }
 
 #[test]
 fn unknown_script_user_disables_scripts_without_their_own_user() {
     let mut config = config_with_track_script(&["/usr/bin/true"], None, false, Some("no-such-user-kad"));
-    let notify = Notifies { master: Some(command(&["/usr/bin/true"], None, None)), ..Notifies::default() };
+    let notify = Notifies {
+        master: Some(command(&["/usr/bin/true"], None, None)),
+        ..Notifies::default()
+    };
     config.instances[0].notify = notify;
     let vetted = vet_config(&config);
     let messages: Vec<&str> = vetted.diagnostics.iter().map(|d| d.message.as_str()).collect();
-    assert_eq!(messages, ["Error setting global script uid/gid", "Unable to set default user for vrrp script chk - removing"]);
+    assert_eq!(
+        messages,
+        [
+            "Error setting global script uid/gid",
+            "Unable to set default user for vrrp script chk - removing"
+        ]
+    );
     assert!(vetted.instances["V1"].master.is_none());
-    assert!(vetted.log.iter().any(|l| l == "Failed to set default user for notify script /usr/bin/true - ignoring"));
+    assert!(vetted
+        .log
+        .iter()
+        .any(|l| l == "Failed to set default user for notify script /usr/bin/true - ignoring"));
 }
 
 #[test]
@@ -256,7 +332,9 @@ fn group_word_with_colon_sets_supplementary_groups() {
     let user = ScriptUser::resolve("root", Some("daemon"), false).unwrap();
     assert!(user.supplementary.is_empty());
     assert_eq!(
-        ScriptUser::resolve("root", Some("no-such-group-kad"), false).unwrap_err().to_string(),
+        ScriptUser::resolve("root", Some("no-such-group-kad"), false)
+            .unwrap_err()
+            .to_string(),
         "Script group 'no-such-group-kad' does not exist"
     );
     let mode = fs::metadata("/tmp").unwrap().permissions().mode();

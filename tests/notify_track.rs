@@ -17,23 +17,39 @@ use tokio::sync::mpsc::Receiver;
 const LIMIT: Duration = Duration::from_secs(20);
 
 async fn next(rx: &mut Receiver<TrackerUpdate>) -> TrackerUpdate {
-    tokio::time::timeout(LIMIT, rx.recv()).await.expect("no tracker update in time").expect("trackers gone")
+    tokio::time::timeout(LIMIT, rx.recv())
+        .await
+        .expect("no tracker update in time")
+        .expect("trackers gone")
 }
 
 fn update(name: &str, status: TrackerStatus) -> TrackerUpdate {
-    TrackerUpdate { name: name.to_string(), status }
+    TrackerUpdate {
+        name: name.to_string(),
+        status,
+    }
 }
 
 fn script_def(name: &str, argv: &[&str], interval_ms: u64) -> VrrpScript {
-    VrrpScript { interval: Duration::from_millis(interval_ms), ..vrrp_script(name, command(argv, None, None)) }
+    VrrpScript {
+        interval: Duration::from_millis(interval_ms),
+        ..vrrp_script(name, command(argv, None, None))
+    }
 }
 
-fn config(scripts: Vec<VrrpScript>, files: Vec<TrackFileDef>, tracked_scripts: &[&str], tracked_files: &[&str]) -> Config {
+fn config(
+    scripts: Vec<VrrpScript>,
+    files: Vec<TrackFileDef>,
+    tracked_scripts: &[&str],
+    tracked_files: &[&str],
+) -> Config {
     let mut config = Config::default();
     config.global.script_user = Some(("root".into(), None));
     config.scripts = scripts;
     config.track_files = files;
-    config.instances.push(instance("V1", tracked_scripts, tracked_files, Notifies::default()));
+    config
+        .instances
+        .push(instance("V1", tracked_scripts, tracked_files, Notifies::default()));
     config
 }
 
@@ -58,11 +74,19 @@ async fn rise_and_fall_transitions_are_reported() {
     let ctl = dir.join("ctl");
     fs::write(&ctl, "0").unwrap();
     let script = write_script(&dir.path, "chk.sh", &format!("exit $(cat {})", ctl.display()), 0o755);
-    let def = VrrpScript { rise: 2, fall: 2, ..script_def("chk", &[script.to_str().unwrap()], 50) };
+    let def = VrrpScript {
+        rise: 2,
+        fall: 2,
+        ..script_def("chk", &[script.to_str().unwrap()], 50)
+    };
     let config = config(vec![def], vec![], &["chk"], &[]);
     let (trackers, mut rx) = start(&config);
 
-    assert_eq!(next(&mut rx).await, update("chk", TrackerStatus::ScriptOk), "one success is enough at start");
+    assert_eq!(
+        next(&mut rx).await,
+        update("chk", TrackerStatus::ScriptOk),
+        "one success is enough at start"
+    );
     fs::write(&ctl, "1").unwrap();
     assert_eq!(next(&mut rx).await, update("chk", TrackerStatus::ScriptFailed));
     fs::write(&ctl, "0").unwrap();
@@ -74,7 +98,11 @@ async fn rise_and_fall_transitions_are_reported() {
 async fn init_fail_starts_failed_and_reports_recovery() {
     let dir = TempDir::new("kadt");
     let script = write_script(&dir.path, "ok.sh", "exit 0", 0o755);
-    let def = VrrpScript { init_fail: true, rise: 2, ..script_def("chk", &[script.to_str().unwrap()], 50) };
+    let def = VrrpScript {
+        init_fail: true,
+        rise: 2,
+        ..script_def("chk", &[script.to_str().unwrap()], 50)
+    };
     let (trackers, mut rx) = start(&config(vec![def], vec![], &["chk"], &[]));
     assert_eq!(next(&mut rx).await, update("chk", TrackerStatus::ScriptOk));
     trackers.stop().await;
@@ -86,11 +114,17 @@ async fn timed_out_script_fails_and_its_process_group_is_killed() {
     let pids = dir.join("pids");
     let body = format!("sleep 1000 &\necho $! $$ >> {}\nwait", pids.display());
     let script = write_script(&dir.path, "hang.sh", &body, 0o755);
-    let def = VrrpScript { timeout: Some(Duration::from_millis(200)), ..script_def("hang", &[script.to_str().unwrap()], 400) };
+    let def = VrrpScript {
+        timeout: Some(Duration::from_millis(200)),
+        ..script_def("hang", &[script.to_str().unwrap()], 400)
+    };
     let (trackers, mut rx) = start(&config(vec![def], vec![], &["hang"], &[]));
     assert_eq!(next(&mut rx).await, update("hang", TrackerStatus::ScriptFailed));
     let first_run: Vec<i32> = read_lines(&pids)[0].split(' ').map(|p| p.parse().unwrap()).collect();
-    assert!(eventually(LIMIT, || first_run.iter().all(|p| !alive(*p))).await, "left running: {first_run:?}");
+    assert!(
+        eventually(LIMIT, || first_run.iter().all(|p| !alive(*p))).await,
+        "left running: {first_run:?}"
+    );
     trackers.stop().await;
 }
 
@@ -99,9 +133,19 @@ async fn only_tracked_and_vetted_scripts_run() {
     let dir = TempDir::new("kadt");
     let out = dir.join("out");
     let used = write_script(&dir.path, "used.sh", &format!("echo used >> {}", out.display()), 0o755);
-    let unused = write_script(&dir.path, "unused.sh", &format!("echo unused >> {}", out.display()), 0o755);
+    let unused = write_script(
+        &dir.path,
+        "unused.sh",
+        &format!("echo unused >> {}", out.display()),
+        0o755,
+    );
     let ww = dir.subdir("ww", 0o777, None);
-    let insecure = write_script(&ww, "insecure.sh", &format!("echo insecure >> {}", out.display()), 0o755);
+    let insecure = write_script(
+        &ww,
+        "insecure.sh",
+        &format!("echo insecure >> {}", out.display()),
+        0o755,
+    );
     let mut config = config(
         vec![
             script_def("used", &[used.to_str().unwrap()], 50),
@@ -124,8 +168,16 @@ async fn only_tracked_and_vetted_scripts_run() {
 async fn stop_kills_a_running_script() {
     let dir = TempDir::new("kadt");
     let pidfile = dir.join("pid");
-    let script = write_script(&dir.path, "long.sh", &format!("echo $$ > {}; exec sleep 1000", pidfile.display()), 0o755);
-    let def = VrrpScript { timeout: Some(Duration::from_secs(100)), ..script_def("long", &[script.to_str().unwrap()], 1000) };
+    let script = write_script(
+        &dir.path,
+        "long.sh",
+        &format!("echo $$ > {}; exec sleep 1000", pidfile.display()),
+        0o755,
+    );
+    let def = VrrpScript {
+        timeout: Some(Duration::from_secs(100)),
+        ..script_def("long", &[script.to_str().unwrap()], 1000)
+    };
     let (trackers, _rx) = start(&config(vec![def], vec![], &["long"], &[]));
     assert!(eventually(LIMIT, || !read_lines(&pidfile).is_empty()).await);
     let pid: i32 = read_lines(&pidfile)[0].parse().unwrap();
@@ -183,13 +235,20 @@ fn init_file_creates_or_overwrites_as_configured() {
     let dir = TempDir::new("kadt");
     let path = dir.join("init");
     let global = GlobalDefs::default();
-    let def = |init| TrackFileDef { init_file: Some(init), ..file_def("tf", &path) };
+    let def = |init| TrackFileDef {
+        init_file: Some(init),
+        ..file_def("tf", &path)
+    };
 
     assert!(init_track_file(&def((3, false)), &global, false, true).is_none());
     assert!(!path.exists(), "-t writes nothing");
     assert!(init_track_file(&def((3, false)), &global, false, false).is_none());
     assert_eq!(fs::read_to_string(&path).unwrap(), "3\n");
-    assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600, "keepalived's default umask");
+    assert_eq!(
+        fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "keepalived's default umask"
+    );
     assert!(init_track_file(&def((4, false)), &global, false, false).is_none());
     assert_eq!(fs::read_to_string(&path).unwrap(), "3\n", "an existing file is kept");
     assert!(init_track_file(&def((5, true)), &global, true, false).is_none());
@@ -197,10 +256,21 @@ fn init_file_creates_or_overwrites_as_configured() {
     assert!(init_track_file(&def((5, true)), &global, false, false).is_none());
     assert_eq!(fs::read_to_string(&path).unwrap(), "5\n");
 
-    let not_regular = TrackFileDef { init_file: Some((1, true)), ..file_def("dir", &dir.path) };
+    let not_regular = TrackFileDef {
+        init_file: Some((1, true)),
+        ..file_def("dir", &dir.path)
+    };
     let diag = init_track_file(&not_regular, &global, false, true).unwrap();
-    assert_eq!(diag.message, "Cannot initialise track file dir - it is not a regular file");
-    let unwritable = TrackFileDef { init_file: Some((1, false)), ..file_def("nodir", &dir.join("no/such/f")) };
-    assert_eq!(init_track_file(&unwritable, &global, false, false).unwrap().message, "Unable to initialise track file nodir");
+    assert_eq!(
+        diag.message,
+        "Cannot initialise track file dir - it is not a regular file"
+    );
+    let unwritable = TrackFileDef {
+        init_file: Some((1, false)),
+        ..file_def("nodir", &dir.join("no/such/f"))
+    };
+    assert_eq!(
+        init_track_file(&unwritable, &global, false, false).unwrap().message,
+        "Unable to initialise track file nodir"
+    );
 }
-

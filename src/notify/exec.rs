@@ -34,7 +34,11 @@ pub struct ScriptUser {
 impl ScriptUser {
     /// kad's own effective identity: keepalived's fallback when no script user exists.
     pub fn current() -> ScriptUser {
-        ScriptUser { uid: geteuid(), gid: getegid(), supplementary: Vec::new() }
+        ScriptUser {
+            uid: geteuid(),
+            gid: getegid(),
+            supplementary: Vec::new(),
+        }
     }
 
     /// keepalived's `set_uid_gid`: `user [[:]group]`. A group word starting with `:` (or the
@@ -72,7 +76,11 @@ impl ScriptUser {
         } else {
             Vec::new()
         };
-        Ok(ScriptUser { uid: pw.uid, gid, supplementary })
+        Ok(ScriptUser {
+            uid: pw.uid,
+            gid,
+            supplementary,
+        })
     }
 }
 

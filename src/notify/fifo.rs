@@ -60,9 +60,17 @@ pub fn group_line(name: &str, event: FifoEvent) -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum FifoError {
     #[error("Unable to create {label}notify fifo {}", path.display())]
-    Create { label: &'static str, path: PathBuf, errno: Errno },
+    Create {
+        label: &'static str,
+        path: PathBuf,
+        errno: Errno,
+    },
     #[error("Unable to open {label}notify fifo {} - errno {}", path.display(), *errno as i32)]
-    Open { label: &'static str, path: PathBuf, errno: Errno },
+    Open {
+        label: &'static str,
+        path: PathBuf,
+        errno: Errno,
+    },
     #[error("{label}notify fifo {} is not a fifo we own - not using", path.display())]
     NotOurs { label: &'static str, path: PathBuf },
 }
@@ -115,23 +123,30 @@ impl NotifyFifo {
                 tracing::info!("Failed to set uid:gid for fifo {}", path.display());
             }
         }
-        let script = plan.script.as_ref().and_then(|script| {
-            match exec::spawn(script, &[path.to_string_lossy().into_owned()]) {
-                Ok(running) => {
-                    let mut watcher = running.clone();
-                    tokio::spawn(async move {
-                        watcher.wait().await;
-                        tracing::info!("{label}notify fifo script terminated");
-                    });
-                    Some(running)
-                }
-                Err(e) => {
-                    tracing::warn!("Unable to start {label}notify fifo script {}: {e}", script.command);
-                    None
-                }
-            }
-        });
-        Ok(NotifyFifo { label, path, fd, created, script })
+        let script =
+            plan.script.as_ref().and_then(
+                |script| match exec::spawn(script, &[path.to_string_lossy().into_owned()]) {
+                    Ok(running) => {
+                        let mut watcher = running.clone();
+                        tokio::spawn(async move {
+                            watcher.wait().await;
+                            tracing::info!("{label}notify fifo script terminated");
+                        });
+                        Some(running)
+                    }
+                    Err(e) => {
+                        tracing::warn!("Unable to start {label}notify fifo script {}: {e}", script.command);
+                        None
+                    }
+                },
+            );
+        Ok(NotifyFifo {
+            label,
+            path,
+            fd,
+            created,
+            script,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -166,7 +181,11 @@ impl NotifyFifo {
     fn unlink_if_created(&mut self) {
         if std::mem::take(&mut self.created) {
             if let Err(e) = std::fs::remove_file(&self.path) {
-                tracing::info!("Unable to remove {}notify fifo {}: {e}", self.label, self.path.display());
+                tracing::info!(
+                    "Unable to remove {}notify fifo {}: {e}",
+                    self.label,
+                    self.path.display()
+                );
             }
         }
     }
@@ -202,7 +221,9 @@ impl FifoSet {
                 }
             })
             .collect();
-        FifoSet { fifos: Mutex::new(fifos) }
+        FifoSet {
+            fifos: Mutex::new(fifos),
+        }
     }
 
     pub fn is_empty(&self) -> bool {

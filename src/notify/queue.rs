@@ -26,7 +26,10 @@ pub struct QueueSettings {
 impl Default for QueueSettings {
     fn default() -> Self {
         // The grace matches keepalived's TERM→KILL step for vrrp_scripts.
-        QueueSettings { script_timeout: Duration::from_secs(30), kill_grace: Duration::from_secs(2) }
+        QueueSettings {
+            script_timeout: Duration::from_secs(30),
+            kill_grace: Duration::from_secs(2),
+        }
     }
 }
 
@@ -64,7 +67,11 @@ impl NotifyQueue {
     /// Run what is queued until `deadline`, then kill the script still running (SIGTERM,
     /// SIGKILL after the grace) and drop the rest. Returns once the last script is reaped.
     pub async fn shutdown(self, deadline: Instant) {
-        let NotifyQueue { tx, deadline: deadline_tx, worker } = self;
+        let NotifyQueue {
+            tx,
+            deadline: deadline_tx,
+            worker,
+        } = self;
         drop(tx);
         let _ = deadline_tx.send(Some(deadline));
         if let Err(e) = worker.await {
@@ -88,7 +95,10 @@ async fn run_queue(
         let mut running = match exec::spawn(&job.script, &job.extra_args) {
             Ok(running) => running,
             Err(e) => {
-                tracing::warn!("({label}) Error exec-ing command '{}': {e}", job.script.program.display());
+                tracing::warn!(
+                    "({label}) Error exec-ing command '{}': {e}",
+                    job.script.program.display()
+                );
                 continue;
             }
         };
@@ -187,8 +197,20 @@ impl Notifier {
         Notifier::new(Subject::Group, name, scripts, fifos, settings)
     }
 
-    fn new(subject: Subject, name: &str, scripts: NotifyScripts, fifos: Arc<FifoSet>, settings: QueueSettings) -> Notifier {
-        Notifier { subject, name: name.to_string(), scripts, fifos, queue: NotifyQueue::spawn(name, settings) }
+    fn new(
+        subject: Subject,
+        name: &str,
+        scripts: NotifyScripts,
+        fifos: Arc<FifoSet>,
+        settings: QueueSettings,
+    ) -> Notifier {
+        Notifier {
+            subject,
+            name: name.to_string(),
+            scripts,
+            fifos,
+            queue: NotifyQueue::spawn(name, settings),
+        }
     }
 
     /// A transition into `state` (keepalived's `send_instance_notifies` /
@@ -211,15 +233,26 @@ impl Notifier {
             NotifyState::Deleted => &self.scripts.deleted,
         };
         if let Some(script) = specific {
-            self.queue.submit(Invocation { script: script.clone(), extra_args: Vec::new() });
+            self.queue.submit(Invocation {
+                script: script.clone(),
+                extra_args: Vec::new(),
+            });
         }
         if let Some(script) = &self.scripts.generic {
             let kind = match self.subject {
                 Subject::Instance => "INSTANCE",
                 Subject::Group => "GROUP",
             };
-            let extra_args = vec![kind.to_string(), self.name.clone(), state.as_str().to_string(), priority.to_string()];
-            self.queue.submit(Invocation { script: script.clone(), extra_args });
+            let extra_args = vec![
+                kind.to_string(),
+                self.name.clone(),
+                state.as_str().to_string(),
+                priority.to_string(),
+            ];
+            self.queue.submit(Invocation {
+                script: script.clone(),
+                extra_args,
+            });
         }
         self.write_fifo(state.fifo_event(), priority);
     }
@@ -227,14 +260,21 @@ impl Notifier {
     /// A MASTER received an advert with a lower priority (`notify_master_rx_lower_pri`).
     pub fn master_rx_lower_pri(&self, priority: u8) {
         if let Some(script) = &self.scripts.master_rx_lower_pri {
-            self.queue.submit(Invocation { script: script.clone(), extra_args: Vec::new() });
+            self.queue.submit(Invocation {
+                script: script.clone(),
+                extra_args: Vec::new(),
+            });
         }
         self.write_fifo(FifoEvent::MasterRxLowerPri, priority);
     }
 
     /// The effective priority changed (`vrrp_notify_priority_changes`): FIFO only.
     pub fn priority_changed(&self, is_master: bool, priority: u8) {
-        let event = if is_master { FifoEvent::MasterPriority } else { FifoEvent::BackupPriority };
+        let event = if is_master {
+            FifoEvent::MasterPriority
+        } else {
+            FifoEvent::BackupPriority
+        };
         self.write_fifo(event, priority);
     }
 

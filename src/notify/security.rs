@@ -53,7 +53,10 @@ impl Findings {
     }
 
     fn not_found() -> Findings {
-        Findings { not_found: true, ..Findings::default() }
+        Findings {
+            not_found: true,
+            ..Findings::default()
+        }
     }
 }
 
@@ -93,8 +96,8 @@ impl ScriptEnv {
     pub fn new(global: &GlobalDefs) -> (ScriptEnv, Vec<Diagnostic>) {
         let mut diagnostics = Vec::new();
         let default_user = match &global.script_user {
-            Some((user, group)) => {
-                ScriptUser::resolve(user, group.as_deref(), global.set_supplementary_groups).map_err(|e| {
+            Some((user, group)) => ScriptUser::resolve(user, group.as_deref(), global.set_supplementary_groups)
+                .map_err(|e| {
                     tracing::info!("{e}");
                     diagnostics.push(Diagnostic::new(
                         ErrClass::GeneralError,
@@ -102,8 +105,7 @@ impl ScriptEnv {
                         "Error setting global script uid/gid",
                     ));
                     DefaultUserFailure::ScriptUserInvalid
-                })
-            }
+                }),
             None => match ScriptUser::resolve(DEFAULT_SCRIPT_USER, None, global.set_supplementary_groups) {
                 Ok(user) => Ok(user),
                 Err(_) if global.enable_script_security => Err(DefaultUserFailure::KeepalivedScriptMissing),
@@ -136,7 +138,11 @@ pub fn vet_command(cmd: &ScriptCommand, user: ScriptUser, env: &ScriptEnv) -> Ve
     let mut log = Vec::new();
     let Some(arg0) = cmd.argv.first().filter(|a| !a.is_empty()) else {
         log.push(format!("Unable to parse script '{}' - ignoring", cmd.raw));
-        return Vetted { script: None, findings: Findings::not_found(), log };
+        return Vetted {
+            script: None,
+            findings: Findings::not_found(),
+            log,
+        };
     };
     let command = cmd_str(&cmd.argv);
 
@@ -148,7 +154,14 @@ pub fn vet_command(cmd: &ScriptCommand, user: ScriptUser, env: &ScriptEnv) -> Ve
             user,
             kind: ScriptKind::ReadCheck(target),
         };
-        return Vetted { script: Some(script), findings: Findings { read_check: true, ..Findings::default() }, log };
+        return Vetted {
+            script: Some(script),
+            findings: Findings {
+                read_check: true,
+                ..Findings::default()
+            },
+            log,
+        };
     }
 
     let mut argv = cmd.argv.clone();
@@ -163,11 +176,19 @@ pub fn vet_command(cmd: &ScriptCommand, user: ScriptUser, env: &ScriptEnv) -> Ve
             }
             Err(PathSearchError::Denied) => {
                 log.push(format!("Permissions failure for script {arg0} in path - disabling"));
-                return Vetted { script: None, findings: Findings::not_found(), log };
+                return Vetted {
+                    script: None,
+                    findings: Findings::not_found(),
+                    log,
+                };
             }
             Err(PathSearchError::NotFound) => {
                 log.push(format!("Cannot find script {arg0} in path - disabling"));
-                return Vetted { script: None, findings: Findings::not_found(), log };
+                return Vetted {
+                    script: None,
+                    findings: Findings::not_found(),
+                    log,
+                };
             }
         }
     }
@@ -175,27 +196,50 @@ pub fn vet_command(cmd: &ScriptCommand, user: ScriptUser, env: &ScriptEnv) -> Ve
     let real = match fs::canonicalize(&argv[0]) {
         Ok(real) if user_may_traverse(Path::new(&argv[0]), &user) && user_may_traverse(&real, &user) => real,
         Ok(_) => {
-            log.push(format!("Script {} cannot be accessed - {}", argv[0], nix::errno::Errno::EACCES.desc()));
-            return Vetted { script: None, findings: Findings::not_found(), log };
+            log.push(format!(
+                "Script {} cannot be accessed - {}",
+                argv[0],
+                nix::errno::Errno::EACCES.desc()
+            ));
+            return Vetted {
+                script: None,
+                findings: Findings::not_found(),
+                log,
+            };
         }
         Err(e) => {
             log.push(format!("Script {} cannot be accessed - {}", argv[0], errno_text(&e)));
-            return Vetted { script: None, findings: Findings::not_found(), log };
+            return Vetted {
+                script: None,
+                findings: Findings::not_found(),
+                log,
+            };
         }
     };
     let meta = match fs::metadata(&real) {
         Ok(meta) => meta,
         Err(_) => {
             log.push(format!("Unable to access script `{}` - disabling", argv[0]));
-            return Vetted { script: None, findings: Findings::not_found(), log };
+            return Vetted {
+                script: None,
+                findings: Findings::not_found(),
+                log,
+            };
         }
     };
 
     argv[0] = clean_path(&argv[0]);
     let configured = argv[0].clone();
-    let program = if env.use_symlink_paths { PathBuf::from(&configured) } else { real.clone() };
+    let program = if env.use_symlink_paths {
+        PathBuf::from(&configured)
+    } else {
+        real.clone()
+    };
 
-    let mut findings = Findings { is_script: true, ..Findings::default() };
+    let mut findings = Findings {
+        is_script: true,
+        ..Findings::default()
+    };
     let mut needs_protection = false;
     if is_executable(&meta, &user) {
         findings.executable = true;
@@ -222,14 +266,30 @@ pub fn vet_command(cmd: &ScriptCommand, user: ScriptUser, env: &ScriptEnv) -> Ve
         }
     }
 
-    Vetted { script: Some(Script { command, program, argv, user, kind }), findings, log }
+    Vetted {
+        script: Some(Script {
+            command,
+            program,
+            argv,
+            user,
+            kind,
+        }),
+        findings,
+        log,
+    }
 }
 
 /// keepalived's `cmd_str`: each word in single quotes, except a leading `<`/`>` word.
 pub fn cmd_str(argv: &[String]) -> String {
     argv.iter()
         .enumerate()
-        .map(|(i, a)| if i == 0 && (a.starts_with('<') || a.starts_with('>')) { a.clone() } else { format!("'{a}'") })
+        .map(|(i, a)| {
+            if i == 0 && (a.starts_with('<') || a.starts_with('>')) {
+                a.clone()
+            } else {
+                format!("'{a}'")
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -251,7 +311,11 @@ fn find_in_path(file: &str, user: &ScriptUser, search_path: &OsString) -> Result
     let mut denied = false;
     for dir in search_path.as_bytes().split(|b| *b == b':') {
         let dir = Path::new(std::ffi::OsStr::from_bytes(dir));
-        let candidate = if dir.as_os_str().is_empty() { PathBuf::from(file) } else { dir.join(file) };
+        let candidate = if dir.as_os_str().is_empty() {
+            PathBuf::from(file)
+        } else {
+            dir.join(file)
+        };
         if let Ok(meta) = fs::metadata(&candidate) {
             if meta.is_file() && is_executable(&meta, user) && user_may_traverse(&candidate, user) {
                 return Ok(candidate);
@@ -259,7 +323,11 @@ fn find_in_path(file: &str, user: &ScriptUser, search_path: &OsString) -> Result
             denied = true;
         }
     }
-    Err(if denied { PathSearchError::Denied } else { PathSearchError::NotFound })
+    Err(if denied {
+        PathSearchError::Denied
+    } else {
+        PathSearchError::NotFound
+    })
 }
 
 /// keepalived's `is_executable`: root needs any x bit; others need the bit of the one class
@@ -270,8 +338,7 @@ fn is_executable(meta: &Metadata, user: &ScriptUser) -> bool {
     let gid = user.gid.as_raw();
     (uid == 0 && mode & 0o111 != 0)
         || (uid == meta.uid() && mode & 0o100 != 0)
-        || (uid != meta.uid()
-            && ((gid == meta.gid() && mode & 0o010 != 0) || (gid != meta.gid() && mode & 0o001 != 0)))
+        || (uid != meta.uid() && ((gid == meta.gid() && mode & 0o010 != 0) || (gid != meta.gid() && mode & 0o001 != 0)))
 }
 
 /// keepalived resolves the path with the script's effective ids; kad cannot switch ids in a
@@ -280,19 +347,23 @@ fn user_may_traverse(path: &Path, user: &ScriptUser) -> bool {
     if user.uid.is_root() {
         return true;
     }
-    path.ancestors().skip(1).filter(|a| !a.as_os_str().is_empty()).all(|dir| match fs::metadata(dir) {
-        Ok(meta) => {
-            let mode = meta.mode();
-            if meta.uid() == user.uid.as_raw() {
-                mode & 0o100 != 0
-            } else if meta.gid() == user.gid.as_raw() || user.supplementary.iter().any(|g| g.as_raw() == meta.gid()) {
-                mode & 0o010 != 0
-            } else {
-                mode & 0o001 != 0
+    path.ancestors()
+        .skip(1)
+        .filter(|a| !a.as_os_str().is_empty())
+        .all(|dir| match fs::metadata(dir) {
+            Ok(meta) => {
+                let mode = meta.mode();
+                if meta.uid() == user.uid.as_raw() {
+                    mode & 0o100 != 0
+                } else if meta.gid() == user.gid.as_raw() || user.supplementary.iter().any(|g| g.as_raw() == meta.gid())
+                {
+                    mode & 0o010 != 0
+                } else {
+                    mode & 0o001 != 0
+                }
             }
-        }
-        Err(_) => false,
-    })
+            Err(_) => false,
+        })
 }
 
 /// A setuid-root or setgid-root file runs privileged whoever starts it.
@@ -356,7 +427,9 @@ fn check_path_security(path: &str, script_security: bool, log: &mut Vec<String>)
             Err(e) => {
                 let errno = e.raw_os_error().unwrap_or(0);
                 if [libc::EACCES, libc::ELOOP, libc::ENOENT, libc::ENOTDIR].contains(&errno) {
-                    log.push(format!("check_script_secure could not find script '{path}' - disabling"));
+                    log.push(format!(
+                        "check_script_secure could not find script '{path}' - disabling"
+                    ));
                 } else {
                     log.push(format!(
                         "check_script_secure('{path}') returned errno {errno} - {} - disabling",
@@ -374,7 +447,10 @@ fn check_path_security(path: &str, script_security: bool, log: &mut Vec<String>)
         };
         if !right_type {
             log.push(format!("Wrong file type found in script path '{path}'."));
-            return Findings { inhibit: true, ..Findings::default() };
+            return Findings {
+                inhibit: true,
+                ..Findings::default()
+            };
         }
         let mode = meta.permissions().mode();
         let write_checked = (file_type.is_dir() && mode & 0o1000 == 0) || file_type.is_file();
@@ -384,7 +460,11 @@ fn check_path_security(path: &str, script_security: bool, log: &mut Vec<String>)
                 "Unsafe permissions found for script '{path}'{}.",
                 if script_security { " - disabling" } else { "" }
             ));
-            return Findings { insecure: true, inhibit: script_security, ..Findings::default() };
+            return Findings {
+                insecure: true,
+                inhibit: script_security,
+                ..Findings::default()
+            };
         }
     }
     Findings::default()
@@ -464,7 +544,14 @@ pub fn config_test_diagnostics(config: &Config) -> Vec<Diagnostic> {
 /// Vet every script of the configuration, as keepalived does between parsing and starting.
 pub fn vet_config(config: &Config) -> VettedConfig {
     let (env, diagnostics) = ScriptEnv::new(&config.global);
-    let mut vetting = Vetting { env, out: VettedConfig { diagnostics, ..VettedConfig::default() }, default_user_reported: false };
+    let mut vetting = Vetting {
+        env,
+        out: VettedConfig {
+            diagnostics,
+            ..VettedConfig::default()
+        },
+        default_user_reported: false,
+    };
     vetting.run(config);
     vetting.out
 }
@@ -490,8 +577,14 @@ impl Vetting {
     fn run(&mut self, config: &Config) {
         let global = &config.global;
         let mut start_stop = Findings::default();
-        self.out.startup_script = global.startup_script.as_ref().and_then(|cmd| self.vet(cmd, Role::StartStop("startup"), &mut start_stop));
-        self.out.shutdown_script = global.shutdown_script.as_ref().and_then(|cmd| self.vet(cmd, Role::StartStop("shutdown"), &mut start_stop));
+        self.out.startup_script = global
+            .startup_script
+            .as_ref()
+            .and_then(|cmd| self.vet(cmd, Role::StartStop("startup"), &mut start_stop));
+        self.out.shutdown_script = global
+            .shutdown_script
+            .as_ref()
+            .and_then(|cmd| self.vet(cmd, Role::StartStop("shutdown"), &mut start_stop));
         if !self.env.script_security && start_stop.is_script {
             self.report_violation("start/shutdown scripts", start_stop.insecure);
         }
@@ -501,9 +594,14 @@ impl Vetting {
             return;
         }
         let mut findings = Findings::default();
-        self.out.notify_fifo = global.notify_fifo.as_ref().and_then(|spec| self.fifo_plan(spec, "", &mut findings));
-        self.out.vrrp_notify_fifo =
-            global.vrrp_notify_fifo.as_ref().and_then(|spec| self.fifo_plan(spec, "vrrp_", &mut findings));
+        self.out.notify_fifo = global
+            .notify_fifo
+            .as_ref()
+            .and_then(|spec| self.fifo_plan(spec, "", &mut findings));
+        self.out.vrrp_notify_fifo = global
+            .vrrp_notify_fifo
+            .as_ref()
+            .and_then(|spec| self.fifo_plan(spec, "vrrp_", &mut findings));
         for vscript in &config.scripts {
             let Some(user) = self.script_user(&vscript.script, Role::Track(&vscript.name)) else {
                 self.out.dropped_vrrp_scripts.insert(vscript.name.clone());
@@ -538,7 +636,8 @@ impl Vetting {
     }
 
     fn notifies(&mut self, notifies: &Notifies, findings: &mut Findings) -> NotifyScripts {
-        let mut vet = |cmd: &Option<ScriptCommand>| cmd.as_ref().and_then(|c| self.vet(c, Role::Notify("notify"), findings));
+        let mut vet =
+            |cmd: &Option<ScriptCommand>| cmd.as_ref().and_then(|c| self.vet(c, Role::Notify("notify"), findings));
         NotifyScripts {
             master: vet(&notifies.master),
             backup: vet(&notifies.backup),
@@ -557,21 +656,38 @@ impl Vetting {
                 Ok(owner) => owner,
                 Err(e) => {
                     self.out.log.push(e.to_string());
-                    self.out.log.push(format!("Invalid user/group for {label} fifo {} - ignoring", spec.path));
+                    self.out
+                        .log
+                        .push(format!("Invalid user/group for {label} fifo {} - ignoring", spec.path));
                     return None;
                 }
             },
             None => match self.default_user(&Span::default()) {
                 Some(owner) => owner,
                 None => {
-                    self.out.log.push(format!("Failed to set default user for {label} fifo {} - ignoring", spec.path));
+                    self.out.log.push(format!(
+                        "Failed to set default user for {label} fifo {} - ignoring",
+                        spec.path
+                    ));
                     return None;
                 }
             },
         };
-        let script_type = if label.is_empty() { "notify_fifo" } else { "vrrp_notify_fifo" };
-        let script = spec.script.as_ref().and_then(|cmd| self.vet(cmd, Role::Notify(script_type), findings));
-        Some(FifoPlan { label, path: PathBuf::from(&spec.path), owner, script })
+        let script_type = if label.is_empty() {
+            "notify_fifo"
+        } else {
+            "vrrp_notify_fifo"
+        };
+        let script = spec
+            .script
+            .as_ref()
+            .and_then(|cmd| self.vet(cmd, Role::Notify(script_type), findings));
+        Some(FifoPlan {
+            label,
+            path: PathBuf::from(&spec.path),
+            owner,
+            script,
+        })
     }
 
     /// keepalived's `get_default_script_user`, with its one-time report.
@@ -597,7 +713,10 @@ impl Vetting {
     fn script_user(&mut self, cmd: &ScriptCommand, role: Role<'_>) -> Option<ScriptUser> {
         let arg0 = cmd.argv.first().cloned().unwrap_or_default();
         match &cmd.user {
-            Some(user) => match self.env.resolve_explicit(user, cmd.group.as_deref(), cmd.set_supplementary_groups) {
+            Some(user) => match self
+                .env
+                .resolve_explicit(user, cmd.group.as_deref(), cmd.set_supplementary_groups)
+            {
                 Ok(user) => Some(user),
                 Err(e) => {
                     self.out.log.push(e.to_string());
@@ -607,9 +726,10 @@ impl Vetting {
                             Some(cmd.span.clone()),
                             format!("Unable to set uid/gid for script {}", cmd_str(&cmd.argv)),
                         )),
-                        Role::Notify(kind) | Role::StartStop(kind) => {
-                            self.out.log.push(format!("Invalid user/group for {kind} script {arg0} - ignoring"))
-                        }
+                        Role::Notify(kind) | Role::StartStop(kind) => self
+                            .out
+                            .log
+                            .push(format!("Invalid user/group for {kind} script {arg0} - ignoring")),
                     }
                     None
                 }
@@ -623,9 +743,9 @@ impl Vetting {
                             Some(cmd.span.clone()),
                             format!("Unable to set default user for vrrp script {name} - removing"),
                         )),
-                        Role::Notify(kind) | Role::StartStop(kind) => {
-                            self.out.log.push(format!("Failed to set default user for {kind} script {arg0} - ignoring"))
-                        }
+                        Role::Notify(kind) | Role::StartStop(kind) => self.out.log.push(format!(
+                            "Failed to set default user for {kind} script {arg0} - ignoring"
+                        )),
                     }
                 }
                 user
@@ -639,7 +759,13 @@ impl Vetting {
         self.vet_as(cmd, user, role, findings)
     }
 
-    fn vet_as(&mut self, cmd: &ScriptCommand, user: ScriptUser, role: Role<'_>, findings: &mut Findings) -> Option<Arc<Script>> {
+    fn vet_as(
+        &mut self,
+        cmd: &ScriptCommand,
+        user: ScriptUser,
+        role: Role<'_>,
+        findings: &mut Findings,
+    ) -> Option<Arc<Script>> {
         let vetted = vet_command(cmd, user, &self.env);
         self.out.log.extend(vetted.log);
         let f = vetted.findings;
@@ -656,7 +782,9 @@ impl Vetting {
                     None
                 };
                 if let Some(message) = message {
-                    self.out.diagnostics.push(Diagnostic::new(ErrClass::GeneralError, None, message));
+                    self.out
+                        .diagnostics
+                        .push(Diagnostic::new(ErrClass::GeneralError, None, message));
                 }
                 !f.inhibit && !f.not_found && (f.executable || f.read_check)
             }

@@ -16,7 +16,11 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A name unique to this run and call: `<prefix>-<pid>-<n>`.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A root-owned 0755 directory under /tmp, removed on drop (also on panic).
@@ -88,7 +92,11 @@ pub fn runnable(argv: &[&str], user: Option<&str>) -> Arc<Script> {
         None => env.default_user().unwrap().clone(),
     };
     let vetted = vet_command(&cmd, user, &env);
-    assert!(vetted.findings.executable || vetted.findings.read_check, "not runnable: {:?}", vetted.log);
+    assert!(
+        vetted.findings.executable || vetted.findings.read_check,
+        "not runnable: {:?}",
+        vetted.log
+    );
     Arc::new(vetted.script.unwrap())
 }
 
@@ -121,7 +129,9 @@ pub async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool
 }
 
 pub fn read_lines(path: &Path) -> Vec<String> {
-    fs::read_to_string(path).map(|s| s.lines().map(str::to_string).collect()).unwrap_or_default()
+    fs::read_to_string(path)
+        .map(|s| s.lines().map(str::to_string).collect())
+        .unwrap_or_default()
 }
 
 /// True while a process with this pid exists (and is not a zombie).
@@ -141,12 +151,14 @@ pub fn nobody() -> (u32, u32) {
 // Hand-built configurations (the parser is another module's).
 // ---------------------------------------------------------------------------------------
 
-use kad::config::model::{
-    Config, Family, GarpSettings, InitialState, Notifies, TrackRef, VrrpInstance, VrrpScript,
-};
+use kad::config::model::{Config, Family, GarpSettings, InitialState, Notifies, TrackRef, VrrpInstance, VrrpScript};
 
 pub fn track_ref(name: &str) -> TrackRef {
-    TrackRef { name: name.to_string(), weight: None, reverse: None }
+    TrackRef {
+        name: name.to_string(),
+        weight: None,
+        reverse: None,
+    }
 }
 
 /// An instance with only the fields the notify and tracker code read set meaningfully.
@@ -227,12 +239,19 @@ pub fn vrrp_script(name: &str, cmd: ScriptCommand) -> VrrpScript {
 }
 
 /// One instance tracking one vrrp_script `chk` running `argv`.
-pub fn config_with_track_script(argv: &[&str], user: Option<&str>, script_security: bool, script_user: Option<&str>) -> Config {
+pub fn config_with_track_script(
+    argv: &[&str],
+    user: Option<&str>,
+    script_security: bool,
+    script_user: Option<&str>,
+) -> Config {
     let mut config = Config::default();
     config.global.enable_script_security = script_security;
     config.global.script_user = script_user.map(|u| (u.to_string(), None));
     config.scripts.push(vrrp_script("chk", command(argv, user, None)));
-    config.instances.push(instance("V1", &["chk"], &[], Notifies::default()));
+    config
+        .instances
+        .push(instance("V1", &["chk"], &[], Notifies::default()));
     config
 }
 
@@ -250,14 +269,21 @@ impl Netns {
         run_ok("ip", &["netns", "add", &name]);
         let ns = Netns { name, ifname };
         let peer = format!("{}p", ns.ifname);
-        run_ok("ip", &["-n", &ns.name, "link", "add", &ns.ifname, "type", "veth", "peer", "name", &peer]);
+        run_ok(
+            "ip",
+            &[
+                "-n", &ns.name, "link", "add", &ns.ifname, "type", "veth", "peer", "name", &peer,
+            ],
+        );
         ns
     }
 }
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
 
@@ -290,8 +316,23 @@ pub fn keepalived_config_test(ns: &Netns, dir: &TempDir, conf_text: &str) -> (i3
     let mut cmd = std::process::Command::new("ip");
     cmd.args(["netns", "exec", &ns.name, "keepalived", "-t", "-f"])
         .arg(&conf)
-        .args(["-l", "-G", "-n", "-p", &pid("main"), "-r", &pid("vrrp"), "-c", &pid("check"), "-b", &pid("bfd")]);
+        .args([
+            "-l",
+            "-G",
+            "-n",
+            "-p",
+            &pid("main"),
+            "-r",
+            &pid("vrrp"),
+            "-c",
+            &pid("check"),
+            "-b",
+            &pid("bfd"),
+        ]);
     let out = output_within(cmd, Duration::from_secs(30));
-    let stderr = String::from_utf8_lossy(&out.stderr).lines().map(str::to_string).collect();
+    let stderr = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(str::to_string)
+        .collect();
     (out.status.code().unwrap_or(-1), stderr)
 }

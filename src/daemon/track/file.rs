@@ -36,7 +36,11 @@ pub fn parse_value(bytes: &[u8]) -> Result<i64, InvalidNumber> {
     let bytes = &bytes[..bytes.len().min(READ_LIMIT)];
     // strtol stops at the NUL keepalived's buffer ends with.
     let bytes = bytes.split(|b| *b == 0).next().unwrap_or_default();
-    let mut rest = bytes.iter().skip_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')).copied().peekable();
+    let mut rest = bytes
+        .iter()
+        .skip_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'))
+        .copied()
+        .peekable();
     let negative = match rest.peek() {
         Some(b'-') => {
             rest.next();
@@ -57,7 +61,13 @@ pub fn parse_value(bytes: &[u8]) -> Result<i64, InvalidNumber> {
     let mut value: i64 = 0;
     let mut overflow = false;
     for d in digits.iter().map_while(|b| char::from(*b).to_digit(radix)) {
-        match value.checked_mul(i64::from(radix)).and_then(|v| if negative { v.checked_sub(i64::from(d)) } else { v.checked_add(i64::from(d)) }) {
+        match value.checked_mul(i64::from(radix)).and_then(|v| {
+            if negative {
+                v.checked_sub(i64::from(d))
+            } else {
+                v.checked_add(i64::from(d))
+            }
+        }) {
             Some(v) => value = v,
             None => overflow = true,
         }
@@ -78,7 +88,11 @@ pub fn parse_value(bytes: &[u8]) -> Result<i64, InvalidNumber> {
 /// The value now in `path`: a missing, unreadable or empty file is 0.
 fn read_value(path: &Path) -> Result<i64, InvalidNumber> {
     let mut buf = [0u8; READ_LIMIT];
-    let Ok(mut file) = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path) else {
+    let Ok(mut file) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+    else {
         return Ok(0);
     };
     match file.read(&mut buf) {
@@ -91,7 +105,12 @@ fn read_value(path: &Path) -> Result<i64, InvalidNumber> {
 /// 0) if the file is absent, or always with `overwrite` (except on a reload). Under `-t`
 /// only the checks run. The file is written via a temporary and a rename, mode
 /// 0666 & ~umask. Returns the configuration error keepalived would report, if any.
-pub fn init_track_file(def: &TrackFileDef, global: &GlobalDefs, reloading: bool, config_test: bool) -> Option<Diagnostic> {
+pub fn init_track_file(
+    def: &TrackFileDef,
+    global: &GlobalDefs,
+    reloading: bool,
+    config_test: bool,
+) -> Option<Diagnostic> {
     let (value, overwrite) = def.init_file?;
     let path = Path::new(&def.file);
     if let Ok(meta) = std::fs::metadata(path) {
@@ -168,7 +187,10 @@ fn resolve(def: &TrackFileDef) -> Result<PathBuf, String> {
             };
             match (std::fs::canonicalize(dir), path.file_name()) {
                 (Ok(real_dir), Some(file)) if real_dir.is_dir() => Ok(real_dir.join(file)),
-                _ => Err(format!("Track file directory for {} does not exist - removing", def.name)),
+                _ => Err(format!(
+                    "Track file directory for {} does not exist - removing",
+                    def.name
+                )),
             }
         }
         Err(_) => Err(format!("track file {} is not accessible - ignoring", def.name)),
@@ -222,7 +244,13 @@ pub(super) fn prepare(defs: Vec<TrackFileDef>) -> Option<(AsyncFd<InotifyFd>, Ve
             0
         });
         let file_name = file_name.to_owned();
-        watched.push(Watched { name: def.name, path, file_name, wd, value });
+        watched.push(Watched {
+            name: def.name,
+            path,
+            file_name,
+            wd,
+            value,
+        });
     }
     if watched.is_empty() {
         return None;
@@ -245,7 +273,14 @@ pub(super) async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     for w in &watched {
-        if tx.send(TrackerUpdate { name: w.name.clone(), status: TrackerStatus::FileValue(w.value) }).await.is_err() {
+        if tx
+            .send(TrackerUpdate {
+                name: w.name.clone(),
+                status: TrackerStatus::FileValue(w.value),
+            })
+            .await
+            .is_err()
+        {
             return;
         }
     }
@@ -275,11 +310,17 @@ pub(super) async fn run(
                 continue;
             }
             let gone = AddWatchFlags::IN_MOVED_FROM | AddWatchFlags::IN_DELETE;
-            if !event.mask.intersects(gone | AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_MOVED_TO) {
+            if !event
+                .mask
+                .intersects(gone | AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_MOVED_TO)
+            {
                 tracing::info!("Unknown inotify event 0x{:x}", event.mask.bits());
                 continue;
             }
-            for w in watched.iter_mut().filter(|w| w.wd == event.wd && event.name.as_deref() == Some(w.file_name.as_os_str())) {
+            for w in watched
+                .iter_mut()
+                .filter(|w| w.wd == event.wd && event.name.as_deref() == Some(w.file_name.as_os_str()))
+            {
                 let value = if event.mask.intersects(gone) {
                     0
                 } else {
@@ -293,7 +334,10 @@ pub(super) async fn run(
                 };
                 if value != w.value {
                     w.value = value;
-                    let update = TrackerUpdate { name: w.name.clone(), status: TrackerStatus::FileValue(value) };
+                    let update = TrackerUpdate {
+                        name: w.name.clone(),
+                        status: TrackerStatus::FileValue(value),
+                    };
                     if tx.send(update).await.is_err() {
                         return;
                     }

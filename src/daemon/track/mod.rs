@@ -82,11 +82,22 @@ impl Trackers {
             }
             // A script that failed vetting was reported then; keepalived stops tracking it.
             if let Some(script) = vetted.vrrp_scripts.get(&def.name) {
-                tasks.spawn(script::run(def.clone(), script.clone(), SCRIPT_KILL_GRACE, tx.clone(), stop_rx.clone()));
+                tasks.spawn(script::run(
+                    def.clone(),
+                    script.clone(),
+                    SCRIPT_KILL_GRACE,
+                    tx.clone(),
+                    stop_rx.clone(),
+                ));
             }
         }
 
-        let files = config.track_files.iter().filter(|f| tracked_files.contains(&f.name)).cloned().collect();
+        let files = config
+            .track_files
+            .iter()
+            .filter(|f| tracked_files.contains(&f.name))
+            .cloned()
+            .collect();
         if let Some((inotify, watched)) = file::prepare(files) {
             tasks.spawn(file::run(inotify, watched, tx, stop_rx));
         }

@@ -25,7 +25,12 @@ pub struct RiseFall {
 impl RiseFall {
     pub fn new(rise: u32, fall: u32, init_fail: bool) -> RiseFall {
         let (rise, fall) = (rise.max(1), fall.max(1));
-        RiseFall { rise, fall, result: if init_fail { 0 } else { rise - 1 }, first: !init_fail }
+        RiseFall {
+            rise,
+            fall,
+            result: if init_fail { 0 } else { rise - 1 },
+            first: !init_fail,
+        }
     }
 
     /// Count one run; `Some(ok)` when the script's state changes.
@@ -71,7 +76,11 @@ pub(super) async fn run(
     tx: mpsc::Sender<TrackerUpdate>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let interval = if def.interval.is_zero() { Duration::from_secs(1) } else { def.interval };
+    let interval = if def.interval.is_zero() {
+        Duration::from_secs(1)
+    } else {
+        def.interval
+    };
     let timeout = def.timeout.filter(|t| !t.is_zero()).unwrap_or(interval);
     let mut counter = RiseFall::new(def.rise, def.fall, def.init_fail);
     let mut last_status = 0;
@@ -105,8 +114,19 @@ pub(super) async fn run(
                 Some(reason) if !ok => tracing::info!("VRRP_Script({}) {kind} ({reason})", def.name),
                 _ => tracing::info!("VRRP_Script({}) {kind}", def.name),
             }
-            let status = if ok { TrackerStatus::ScriptOk } else { TrackerStatus::ScriptFailed };
-            if tx.send(TrackerUpdate { name: def.name.clone(), status }).await.is_err() {
+            let status = if ok {
+                TrackerStatus::ScriptOk
+            } else {
+                TrackerStatus::ScriptFailed
+            };
+            if tx
+                .send(TrackerUpdate {
+                    name: def.name.clone(),
+                    status,
+                })
+                .await
+                .is_err()
+            {
                 return;
             }
         }
@@ -114,7 +134,10 @@ pub(super) async fn run(
         let now = Instant::now();
         if next_run <= now {
             // keepalived does not start a run while the previous one is still going.
-            tracing::info!("Track script {} is already running, expect idle - skipping run", def.name);
+            tracing::info!(
+                "Track script {} is already running, expect idle - skipping run",
+                def.name
+            );
             let behind = (now - next_run).as_nanos() / interval.as_nanos().max(1) + 1;
             next_run += interval * u32::try_from(behind).unwrap_or(u32::MAX);
         }
@@ -179,22 +202,34 @@ mod tests {
     #[test]
     fn rise_successes_needed_after_a_failure() {
         let mut c = RiseFall::new(2, 1, false);
-        assert_eq!(run(&mut c, &[false, true, true, true]), [Some(false), None, Some(true), None]);
+        assert_eq!(
+            run(&mut c, &[false, true, true, true]),
+            [Some(false), None, Some(true), None]
+        );
     }
 
     #[test]
     fn fall_failures_needed_after_success() {
         let mut c = RiseFall::new(1, 3, false);
-        assert_eq!(run(&mut c, &[true, false, false, false, false]), [Some(true), None, None, Some(false), None]);
+        assert_eq!(
+            run(&mut c, &[true, false, false, false, false]),
+            [Some(true), None, None, Some(false), None]
+        );
         // A success in between restores the full margin.
         let mut c = RiseFall::new(1, 2, false);
-        assert_eq!(run(&mut c, &[true, false, true, false, false]), [Some(true), None, None, None, Some(false)]);
+        assert_eq!(
+            run(&mut c, &[true, false, true, false, false]),
+            [Some(true), None, None, None, Some(false)]
+        );
     }
 
     #[test]
     fn init_fail_reports_only_recovery() {
         let mut c = RiseFall::new(2, 2, true);
-        assert_eq!(run(&mut c, &[false, false, true, true, true]), [None, None, None, Some(true), None]);
+        assert_eq!(
+            run(&mut c, &[false, false, true, true, true]),
+            [None, None, None, Some(true), None]
+        );
     }
 
     #[test]
