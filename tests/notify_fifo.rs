@@ -192,3 +192,53 @@ async fn fifo_script_gets_the_path_last_and_is_terminated_on_close() {
     set.close(Duration::from_secs(1)).await;
     assert!(!alive(pid), "FIFO script still running after close");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn configured_fifos_are_planned_from_the_config() {
+    use kad::config::model::{Config, FifoSpec, Notifies};
+    use kad::notify::security::vet_config;
+    let dir = TempDir::new("kadf");
+    let out = dir.shared_dir("out");
+    let script = write_script(
+        &dir.path,
+        "args.sh",
+        &format!("echo \"$@\" > {}/args", out.display()),
+        0o755,
+    );
+    let fifo = |name: &str, user: Option<&str>, script: Option<&Path>| FifoSpec {
+        path: dir.join(name).to_string_lossy().into_owned(),
+        user: user.map(str::to_string),
+        group: None,
+        script: script.map(|s| command(&[s.to_str().unwrap(), "x"], None, None)),
+    };
+    let mut config = Config::default();
+    config.global.script_user = Some(("root".into(), None));
+    config.global.notify_fifo = Some(fifo("global.fifo", Some("nobody"), None));
+    config.global.vrrp_notify_fifo = Some(fifo("vrrp.fifo", None, Some(&script)));
+    config.instances.push(instance("V1", &[], &[], Notifies::default()));
+
+    let vetted = vet_config(&config);
+    let set = FifoSet::open(vetted.fifo_plans());
+    let global = std::fs::symlink_metadata(dir.join("global.fifo")).unwrap();
+    assert_eq!(global.uid(), nobody().0);
+    assert!(std::fs::symlink_metadata(dir.join("vrrp.fifo"))
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    assert!(
+        eventually(LIMIT, || read_lines(&out.join("args"))
+            == [format!("x {}", dir.join("vrrp.fifo").display())])
+        .await
+    );
+    set.close(Duration::from_secs(1)).await;
+
+    // An unknown FIFO user leaves that FIFO out, as keepalived does.
+    config.global.notify_fifo = Some(fifo("bad.fifo", Some("no-such-user-kad"), None));
+    let vetted = vet_config(&config);
+    assert!(vetted.notify_fifo.is_none());
+    assert!(vetted.log.iter().any(|l| l
+        == &format!(
+            "Invalid user/group for  fifo {} - ignoring",
+            dir.join("bad.fifo").display()
+        )));
+}

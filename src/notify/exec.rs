@@ -129,13 +129,6 @@ pub struct Script {
     pub kind: ScriptKind,
 }
 
-impl Script {
-    /// The name used in log lines: argv[0] as configured.
-    pub fn name(&self) -> &str {
-        self.argv.first().map(String::as_str).unwrap_or("")
-    }
-}
-
 /// How a script ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScriptExit {

@@ -14,7 +14,7 @@ use nix::sys::stat::{fstat, Mode, SFlag};
 use nix::unistd::{fchown, getegid, geteuid, mkfifo};
 use std::fmt;
 use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -89,7 +89,7 @@ pub struct NotifyFifo {
 impl NotifyFifo {
     /// Create the FIFO if needed (mode 0644 before umask, owned by the plan's user), refuse
     /// anything that is not a FIFO owned by kad or that user, then start the FIFO script
-    /// with the path as its last argument.
+    /// with the path as its last argument. Needs a tokio runtime for the script.
     pub fn open(plan: &FifoPlan) -> Result<NotifyFifo, FifoError> {
         let label = plan.label;
         let path = plan.path.clone();
@@ -147,10 +147,6 @@ impl NotifyFifo {
             created,
             script,
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Write one line without blocking; a full pipe drops it. Returns whether it was written.
