@@ -189,6 +189,7 @@ pub struct Notifier {
 }
 
 impl Notifier {
+    /// Both constructors start the notifier's queue task: they need a tokio runtime.
     pub fn instance(name: &str, scripts: NotifyScripts, fifos: Arc<FifoSet>, settings: QueueSettings) -> Notifier {
         Notifier::new(Subject::Instance, name, scripts, fifos, settings)
     }
@@ -286,8 +287,8 @@ impl Notifier {
         self.fifos.write_line(&line);
     }
 
-    /// See [`NotifyQueue::shutdown`]: called after the STOP notifies, with keepalived's
-    /// bounded wait for them.
+    /// See [`NotifyQueue::shutdown`]: called after the STOP notifies. keepalived waits 1 s
+    /// for `notify_stop` before killing it; the deadline is the caller's choice.
     pub async fn shutdown(self, deadline: Instant) {
         self.queue.shutdown(deadline).await;
     }

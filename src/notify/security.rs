@@ -71,6 +71,17 @@ pub struct Vetted {
     pub log: Vec<String>,
 }
 
+impl Vetted {
+    /// A command that cannot be run: keepalived's SC_NOTFOUND.
+    fn unusable(log: Vec<String>) -> Vetted {
+        Vetted {
+            script: None,
+            findings: Findings::not_found(),
+            log,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum DefaultUserFailure {
     /// `script_user` names a user or group that does not exist.
@@ -138,11 +149,7 @@ pub fn vet_command(cmd: &ScriptCommand, user: ScriptUser, env: &ScriptEnv) -> Ve
     let mut log = Vec::new();
     let Some(arg0) = cmd.argv.first().filter(|a| !a.is_empty()) else {
         log.push(format!("Unable to parse script '{}' - ignoring", cmd.raw));
-        return Vetted {
-            script: None,
-            findings: Findings::not_found(),
-            log,
-        };
+        return Vetted::unusable(log);
     };
     let command = cmd_str(&cmd.argv);
 
@@ -176,19 +183,11 @@ pub fn vet_command(cmd: &ScriptCommand, user: ScriptUser, env: &ScriptEnv) -> Ve
             }
             Err(PathSearchError::Denied) => {
                 log.push(format!("Permissions failure for script {arg0} in path - disabling"));
-                return Vetted {
-                    script: None,
-                    findings: Findings::not_found(),
-                    log,
-                };
+                return Vetted::unusable(log);
             }
             Err(PathSearchError::NotFound) => {
                 log.push(format!("Cannot find script {arg0} in path - disabling"));
-                return Vetted {
-                    script: None,
-                    findings: Findings::not_found(),
-                    log,
-                };
+                return Vetted::unusable(log);
             }
         }
     }
@@ -201,30 +200,18 @@ pub fn vet_command(cmd: &ScriptCommand, user: ScriptUser, env: &ScriptEnv) -> Ve
                 argv[0],
                 nix::errno::Errno::EACCES.desc()
             ));
-            return Vetted {
-                script: None,
-                findings: Findings::not_found(),
-                log,
-            };
+            return Vetted::unusable(log);
         }
         Err(e) => {
             log.push(format!("Script {} cannot be accessed - {}", argv[0], errno_text(&e)));
-            return Vetted {
-                script: None,
-                findings: Findings::not_found(),
-                log,
-            };
+            return Vetted::unusable(log);
         }
     };
     let meta = match fs::metadata(&real) {
         Ok(meta) => meta,
         Err(_) => {
             log.push(format!("Unable to access script `{}` - disabling", argv[0]));
-            return Vetted {
-                script: None,
-                findings: Findings::not_found(),
-                log,
-            };
+            return Vetted::unusable(log);
         }
     };
 
