@@ -531,6 +531,9 @@ pub struct Notifies {
     pub deleted: Option<ScriptCommand>,
     pub generic: Option<ScriptCommand>,
     pub master_rx_lower_pri: Option<ScriptCommand>,
+    /// `notify_deleted` was given, with or without a script: a deleted instance is then
+    /// reported as DELETED instead of keepalived's legacy FAULT.
+    pub notify_deleted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

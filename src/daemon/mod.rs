@@ -2,6 +2,7 @@
 
 pub mod logging;
 pub mod pidfile;
+pub mod track;
 
 use crate::cli::Options;
 
