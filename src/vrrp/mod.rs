@@ -26,8 +26,23 @@
 //!   scripts are derived by the daemon from `Notify`, `NotifyMasterRxLowerPri` and
 //!   `PriorityChanged`.
 //!
-//! Where keepalived's sources and the RFCs disagree, keepalived 2.3.3+ wins (see the
-//! notes on each function); deliberate deviations are listed in `router.rs`.
+//! Where keepalived's sources and the RFCs disagree, keepalived 2.3.3+ wins. Deliberate
+//! deviations from keepalived:
+//! - A MASTER's advert timer restarts only when it sends an advert; keepalived restarts
+//!   it after every received packet, valid or not, so a flood could silence a master.
+//! - Leaving MASTER for FAULT sends one priority-0 advert (keepalived sends two), and
+//!   `pri_zero_sent` counts every priority-0 advert sent.
+//! - `advert_interval_err` counts dropped v2 interval mismatches (keepalived declares
+//!   the counter but never increments it).
+//! - An address owner configured `state MASTER` leaves FAULT straight to MASTER, as
+//!   keepalived documents (its code does so only in narrower cases).
+//! - A deleted VIP, route or rule is put back (`RouterOptions::backup_on_owned_deletion`
+//!   restores keepalived's "go BACKUP"); backup routes/rules are a kad extension.
+//!
+//! Not handled here: `timer_expired_backup`, periodic `garp_extra_if` GARPs,
+//! `track_process`, `track_bfd`, `auth_hmac` and AH sequence numbers; the daemon delays
+//! `Startup` for `vrrp_startup_delay` and filters unknown-VRID logs
+//! (`log_unknown_vrids`), which the core emits at debug level.
 
 pub use kad_packet as packet;
 

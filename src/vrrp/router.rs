@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use kad_packet::{Advert, AuthData};
 
-use crate::config::model::{AddressEntry, RouteEntry, RuleEntry};
+use crate::config::model::{AddressEntry, Family, RouteEntry, RuleEntry};
 
 use super::check::{check_advert, CheckInput, Condition, RateLimit};
 use super::event::{
@@ -1316,6 +1316,14 @@ impl Router {
 
     fn advert_received(&mut self, rx: Received) {
         let Some(idx) = self.resolve(&rx.to, Some(rx.src)) else { return };
+        let p = &self.instances[idx].params;
+        // An IPv6 socket receives the group's packets whether or not it joined it, so
+        // keepalived drops the wrong kind silently instead of counting an error.
+        if p.family == Family::Inet6 && rx.dst.is_multicast() == p.is_unicast() {
+            let message = format!("({}) discarding packet of the other cast type from {}", p.name, rx.src);
+            self.log(LogLevel::Debug, message);
+            return;
+        }
         match self.instances[idx].phase {
             Phase::Backup(_) => self.backup_rx(idx, &rx),
             Phase::Master(_) => {

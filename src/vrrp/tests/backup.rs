@@ -321,3 +321,21 @@ fn unicast_instances_sharing_a_vrid_are_told_apart_by_peer() {
     assert_eq!(sim.status("VI_A").stats.advert_rcvd, 0);
     assert_eq!(sim.status("VI_B").stats.advert_rcvd, 1);
 }
+
+#[test]
+fn an_ipv6_unicast_instance_silently_drops_multicast_adverts() {
+    let mut p = v3(params("VI_6", 51, 100), 100);
+    p.family = Family::Inet6;
+    p.vips = vec![vip("2001:db8::1/64")];
+    p.mcast_group = ip("ff02::12");
+    p.unicast_peers = vec![crate::config::model::UnicastPeer { addr: ip("2001:db8::12"), min_ttl: None, max_ttl: None }];
+    let mut sim = backup(p);
+    let mut rx = sim.received("VI_6", "2001:db8::12", 200);
+    rx.dst = ip("ff02::12");
+    sim.event(Event::AdvertReceived(rx.clone()));
+    let stats = sim.status("VI_6").stats;
+    assert_eq!((stats.addr_list_err, stats.advert_rcvd), (0, 0));
+    rx.dst = ip("2001:db8::11");
+    sim.event(Event::AdvertReceived(rx));
+    assert_eq!(sim.status("VI_6").stats.advert_rcvd, 1);
+}

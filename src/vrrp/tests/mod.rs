@@ -16,6 +16,7 @@ use crate::vrrp::*;
 mod backup;
 mod master;
 mod misc;
+mod props;
 mod startup;
 mod sync;
 mod tracking;
