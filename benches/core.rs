@@ -14,7 +14,10 @@ use kad::vrrp::{
 
 fn vip(addr: &str) -> AddressEntry {
     AddressEntry {
-        prefix: Prefix { addr: addr.parse().unwrap(), len: 24 },
+        prefix: Prefix {
+            addr: addr.parse().unwrap(),
+            len: 24,
+        },
         dev: None,
         scope: 0,
         broadcast: None,
@@ -48,7 +51,9 @@ fn instance(vips: usize) -> InstanceParams {
         preempt_delay: Duration::ZERO,
         accept: true,
         auth: AuthSpec::Pass(*b"secret\0\0"),
-        vips: (0..vips).map(|i| vip(&format!("192.0.2.{}", i + 1))).collect(),
+        vips: (0..vips)
+            .map(|i| vip(&format!("192.0.2.{}", i + 1)))
+            .collect(),
         excluded_vips: Vec::new(),
         virtual_routes: Vec::new(),
         virtual_rules: Vec::new(),
@@ -74,7 +79,11 @@ fn instance(vips: usize) -> InstanceParams {
         check_unicast_src: false,
         v3_checksum_as_v2: false,
         vmac: false,
-        trackers: vec![TrackerSpec { object: TrackedObject::Interface("eth0".into()), weight: 0, reverse: false }],
+        trackers: vec![TrackerSpec {
+            object: TrackedObject::Interface("eth0".into()),
+            weight: 0,
+            reverse: false,
+        }],
         sync_group: None,
         notify: NotifyParams::default(),
     }
@@ -83,17 +92,31 @@ fn instance(vips: usize) -> InstanceParams {
 fn bench(label: &str, vips: usize, to_socket: bool) {
     let params = instance(vips);
     let addrs: Vec<IpAddr> = params.vips.iter().map(|v| v.prefix.addr).collect();
-    let mut router = Router::new(RouterConfig { instances: vec![params], ..Default::default() });
+    let mut router = Router::new(RouterConfig {
+        instances: vec![params],
+        ..Default::default()
+    });
     let id = router.find("VI_1").unwrap();
     router.handle(Timestamp::from_micros(0), Event::Startup);
     let to = if to_socket {
-        Recipient::Socket { vrid: 51, family: Family::Inet, interface: Some("eth0".into()) }
+        Recipient::Socket {
+            vrid: 51,
+            family: Family::Inet,
+            interface: Some("eth0".into()),
+        }
     } else {
         Recipient::Instance(id)
     };
     let received = Received {
         to,
-        advert: Advert { version: 2, vrid: 51, priority: 200, interval_cs: 100, auth: AuthData::Pass(*b"secret\0\0"), addrs },
+        advert: Advert {
+            version: 2,
+            vrid: 51,
+            priority: 200,
+            interval_cs: 100,
+            auth: AuthData::Pass(*b"secret\0\0"),
+            addrs,
+        },
         src: "192.0.2.12".parse().unwrap(),
         dst: "224.0.0.18".parse().unwrap(),
         ttl: Some(255),
@@ -103,7 +126,10 @@ fn bench(label: &str, vips: usize, to_socket: bool) {
     let started = Instant::now();
     for _ in 0..iterations {
         now += 1_000;
-        let actions = router.handle(Timestamp::from_micros(now), Event::AdvertReceived(black_box(received.clone())));
+        let actions = router.handle(
+            Timestamp::from_micros(now),
+            Event::AdvertReceived(black_box(received.clone())),
+        );
         black_box(actions);
     }
     let elapsed = started.elapsed();

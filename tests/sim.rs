@@ -41,7 +41,10 @@ const GROUP: &str = "224.0.0.18";
 
 fn vip() -> AddressEntry {
     AddressEntry {
-        prefix: Prefix { addr: "192.0.2.1".parse().unwrap(), len: 24 },
+        prefix: Prefix {
+            addr: "192.0.2.1".parse().unwrap(),
+            len: 24,
+        },
         dev: None,
         scope: 0,
         broadcast: None,
@@ -70,7 +73,11 @@ fn instance(priority: u8, version: u8, interval: Centis) -> InstanceParams {
         rx_interface: Some("eth0".into()),
         base_priority: priority,
         advert_interval: interval,
-        initial_state: if priority == 255 { InitialState::Master } else { InitialState::Backup },
+        initial_state: if priority == 255 {
+            InitialState::Master
+        } else {
+            InitialState::Backup
+        },
         nopreempt: false,
         preempt_delay: Duration::ZERO,
         accept: true,
@@ -101,14 +108,21 @@ fn instance(priority: u8, version: u8, interval: Centis) -> InstanceParams {
         check_unicast_src: false,
         v3_checksum_as_v2: false,
         vmac: false,
-        trackers: vec![TrackerSpec { object: TrackedObject::Interface("eth0".into()), weight: 0, reverse: false }],
+        trackers: vec![TrackerSpec {
+            object: TrackedObject::Interface("eth0".into()),
+            weight: 0,
+            reverse: false,
+        }],
         sync_group: None,
         notify: NotifyParams::default(),
     }
 }
 
 fn fresh_router(priority: u8, version: u8, interval: Centis) -> (Router, InstanceId) {
-    let router = Router::new(RouterConfig { instances: vec![instance(priority, version, interval)], ..Default::default() });
+    let router = Router::new(RouterConfig {
+        instances: vec![instance(priority, version, interval)],
+        ..Default::default()
+    });
     let id = router.find("VI_1").unwrap();
     (router, id)
 }
@@ -157,7 +171,14 @@ impl World {
             .enumerate()
             .map(|(i, &priority)| {
                 let (router, id) = fresh_router(priority, version, interval);
-                Node { router, id, addr: IpAddr::from([192, 0, 2, 10 + i as u8]), priority, alive: false, partition: 0 }
+                Node {
+                    router,
+                    id,
+                    addr: IpAddr::from([192, 0, 2, 10 + i as u8]),
+                    priority,
+                    alive: false,
+                    partition: 0,
+                }
             })
             .collect();
         World {
@@ -182,8 +203,16 @@ impl World {
         let now = self.now;
         let actions = self.nodes[n].router.handle(now, event);
         for action in actions {
-            if let Action::SendAdvert { advert, destinations, .. } = action {
-                assert_eq!(destinations, Destinations::Multicast(GROUP.parse().unwrap()));
+            if let Action::SendAdvert {
+                advert,
+                destinations,
+                ..
+            } = action
+            {
+                assert_eq!(
+                    destinations,
+                    Destinations::Multicast(GROUP.parse().unwrap())
+                );
                 self.broadcast(n, advert);
             }
         }
@@ -216,7 +245,13 @@ impl World {
         self.nodes[n].alive = true;
         let id = self.nodes[n].id;
         let addr = self.nodes[n].addr;
-        self.handle(n, Event::SourceAddress { instance: id, addr: Some(addr) });
+        self.handle(
+            n,
+            Event::SourceAddress {
+                instance: id,
+                addr: Some(addr),
+            },
+        );
         self.handle(n, Event::Startup);
     }
 
@@ -245,7 +280,11 @@ impl World {
         (0..self.nodes.len())
             .filter(|&n| {
                 let node = &self.nodes[n];
-                node.alive && node.router.status(node.id).is_some_and(|s| s.state == StateName::Master)
+                node.alive
+                    && node
+                        .router
+                        .status(node.id)
+                        .is_some_and(|s| s.state == StateName::Master)
             })
             .collect()
     }
@@ -271,7 +310,12 @@ impl World {
 
     fn run_until(&mut self, until: Timestamp) {
         loop {
-            let packet = self.bus.iter().enumerate().min_by_key(|(_, p)| (p.at, p.seq)).map(|(i, p)| (p.at, i));
+            let packet = self
+                .bus
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, p)| (p.at, p.seq))
+                .map(|(i, p)| (p.at, i));
             let deadline = (0..self.nodes.len())
                 .filter(|&n| self.nodes[n].alive)
                 .filter_map(|n| self.nodes[n].router.next_deadline().map(|t| (t, n)))
@@ -289,7 +333,9 @@ impl World {
             if next_packet == Some(next) {
                 let (_, i) = packet.unwrap();
                 let p = self.bus.swap_remove(i);
-                if self.nodes[p.to].alive && self.nodes[p.to].partition == self.nodes[p.from].partition {
+                if self.nodes[p.to].alive
+                    && self.nodes[p.to].partition == self.nodes[p.from].partition
+                {
                     let received = Received {
                         to: Recipient::Instance(self.nodes[p.to].id),
                         advert: p.advert,
@@ -310,17 +356,26 @@ impl World {
 
     fn reset_watch(&mut self) {
         self.longest_dual = Duration::ZERO;
-        self.dual_since = if self.masters.len() >= 2 { Some(self.now) } else { None };
+        self.dual_since = if self.masters.len() >= 2 {
+            Some(self.now)
+        } else {
+            None
+        };
         self.first_new_master = None;
     }
 
     fn alive(&self) -> Vec<usize> {
-        (0..self.nodes.len()).filter(|&n| self.nodes[n].alive).collect()
+        (0..self.nodes.len())
+            .filter(|&n| self.nodes[n].alive)
+            .collect()
     }
 
     /// The node that must win among `candidates`: highest priority, then highest address.
     fn expected_winner(&self, candidates: &[usize]) -> usize {
-        *candidates.iter().max_by_key(|&&n| (self.nodes[n].priority, self.nodes[n].addr)).unwrap()
+        *candidates
+            .iter()
+            .max_by_key(|&&n| (self.nodes[n].priority, self.nodes[n].addr))
+            .unwrap()
     }
 
     fn mdi(&self, n: usize, interval: Centis, version: u8) -> Duration {
@@ -354,23 +409,49 @@ fn random_schedule(seed: u64) -> Schedule {
         priorities[0] = 255;
     }
     let version = if rng.chance(500) { 3 } else { 2 };
-    let interval = if version == 2 { Centis(100) } else { Centis([20, 50, 100, 150][rng.range(0, 3) as usize]) };
-    Schedule { seed, priorities, version, interval }
+    let interval = if version == 2 {
+        Centis(100)
+    } else {
+        Centis([20, 50, 100, 150][rng.range(0, 3) as usize])
+    };
+    Schedule {
+        seed,
+        priorities,
+        version,
+        interval,
+    }
 }
 
 fn assert_single_top_master(world: &World, ctx: &str) {
     let alive = world.alive();
     let masters = world.current_masters();
-    assert_eq!(masters.len(), 1, "{ctx}: masters {masters:?} among alive {alive:?}");
-    let top = alive.iter().map(|&n| world.nodes[n].priority).max().unwrap();
-    assert_eq!(world.nodes[masters[0]].priority, top, "{ctx}: the highest priority wins");
+    assert_eq!(
+        masters.len(),
+        1,
+        "{ctx}: masters {masters:?} among alive {alive:?}"
+    );
+    let top = alive
+        .iter()
+        .map(|&n| world.nodes[n].priority)
+        .max()
+        .unwrap();
+    assert_eq!(
+        world.nodes[masters[0]].priority, top,
+        "{ctx}: the highest priority wins"
+    );
 }
 
 fn run_schedule(s: &Schedule) {
-    let ctx = format!("seed {} priorities {:?} v{} interval {:?}", s.seed, s.priorities, s.version, s.interval);
+    let ctx = format!(
+        "seed {} priorities {:?} v{} interval {:?}",
+        s.seed, s.priorities, s.version, s.interval
+    );
     let mut world = World::new(s.seed, &s.priorities, s.version, s.interval);
     let adv = s.interval.to_duration();
-    let max_mdi = (0..world.nodes.len()).map(|n| world.mdi(n, s.interval, s.version)).max().unwrap();
+    let max_mdi = (0..world.nodes.len())
+        .map(|n| world.mdi(n, s.interval, s.version))
+        .max()
+        .unwrap();
 
     // 1. Staggered start on a lossy, slow bus, then a quiet period to converge.
     world.loss_per_mille = world.rng.range(0, 200);
@@ -391,7 +472,11 @@ fn run_schedule(s: &Schedule) {
     if simultaneous {
         let winner = world.current_masters()[0];
         let all: Vec<usize> = (0..world.nodes.len()).collect();
-        assert_eq!(winner, world.expected_winner(&all), "{ctx}: simultaneous start, address breaks ties");
+        assert_eq!(
+            winner,
+            world.expected_winner(&all),
+            "{ctx}: simultaneous start, address breaks ties"
+        );
     }
 
     // 2. The master dies; the best backup takes over within its down interval + delay.
@@ -406,11 +491,20 @@ fn run_schedule(s: &Schedule) {
     }
     let survivors = world.alive();
     if !survivors.is_empty() {
-        let best = *survivors.iter().max_by_key(|&&n| world.nodes[n].priority).unwrap();
-        let bound = crashed_at + Duration::from_micros(max_delay) + world.mdi(best, s.interval, s.version);
+        let best = *survivors
+            .iter()
+            .max_by_key(|&&n| world.nodes[n].priority)
+            .unwrap();
+        let bound =
+            crashed_at + Duration::from_micros(max_delay) + world.mdi(best, s.interval, s.version);
         world.run_until(bound);
-        let (at, _) = world.first_new_master.unwrap_or_else(|| panic!("{ctx}: no takeover by {bound:?}"));
-        assert!(at <= bound, "{ctx}: takeover at {at:?} after bound {bound:?}");
+        let (at, _) = world
+            .first_new_master
+            .unwrap_or_else(|| panic!("{ctx}: no takeover by {bound:?}"));
+        assert!(
+            at <= bound,
+            "{ctx}: takeover at {at:?} after bound {bound:?}"
+        );
         world.run_until(world.now + max_mdi * 3);
         assert_single_top_master(&world, &format!("{ctx}: after the master died"));
     }
@@ -425,7 +519,11 @@ fn run_schedule(s: &Schedule) {
     let alive = world.alive();
     if alive.len() >= 2 {
         for (i, &n) in alive.iter().enumerate() {
-            world.nodes[n].partition = if i == 0 || world.rng.chance(500) { 1 } else { 0 };
+            world.nodes[n].partition = if i == 0 || world.rng.chance(500) {
+                1
+            } else {
+                0
+            };
         }
         if alive.iter().all(|&n| world.nodes[n].partition == 1) {
             world.nodes[alive[1]].partition = 0;
@@ -438,7 +536,11 @@ fn run_schedule(s: &Schedule) {
         let healed_at = world.now;
         world.run_until(healed_at + adv * 10);
         let limit = adv + Duration::from_micros(2 * max_delay);
-        assert!(world.longest_dual <= limit, "{ctx}: two masters for {:?} after healing (limit {limit:?})", world.longest_dual);
+        assert!(
+            world.longest_dual <= limit,
+            "{ctx}: two masters for {:?} after healing (limit {limit:?})",
+            world.longest_dual
+        );
         world.run_until(world.now + max_mdi * 3);
         assert_single_top_master(&world, &format!("{ctx}: after healing"));
     }
@@ -446,7 +548,10 @@ fn run_schedule(s: &Schedule) {
 
 #[test]
 fn random_schedules_converge_to_one_master_fail_over_in_time_and_heal_quickly() {
-    let schedules: u64 = std::env::var("KAD_SIM_SCHEDULES").ok().and_then(|v| v.parse().ok()).unwrap_or(1500);
+    let schedules: u64 = std::env::var("KAD_SIM_SCHEDULES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1500);
     for seed in 1..=schedules {
         run_schedule(&random_schedule(seed));
     }

@@ -74,11 +74,17 @@ fn spec_type_number(auth: &AuthSpec) -> u8 {
 
 /// Compares in time independent of where the first difference is.
 fn password_matches(a: &[u8; 8], b: &[u8; 8]) -> bool {
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 fn log(out: &mut Vec<Action>, message: String) {
-    out.push(Action::Log { level: LogLevel::Info, message });
+    out.push(Action::Log {
+        level: LogLevel::Info,
+        message,
+    });
 }
 
 /// Returns whether the advert may reach the state machine. Counters and log lines are
@@ -101,7 +107,12 @@ pub(crate) fn check_advert(
             if ttl != 255 {
                 stats.ip_ttl_err += 1;
                 if rl.first(Condition::Ttl) {
-                    log(out, format!("({name}) invalid TTL/HL from {src}. Received {ttl} and expect 255"));
+                    log(
+                        out,
+                        format!(
+                            "({name}) invalid TTL/HL from {src}. Received {ttl} and expect 255"
+                        ),
+                    );
                 }
                 return false;
             }
@@ -110,10 +121,13 @@ pub(crate) fn check_advert(
 
     if advert.version != p.version {
         if rl.first(Condition::Version) {
-            log(out, format!(
-                "({name}) wrong VRRP version from {src}. Received {} and expect {}",
-                advert.version, p.version
-            ));
+            log(
+                out,
+                format!(
+                    "({name}) wrong VRRP version from {src}. Received {} and expect {}",
+                    advert.version, p.version
+                ),
+            );
         }
         return false;
     }
@@ -124,7 +138,12 @@ pub(crate) fn check_advert(
         if received != expected {
             stats.authtype_mismatch += 1;
             if rl.first(Condition::AuthType) {
-                log(out, format!("({name}) received a {received} auth from {src}, expecting {expected}!"));
+                log(
+                    out,
+                    format!(
+                        "({name}) received a {received} auth from {src}, expecting {expected}!"
+                    ),
+                );
             }
             return false;
         }
@@ -132,7 +151,10 @@ pub(crate) fn check_advert(
             if !password_matches(ours, theirs) {
                 stats.auth_failure += 1;
                 if rl.first(Condition::Password) {
-                    log(out, format!("({name}) received an invalid passwd from {src}!"));
+                    log(
+                        out,
+                        format!("({name}) received an invalid passwd from {src}!"),
+                    );
                 }
                 return false;
             }
@@ -140,27 +162,37 @@ pub(crate) fn check_advert(
         if advert.interval_cs != p.advert_interval.get() {
             stats.advert_interval_err += 1;
             if rl.first(Condition::Interval) {
-                log(out, format!(
+                log(
+                    out,
+                    format!(
                     "({name}) advertisement interval mismatch with {src} mine={} sec rcv'd={} sec",
                     p.advert_interval.get() / 100,
                     advert.interval_cs / 100
-                ));
+                ),
+                );
             }
             return false;
         }
     } else if advert.interval_cs != p.advert_interval.get() && rl.first(Condition::Interval) {
-        log(out, format!(
-            "({name}) advertisement interval mismatch ours = {} centi-sec rcv'd={} centi-sec",
-            p.advert_interval.get(),
-            advert.interval_cs
-        ));
+        log(
+            out,
+            format!(
+                "({name}) advertisement interval mismatch ours = {} centi-sec rcv'd={} centi-sec",
+                p.advert_interval.get(),
+                advert.interval_cs
+            ),
+        );
     }
 
     let multicast_packet = rx.dst.is_multicast();
     if multicast_packet == unicast_instance {
         stats.addr_list_err += 1;
         if rl.first(Condition::CastMismatch) {
-            let (want, got) = if unicast_instance { ("un", "mult") } else { ("mult", "un") };
+            let (want, got) = if unicast_instance {
+                ("un", "mult")
+            } else {
+                ("mult", "un")
+            };
             log(out, format!("({name}) Expected {want}icast packet but received {got}icast packet from {src}"));
         }
         return false;
@@ -168,7 +200,10 @@ pub(crate) fn check_advert(
 
     if p.owner_ignore_adverts && input.effective_priority == PRIO_OWNER {
         if rl.first(Condition::OwnerIgnore) {
-            log(out, format!("({name}) Dropping packet(s) from {src} since we are address owner"));
+            log(
+                out,
+                format!("({name}) Dropping packet(s) from {src} since we are address owner"),
+            );
         }
         return false;
     }
@@ -178,10 +213,22 @@ pub(crate) fn check_advert(
     if advert.addrs.len() != p.vips.len() {
         stats.addr_list_err += 1;
         if rl.first(Condition::AddrCount) {
-            log(out, format!("({name}) expected {} VIPs but received {}", p.vips.len(), advert.addrs.len()));
+            log(
+                out,
+                format!(
+                    "({name}) expected {} VIPs but received {}",
+                    p.vips.len(),
+                    advert.addrs.len()
+                ),
+            );
         }
     } else if input.check_vips {
-        if let Some(missing) = p.vips.iter().map(|v| v.prefix.addr).find(|a| !advert.addrs.contains(a)) {
+        if let Some(missing) = p
+            .vips
+            .iter()
+            .map(|v| v.prefix.addr)
+            .find(|a| !advert.addrs.contains(a))
+        {
             stats.addr_list_err += 1;
             if rl.first(Condition::AddrMissing) {
                 log(out, format!(
@@ -192,7 +239,8 @@ pub(crate) fn check_advert(
         }
     }
 
-    if unicast_instance && p.check_unicast_src && !unicast_source_ok(p, src, rx.ttl, stats, rl, out) {
+    if unicast_instance && p.check_unicast_src && !unicast_source_ok(p, src, rx.ttl, stats, rl, out)
+    {
         return false;
     }
 
@@ -213,7 +261,10 @@ fn unicast_source_ok(
     let name = &p.name;
     let Some(peer) = p.unicast_peers.iter().find(|peer| peer.addr == src) else {
         if rl.first(Condition::UnknownPeer) {
-            log(out, format!("({name}) unicast source address {src} not a unicast peer"));
+            log(
+                out,
+                format!("({name}) unicast source address {src} not a unicast peer"),
+            );
         }
         return false;
     };
@@ -222,7 +273,10 @@ fn unicast_source_ok(
         Some(ttl) if ttl < min || ttl > max => {
             stats.ip_ttl_err += 1;
             if rl.first(Condition::TtlRange) {
-                log(out, format!("({name}) TTL/HL {ttl} from {src} not in range [{min}, {max}]"));
+                log(
+                    out,
+                    format!("({name}) TTL/HL {ttl} from {src} not in range [{min}, {max}]"),
+                );
             }
             false
         }

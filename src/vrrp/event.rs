@@ -22,7 +22,11 @@ pub struct GroupId(pub u32);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Recipient {
     Instance(InstanceId),
-    Socket { vrid: u8, family: Family, interface: Option<String> },
+    Socket {
+        vrid: u8,
+        family: Family,
+        interface: Option<String>,
+    },
 }
 
 /// IP-level facts about a received advert that the codec does not see.
@@ -71,18 +75,36 @@ pub enum Event {
     /// decide where each instance starts.
     Startup,
     AdvertReceived(Received),
-    PacketError { to: Recipient, kind: PacketErrorKind },
+    PacketError {
+        to: Recipient,
+        kind: PacketErrorKind,
+    },
     /// A deadline was reached (any deadline due at `now` is processed on every event).
     Tick,
     InterfaceUp(String),
     InterfaceDown(String),
-    TrackerUpdate { object: TrackedObject, status: TrackerStatus },
+    TrackerUpdate {
+        object: TrackedObject,
+        status: TrackerStatus,
+    },
     /// The address this instance sends adverts from; `None` when it has none
     /// (keepalived: "no IPv4 address for interface", or a tracked source deleted).
-    SourceAddress { instance: InstanceId, addr: Option<IpAddr> },
-    OwnedAddressDeleted { instance: InstanceId, addr: IpAddr },
-    OwnedRouteDeleted { instance: InstanceId, key: RouteKey },
-    OwnedRuleDeleted { instance: InstanceId, rule: RuleEntry },
+    SourceAddress {
+        instance: InstanceId,
+        addr: Option<IpAddr>,
+    },
+    OwnedAddressDeleted {
+        instance: InstanceId,
+        addr: IpAddr,
+    },
+    OwnedRouteDeleted {
+        instance: InstanceId,
+        key: RouteKey,
+    },
+    OwnedRuleDeleted {
+        instance: InstanceId,
+        rule: RuleEntry,
+    },
     Shutdown,
     Reload(Box<RouterConfig>),
 }
@@ -168,30 +190,97 @@ pub enum LogLevel {
 /// `last_email_state`), which the core tracks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Action {
-    SendAdvert { instance: InstanceId, advert: Advert, destinations: Destinations },
-    AddVips { instance: InstanceId, vips: Vec<AddressEntry> },
-    RemoveVips { instance: InstanceId, vips: Vec<AddressEntry> },
-    AddExcludedVips { instance: InstanceId, vips: Vec<AddressEntry> },
-    RemoveExcludedVips { instance: InstanceId, vips: Vec<AddressEntry> },
+    SendAdvert {
+        instance: InstanceId,
+        advert: Advert,
+        destinations: Destinations,
+    },
+    AddVips {
+        instance: InstanceId,
+        vips: Vec<AddressEntry>,
+    },
+    RemoveVips {
+        instance: InstanceId,
+        vips: Vec<AddressEntry>,
+    },
+    AddExcludedVips {
+        instance: InstanceId,
+        vips: Vec<AddressEntry>,
+    },
+    RemoveExcludedVips {
+        instance: InstanceId,
+        vips: Vec<AddressEntry>,
+    },
     /// Installed with replace semantics: a same-key backup route is swapped in place.
-    InstallVirtualRoutes { instance: InstanceId, routes: Vec<RouteEntry> },
-    RemoveVirtualRoutes { instance: InstanceId, routes: Vec<RouteEntry> },
-    InstallVirtualRules { instance: InstanceId, rules: Vec<RuleEntry> },
-    RemoveVirtualRules { instance: InstanceId, rules: Vec<RuleEntry> },
+    InstallVirtualRoutes {
+        instance: InstanceId,
+        routes: Vec<RouteEntry>,
+    },
+    RemoveVirtualRoutes {
+        instance: InstanceId,
+        routes: Vec<RouteEntry>,
+    },
+    InstallVirtualRules {
+        instance: InstanceId,
+        rules: Vec<RuleEntry>,
+    },
+    RemoveVirtualRules {
+        instance: InstanceId,
+        rules: Vec<RuleEntry>,
+    },
     /// Installed with replace semantics: a same-key virtual route is swapped in place.
-    InstallBackupRoutes { instance: InstanceId, routes: Vec<RouteEntry> },
-    RemoveBackupRoutes { instance: InstanceId, routes: Vec<RouteEntry> },
-    InstallBackupRules { instance: InstanceId, rules: Vec<RuleEntry> },
-    RemoveBackupRules { instance: InstanceId, rules: Vec<RuleEntry> },
+    InstallBackupRoutes {
+        instance: InstanceId,
+        routes: Vec<RouteEntry>,
+    },
+    RemoveBackupRoutes {
+        instance: InstanceId,
+        routes: Vec<RouteEntry>,
+    },
+    InstallBackupRules {
+        instance: InstanceId,
+        rules: Vec<RuleEntry>,
+    },
+    RemoveBackupRules {
+        instance: InstanceId,
+        rules: Vec<RuleEntry>,
+    },
     /// GARP/NA for every VIP and excluded VIP (or the source address for
     /// `UnicastSource`), the whole list `repeat` times.
-    SendGarp { instance: InstanceId, kind: GarpKind, repeat: u32 },
-    StateChanged { instance: InstanceId, from: StateName, to: StateName },
-    Notify { target: NotifyTarget, state: NotifyState, priority: u8 },
+    SendGarp {
+        instance: InstanceId,
+        kind: GarpKind,
+        repeat: u32,
+    },
+    StateChanged {
+        instance: InstanceId,
+        from: StateName,
+        to: StateName,
+    },
+    Notify {
+        target: NotifyTarget,
+        state: NotifyState,
+        priority: u8,
+    },
     /// `notify_master_rx_lower_pri` and the FIFO `MASTER_RX_LOWER_PRI` line.
-    NotifyMasterRxLowerPri { instance: InstanceId, name: String, priority: u8 },
+    NotifyMasterRxLowerPri {
+        instance: InstanceId,
+        name: String,
+        priority: u8,
+    },
     /// FIFO `MASTER_PRIORITY` / `BACKUP_PRIORITY` line (`notify_priority_changes`).
-    PriorityChanged { instance: InstanceId, name: String, master: bool, priority: u8 },
-    Mail { target: NotifyTarget, state: NotifyState },
-    Log { level: LogLevel, message: String },
+    PriorityChanged {
+        instance: InstanceId,
+        name: String,
+        master: bool,
+        priority: u8,
+    },
+    Mail {
+        target: NotifyTarget,
+        state: NotifyState,
+    },
+    Log {
+        level: LogLevel,
+        message: String,
+    },
 }

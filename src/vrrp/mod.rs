@@ -61,8 +61,8 @@ pub use event::{
     NotifyTarget, PacketErrorKind, Received, Recipient, StateName, TrackerStatus,
 };
 pub use params::{
-    AuthSpec, GarpParams, InitialTracker, InstanceParams, NotifyParams, ParamsError,
-    RouterConfig, RouterOptions, SyncGroupParams, TrackedObject, TrackerSpec, PRIO_OWNER,
+    AuthSpec, GarpParams, InitialTracker, InstanceParams, NotifyParams, ParamsError, RouterConfig,
+    RouterOptions, SyncGroupParams, TrackedObject, TrackerSpec, PRIO_OWNER,
 };
 pub use router::{InstanceStatus, Router};
 pub use stats::Stats;

@@ -6,11 +6,11 @@
 //! whether weights count at all depends on the sync group (keepalived's
 //! `vrrp_complete_instance` and `sync_group_tracking_init` rules, reproduced here).
 
-use crate::config::model::{
-    Auth, Config, Family, GlobalDefs, InitialState, RouteEntry, RouteKey, RuleEntry,
-    SyncGroup, UnicastPeer, VrrpInstance,
-};
 use crate::config::model::AddressEntry;
+use crate::config::model::{
+    Auth, Config, Family, GlobalDefs, InitialState, RouteEntry, RouteKey, RuleEntry, SyncGroup,
+    UnicastPeer, VrrpInstance,
+};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use std::time::Duration;
@@ -180,21 +180,35 @@ impl InstanceParams {
             unicast,
             unicast_src: if unicast { self.configured_src } else { None },
             vmac: self.vmac,
-            mcast_group: if unicast { None } else { Some(self.mcast_group) },
+            mcast_group: if unicast {
+                None
+            } else {
+                Some(self.mcast_group)
+            },
         }
     }
 
-    pub fn from_config(inst: &VrrpInstance, config: &Config) -> Result<InstanceParams, ParamsError> {
+    pub fn from_config(
+        inst: &VrrpInstance,
+        config: &Config,
+    ) -> Result<InstanceParams, ParamsError> {
         let global = &config.global;
         if inst.version != 2 && inst.version != 3 {
-            return Err(ParamsError::BadVersion { instance: inst.name.clone(), version: inst.version });
+            return Err(ParamsError::BadVersion {
+                instance: inst.name.clone(),
+                version: inst.version,
+            });
         }
         if inst.priority == 0 {
-            return Err(ParamsError::ZeroPriority { instance: inst.name.clone() });
+            return Err(ParamsError::ZeroPriority {
+                instance: inst.name.clone(),
+            });
         }
         let advert_interval = Centis::from_duration(inst.advert_int);
         if advert_interval.get() == 0 {
-            return Err(ParamsError::ZeroInterval { instance: inst.name.clone() });
+            return Err(ParamsError::ZeroInterval {
+                instance: inst.name.clone(),
+            });
         }
         let group = inst
             .sync_group
@@ -211,7 +225,10 @@ impl InstanceParams {
         });
         let check_unicast_src = inst.check_unicast_src
             || global.vrrp_check_unicast_src
-            || inst.unicast_peers.iter().any(|p| p.min_ttl.is_some() || p.max_ttl.is_some());
+            || inst
+                .unicast_peers
+                .iter()
+                .any(|p| p.min_ttl.is_some() || p.max_ttl.is_some());
         let trackers = resolve_trackers(inst, group, &rx_interface, config)?;
         let notify = NotifyParams {
             smtp_alert: resolve_smtp_alert(inst.smtp_alert, global),
@@ -234,7 +251,11 @@ impl InstanceParams {
             nopreempt: inst.nopreempt,
             preempt_delay: inst.preempt_delay,
             accept: inst.accept,
-            auth: if inst.version == 2 { AuthSpec::from_model(inst.auth.as_ref()) } else { AuthSpec::None },
+            auth: if inst.version == 2 {
+                AuthSpec::from_model(inst.auth.as_ref())
+            } else {
+                AuthSpec::None
+            },
             vips: inst.vips.clone(),
             excluded_vips: inst.excluded_vips.clone(),
             virtual_routes: inst.virtual_routes.clone(),
@@ -270,11 +291,18 @@ impl InstanceParams {
 
 fn routes_not_keyed_by(routes: &[RouteEntry], others: &[RouteEntry]) -> Vec<RouteEntry> {
     let keys: Vec<RouteKey> = others.iter().map(RouteEntry::key).collect();
-    routes.iter().filter(|r| !keys.contains(&r.key())).cloned().collect()
+    routes
+        .iter()
+        .filter(|r| !keys.contains(&r.key()))
+        .cloned()
+        .collect()
 }
 
 fn resolve_smtp_alert(own: Option<bool>, global: &GlobalDefs) -> bool {
-    let wanted = own.or(global.smtp_alert_vrrp).or(global.smtp_alert).unwrap_or(false);
+    let wanted = own
+        .or(global.smtp_alert_vrrp)
+        .or(global.smtp_alert)
+        .unwrap_or(false);
     wanted && global.smtp_server.is_some() && !global.notification_email.is_empty()
 }
 
@@ -295,11 +323,14 @@ fn resolve_trackers(
 
     if !inst.dont_track_primary {
         for ifname in [&inst.interface, rx_interface].into_iter().flatten() {
-            push_unique(&mut trackers, TrackerSpec {
-                object: TrackedObject::Interface(ifname.clone()),
-                weight: 0,
-                reverse: false,
-            });
+            push_unique(
+                &mut trackers,
+                TrackerSpec {
+                    object: TrackedObject::Interface(ifname.clone()),
+                    weight: 0,
+                    reverse: false,
+                },
+            );
         }
     }
     for ti in &inst.track_interfaces {
@@ -308,30 +339,46 @@ fn resolve_trackers(
             (_, true) if sync_no_weight => 0,
             _ => continue,
         };
-        push_unique(&mut trackers, TrackerSpec {
-            object: TrackedObject::Interface(ti.name.clone()),
-            weight,
-            reverse: ti.reverse,
-        });
+        push_unique(
+            &mut trackers,
+            TrackerSpec {
+                object: TrackedObject::Interface(ti.name.clone()),
+                weight,
+                reverse: ti.reverse,
+            },
+        );
     }
     for tr in &inst.track_scripts {
-        let script = config.scripts.iter().find(|s| s.name == tr.name).ok_or_else(|| {
-            ParamsError::UnknownScript { instance: inst.name.clone(), script: tr.name.clone() }
-        })?;
+        let script = config
+            .scripts
+            .iter()
+            .find(|s| s.name == tr.name)
+            .ok_or_else(|| ParamsError::UnknownScript {
+                instance: inst.name.clone(),
+                script: tr.name.clone(),
+            })?;
         let weight = tr.weight.unwrap_or(script.weight);
         if weight != 0 && weights_ignored {
             continue;
         }
-        push_unique(&mut trackers, TrackerSpec {
-            object: TrackedObject::Script(tr.name.clone()),
-            weight,
-            reverse: tr.reverse.unwrap_or(script.weight_reverse),
-        });
+        push_unique(
+            &mut trackers,
+            TrackerSpec {
+                object: TrackedObject::Script(tr.name.clone()),
+                weight,
+                reverse: tr.reverse.unwrap_or(script.weight_reverse),
+            },
+        );
     }
     for tr in &inst.track_files {
-        let file = config.track_files.iter().find(|f| f.name == tr.name).ok_or_else(|| {
-            ParamsError::UnknownTrackFile { instance: inst.name.clone(), file: tr.name.clone() }
-        })?;
+        let file = config
+            .track_files
+            .iter()
+            .find(|f| f.name == tr.name)
+            .ok_or_else(|| ParamsError::UnknownTrackFile {
+                instance: inst.name.clone(),
+                file: tr.name.clone(),
+            })?;
         let mut weight = tr.weight.unwrap_or(file.weight);
         if weights_ignored && weight != 0 {
             if tr.weight.is_none() && weight == 1 {
@@ -340,44 +387,69 @@ fn resolve_trackers(
                 continue;
             }
         }
-        push_unique(&mut trackers, TrackerSpec {
-            object: TrackedObject::File(tr.name.clone()),
-            weight,
-            reverse: tr.reverse.unwrap_or(file.weight_reverse),
-        });
+        push_unique(
+            &mut trackers,
+            TrackerSpec {
+                object: TrackedObject::File(tr.name.clone()),
+                weight,
+                reverse: tr.reverse.unwrap_or(file.weight_reverse),
+            },
+        );
     }
 
     if let Some(group) = group {
         let group_has_owner = group.members.iter().any(|m| {
-            config.instances.iter().any(|i| &i.name == m && i.priority == PRIO_OWNER)
+            config
+                .instances
+                .iter()
+                .any(|i| &i.name == m && i.priority == PRIO_OWNER)
         });
         let weight_of = |w: i32| if group_has_owner { 0 } else { w };
         for ti in &group.track_interfaces {
-            push_unique(&mut trackers, TrackerSpec {
-                object: TrackedObject::Interface(ti.name.clone()),
-                weight: weight_of(ti.weight),
-                reverse: ti.reverse,
-            });
+            push_unique(
+                &mut trackers,
+                TrackerSpec {
+                    object: TrackedObject::Interface(ti.name.clone()),
+                    weight: weight_of(ti.weight),
+                    reverse: ti.reverse,
+                },
+            );
         }
         for tr in &group.track_scripts {
-            let script = config.scripts.iter().find(|s| s.name == tr.name).ok_or_else(|| {
-                ParamsError::UnknownScript { instance: inst.name.clone(), script: tr.name.clone() }
-            })?;
-            push_unique(&mut trackers, TrackerSpec {
-                object: TrackedObject::Script(tr.name.clone()),
-                weight: weight_of(tr.weight.unwrap_or(script.weight)),
-                reverse: tr.reverse.unwrap_or(script.weight_reverse),
-            });
+            let script = config
+                .scripts
+                .iter()
+                .find(|s| s.name == tr.name)
+                .ok_or_else(|| ParamsError::UnknownScript {
+                    instance: inst.name.clone(),
+                    script: tr.name.clone(),
+                })?;
+            push_unique(
+                &mut trackers,
+                TrackerSpec {
+                    object: TrackedObject::Script(tr.name.clone()),
+                    weight: weight_of(tr.weight.unwrap_or(script.weight)),
+                    reverse: tr.reverse.unwrap_or(script.weight_reverse),
+                },
+            );
         }
         for tr in &group.track_files {
-            let file = config.track_files.iter().find(|f| f.name == tr.name).ok_or_else(|| {
-                ParamsError::UnknownTrackFile { instance: inst.name.clone(), file: tr.name.clone() }
-            })?;
-            push_unique(&mut trackers, TrackerSpec {
-                object: TrackedObject::File(tr.name.clone()),
-                weight: weight_of(tr.weight.unwrap_or(file.weight)),
-                reverse: tr.reverse.unwrap_or(file.weight_reverse),
-            });
+            let file = config
+                .track_files
+                .iter()
+                .find(|f| f.name == tr.name)
+                .ok_or_else(|| ParamsError::UnknownTrackFile {
+                    instance: inst.name.clone(),
+                    file: tr.name.clone(),
+                })?;
+            push_unique(
+                &mut trackers,
+                TrackerSpec {
+                    object: TrackedObject::File(tr.name.clone()),
+                    weight: weight_of(tr.weight.unwrap_or(file.weight)),
+                    reverse: tr.reverse.unwrap_or(file.weight_reverse),
+                },
+            );
         }
     }
     Ok(trackers)
@@ -440,7 +512,10 @@ pub struct RouterConfig {
 }
 
 impl RouterConfig {
-    pub fn from_config(config: &Config, options: RouterOptions) -> Result<RouterConfig, ParamsError> {
+    pub fn from_config(
+        config: &Config,
+        options: RouterOptions,
+    ) -> Result<RouterConfig, ParamsError> {
         use super::event::TrackerStatus;
         let instances = config
             .instances
@@ -449,8 +524,15 @@ impl RouterConfig {
             .collect::<Result<Vec<_>, _>>()?;
         let mut groups = Vec::new();
         for g in &config.sync_groups {
-            if let Some(missing) = g.members.iter().find(|m| !instances.iter().any(|i| &i.name == *m)) {
-                return Err(ParamsError::UnknownMember { group: g.name.clone(), instance: missing.clone() });
+            if let Some(missing) = g
+                .members
+                .iter()
+                .find(|m| !instances.iter().any(|i| &i.name == *m))
+            {
+                return Err(ParamsError::UnknownMember {
+                    group: g.name.clone(),
+                    instance: missing.clone(),
+                });
             }
             groups.push(SyncGroupParams {
                 name: g.name.clone(),
@@ -463,7 +545,11 @@ impl RouterConfig {
             .iter()
             .map(|s| InitialTracker {
                 object: TrackedObject::Script(s.name.clone()),
-                status: if s.init_fail { TrackerStatus::ScriptFailed } else { TrackerStatus::ScriptInit },
+                status: if s.init_fail {
+                    TrackerStatus::ScriptFailed
+                } else {
+                    TrackerStatus::ScriptInit
+                },
             })
             .collect();
         initial_trackers.extend(config.track_files.iter().map(|f| InitialTracker {
@@ -474,7 +560,10 @@ impl RouterConfig {
             instances,
             groups,
             initial_trackers,
-            options: RouterOptions { no_email_faults: config.global.no_email_faults, ..options },
+            options: RouterOptions {
+                no_email_faults: config.global.no_email_faults,
+                ..options
+            },
         })
     }
 }

@@ -176,12 +176,19 @@ fn advert_template(p: &InstanceParams) -> Advert {
 /// Rules have no kernel key like routes; two entries are the same rule when they
 /// differ only in where they were written.
 fn same_rule(a: &RuleEntry, b: &RuleEntry) -> bool {
-    let strip = |r: &RuleEntry| RuleEntry { span: Default::default(), ..r.clone() };
+    let strip = |r: &RuleEntry| RuleEntry {
+        span: Default::default(),
+        ..r.clone()
+    };
     strip(a) == strip(b)
 }
 
 fn rules_not_in(rules: &[RuleEntry], others: &[RuleEntry]) -> Vec<RuleEntry> {
-    rules.iter().filter(|r| !others.iter().any(|o| same_rule(r, o))).cloned().collect()
+    rules
+        .iter()
+        .filter(|r| !others.iter().any(|o| same_rule(r, o)))
+        .cloned()
+        .collect()
 }
 
 fn same_address(a: &AddressEntry, b: &AddressEntry) -> bool {
@@ -299,13 +306,17 @@ impl Router {
                 self.instances[m].group = Some(gidx);
             }
             let state = if !self.started {
-                if members.iter().all(|&m| self.instances[m].params.starts_as_master()) {
+                if members
+                    .iter()
+                    .all(|&m| self.instances[m].params.starts_as_master())
+                {
                     GroupState::Master
                 } else {
                     GroupState::Backup
                 }
             } else {
-                let phases: Vec<&Phase> = members.iter().map(|&m| &self.instances[m].phase).collect();
+                let phases: Vec<&Phase> =
+                    members.iter().map(|&m| &self.instances[m].phase).collect();
                 if phases.iter().any(|p| matches!(p, Phase::Fault)) {
                     GroupState::Fault
                 } else if phases.iter().all(|p| matches!(p, Phase::Master(_))) {
@@ -355,7 +366,9 @@ impl Router {
                     self.refresh(idx);
                 }
             }
-            Event::OwnedAddressDeleted { instance, addr } => self.owned_address_deleted(instance, addr),
+            Event::OwnedAddressDeleted { instance, addr } => {
+                self.owned_address_deleted(instance, addr)
+            }
             Event::OwnedRouteDeleted { instance, key } => self.owned_route_deleted(instance, key),
             Event::OwnedRuleDeleted { instance, rule } => self.owned_rule_deleted(instance, rule),
             Event::Shutdown => self.shutdown(),
@@ -367,7 +380,10 @@ impl Router {
 
     /// The earliest time at which `handle(_, Event::Tick)` has something to do.
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        self.instances.iter().filter_map(|i| Router::earliest_timer(i).map(|(t, _)| t)).min()
+        self.instances
+            .iter()
+            .filter_map(|i| Router::earliest_timer(i).map(|(t, _)| t))
+            .min()
     }
 
     pub fn instance_ids(&self) -> Vec<InstanceId> {
@@ -375,7 +391,10 @@ impl Router {
     }
 
     pub fn find(&self, name: &str) -> Option<InstanceId> {
-        self.instances.iter().find(|i| i.params.name == name).map(|i| i.id)
+        self.instances
+            .iter()
+            .find(|i| i.params.name == name)
+            .map(|i| i.id)
     }
 
     pub fn params(&self, id: InstanceId) -> Option<&InstanceParams> {
@@ -431,7 +450,11 @@ impl Router {
 
     fn skew(&self, idx: usize) -> Duration {
         let i = &self.instances[idx];
-        skew_time(i.params.version, self.skew_priority(idx), i.master_adver_int)
+        skew_time(
+            i.params.version,
+            self.skew_priority(idx),
+            i.master_adver_int,
+        )
     }
 
     /// keepalived computes an owner's skew from 255 even while it has stepped down.
@@ -461,7 +484,11 @@ impl Router {
         if let Phase::Master(m) = &mut inst.phase {
             m.next_advert = now + inst.params.advert_interval.to_duration();
         }
-        self.out.push(Action::SendAdvert { instance: inst.id, advert, destinations });
+        self.out.push(Action::SendAdvert {
+            instance: inst.id,
+            advert,
+            destinations,
+        });
     }
 
     fn set_phase(&mut self, idx: usize, phase: Phase) {
@@ -470,12 +497,19 @@ impl Router {
         let to = state_name(&phase);
         inst.phase = phase;
         if from != to {
-            self.out.push(Action::StateChanged { instance: inst.id, from, to });
+            self.out.push(Action::StateChanged {
+                instance: inst.id,
+                from,
+                to,
+            });
         }
     }
 
     fn backup_phase(&self, wait: Duration) -> Phase {
-        Phase::Backup(BackupTimers { master_down: self.now + wait, preempt_until: None })
+        Phase::Backup(BackupTimers {
+            master_down: self.now + wait,
+            preempt_until: None,
+        })
     }
 
     fn notify_instance(&mut self, idx: usize, state: NotifyState) {
@@ -491,8 +525,15 @@ impl Router {
             state
         };
         inst.notified = true;
-        let target = NotifyTarget::Instance { id: inst.id, name: inst.params.name.clone() };
-        self.out.push(Action::Notify { target: target.clone(), state, priority: inst.effective_priority });
+        let target = NotifyTarget::Instance {
+            id: inst.id,
+            name: inst.params.name.clone(),
+        };
+        self.out.push(Action::Notify {
+            target: target.clone(),
+            state,
+            priority: inst.effective_priority,
+        });
         let mail_wanted = inst.params.notify.smtp_alert
             && !(no_email_faults && state == NotifyState::Fault)
             && inst.last_mail != Some(state);
@@ -512,8 +553,15 @@ impl Router {
             GroupState::Stopped => NotifyState::Stop,
             GroupState::Init => return,
         };
-        let target = NotifyTarget::Group { id: group.id, name: group.params.name.clone() };
-        self.out.push(Action::Notify { target: target.clone(), state, priority: 0 });
+        let target = NotifyTarget::Group {
+            id: group.id,
+            name: group.params.name.clone(),
+        };
+        self.out.push(Action::Notify {
+            target: target.clone(),
+            state,
+            priority: 0,
+        });
         let mail_wanted = group.params.smtp_alert
             && !(no_email_faults && state == NotifyState::Fault)
             && group.last_mail != Some(state);
@@ -535,24 +583,42 @@ impl Router {
         let p = &inst.params;
         let mut actions = Vec::new();
         if !p.vips.is_empty() {
-            actions.push(Action::AddVips { instance: id, vips: p.vips.clone() });
+            actions.push(Action::AddVips {
+                instance: id,
+                vips: p.vips.clone(),
+            });
         }
         if !p.excluded_vips.is_empty() {
-            actions.push(Action::AddExcludedVips { instance: id, vips: p.excluded_vips.clone() });
+            actions.push(Action::AddExcludedVips {
+                instance: id,
+                vips: p.excluded_vips.clone(),
+            });
         }
         if !p.virtual_routes.is_empty() {
-            actions.push(Action::InstallVirtualRoutes { instance: id, routes: p.virtual_routes.clone() });
+            actions.push(Action::InstallVirtualRoutes {
+                instance: id,
+                routes: p.virtual_routes.clone(),
+            });
         }
         let stale_backup_routes = p.backup_routes_not_replaced();
         if backup_routes_installed && !stale_backup_routes.is_empty() {
-            actions.push(Action::RemoveBackupRoutes { instance: id, routes: stale_backup_routes });
+            actions.push(Action::RemoveBackupRoutes {
+                instance: id,
+                routes: stale_backup_routes,
+            });
         }
         if !p.virtual_rules.is_empty() {
-            actions.push(Action::InstallVirtualRules { instance: id, rules: p.virtual_rules.clone() });
+            actions.push(Action::InstallVirtualRules {
+                instance: id,
+                rules: p.virtual_rules.clone(),
+            });
         }
         let stale_backup_rules = rules_not_in(&p.backup_rules, &p.virtual_rules);
         if backup_routes_installed && !stale_backup_rules.is_empty() {
-            actions.push(Action::RemoveBackupRules { instance: id, rules: stale_backup_rules });
+            actions.push(Action::RemoveBackupRules {
+                instance: id,
+                rules: stale_backup_rules,
+            });
         }
         self.out.extend(actions);
     }
@@ -565,10 +631,16 @@ impl Router {
         let p = &inst.params;
         let mut actions = Vec::new();
         if install_backup && !p.backup_routes.is_empty() {
-            actions.push(Action::InstallBackupRoutes { instance: id, routes: p.backup_routes.clone() });
+            actions.push(Action::InstallBackupRoutes {
+                instance: id,
+                routes: p.backup_routes.clone(),
+            });
         }
         if install_backup && !p.backup_rules.is_empty() {
-            actions.push(Action::InstallBackupRules { instance: id, rules: p.backup_rules.clone() });
+            actions.push(Action::InstallBackupRules {
+                instance: id,
+                rules: p.backup_rules.clone(),
+            });
         }
         let rules = if install_backup {
             rules_not_in(&p.virtual_rules, &p.backup_rules)
@@ -576,17 +648,33 @@ impl Router {
             p.virtual_rules.clone()
         };
         if !rules.is_empty() {
-            actions.push(Action::RemoveVirtualRules { instance: id, rules });
+            actions.push(Action::RemoveVirtualRules {
+                instance: id,
+                rules,
+            });
         }
-        let routes = if install_backup { p.virtual_routes_not_replaced() } else { p.virtual_routes.clone() };
+        let routes = if install_backup {
+            p.virtual_routes_not_replaced()
+        } else {
+            p.virtual_routes.clone()
+        };
         if !routes.is_empty() {
-            actions.push(Action::RemoveVirtualRoutes { instance: id, routes });
+            actions.push(Action::RemoveVirtualRoutes {
+                instance: id,
+                routes,
+            });
         }
         if !p.vips.is_empty() {
-            actions.push(Action::RemoveVips { instance: id, vips: p.vips.clone() });
+            actions.push(Action::RemoveVips {
+                instance: id,
+                vips: p.vips.clone(),
+            });
         }
         if !p.excluded_vips.is_empty() {
-            actions.push(Action::RemoveExcludedVips { instance: id, vips: p.excluded_vips.clone() });
+            actions.push(Action::RemoveExcludedVips {
+                instance: id,
+                vips: p.excluded_vips.clone(),
+            });
         }
         self.out.extend(actions);
     }
@@ -602,10 +690,16 @@ impl Router {
         let (id, p) = (inst.id, &inst.params);
         let mut actions = Vec::new();
         if !p.backup_routes.is_empty() {
-            actions.push(Action::InstallBackupRoutes { instance: id, routes: p.backup_routes.clone() });
+            actions.push(Action::InstallBackupRoutes {
+                instance: id,
+                routes: p.backup_routes.clone(),
+            });
         }
         if !p.backup_rules.is_empty() {
-            actions.push(Action::InstallBackupRules { instance: id, rules: p.backup_rules.clone() });
+            actions.push(Action::InstallBackupRules {
+                instance: id,
+                rules: p.backup_rules.clone(),
+            });
         }
         self.out.extend(actions);
     }
@@ -615,10 +709,16 @@ impl Router {
         let (id, p) = (inst.id, &inst.params);
         let mut actions = Vec::new();
         if !p.backup_rules.is_empty() {
-            actions.push(Action::RemoveBackupRules { instance: id, rules: p.backup_rules.clone() });
+            actions.push(Action::RemoveBackupRules {
+                instance: id,
+                rules: p.backup_rules.clone(),
+            });
         }
         if !p.backup_routes.is_empty() {
-            actions.push(Action::RemoveBackupRoutes { instance: id, routes: p.backup_routes.clone() });
+            actions.push(Action::RemoveBackupRoutes {
+                instance: id,
+                routes: p.backup_routes.clone(),
+            });
         }
         self.out.extend(actions);
     }
@@ -631,7 +731,11 @@ impl Router {
     fn garp(&mut self, idx: usize, kind: GarpKind, repeat: u32) {
         if repeat > 0 && self.has_addresses(idx) {
             let instance = self.instances[idx].id;
-            self.out.push(Action::SendGarp { instance, kind, repeat });
+            self.out.push(Action::SendGarp {
+                instance,
+                kind,
+                repeat,
+            });
         }
     }
 
@@ -657,7 +761,11 @@ impl Router {
             TrackedObject::Interface(name) => {
                 let up = self.interface_up(name);
                 if w == 0 {
-                    if up == spec.reverse { Err(()) } else { Ok(0) }
+                    if up == spec.reverse {
+                        Err(())
+                    } else {
+                        Ok(0)
+                    }
                 } else {
                     Ok(weighted(up))
                 }
@@ -665,14 +773,22 @@ impl Router {
             TrackedObject::Script(_) => match self.trackers.get(&spec.object) {
                 Some(TrackerStatus::ScriptOk) => {
                     if w == 0 {
-                        if spec.reverse { Err(()) } else { Ok(0) }
+                        if spec.reverse {
+                            Err(())
+                        } else {
+                            Ok(0)
+                        }
                     } else {
                         Ok(weighted(true))
                     }
                 }
                 Some(TrackerStatus::ScriptFailed) => {
                     if w == 0 {
-                        if spec.reverse { Ok(0) } else { Err(()) }
+                        if spec.reverse {
+                            Ok(0)
+                        } else {
+                            Err(())
+                        }
                     } else {
                         Ok(weighted(false))
                     }
@@ -686,10 +802,18 @@ impl Router {
                     _ => 0,
                 };
                 if w == 0 {
-                    if (value != 0) != spec.reverse { Err(()) } else { Ok(0) }
+                    if (value != 0) != spec.reverse {
+                        Err(())
+                    } else {
+                        Ok(0)
+                    }
                 } else {
                     let status = value.saturating_mul(w).saturating_mul(m).clamp(-254, 253);
-                    if status == -254 { Err(()) } else { Ok(status) }
+                    if status == -254 {
+                        Err(())
+                    } else {
+                        Ok(status)
+                    }
                 }
             }
         }
@@ -708,13 +832,20 @@ impl Router {
                     Some(TrackerStatus::ScriptOk) | Some(TrackerStatus::ScriptFailed)
                 )
         });
-        Blocked { fault: tracker_fault || no_peer || inst.source.is_none(), init }
+        Blocked {
+            fault: tracker_fault || no_peer || inst.source.is_none(),
+            init,
+        }
     }
 
     fn compute_priority(&self, idx: usize) -> u8 {
         let inst = &self.instances[idx];
         if inst.params.is_owner() {
-            return if inst.owner_reduced { PRIO_OWNER - 1 } else { PRIO_OWNER };
+            return if inst.owner_reduced {
+                PRIO_OWNER - 1
+            } else {
+                PRIO_OWNER
+            };
         }
         let total: i64 = inst
             .params
@@ -769,7 +900,10 @@ impl Router {
     fn change_priority(&mut self, idx: usize, new: u8) {
         let old = self.instances[idx].effective_priority;
         let name = self.name(idx).to_owned();
-        self.log(LogLevel::Info, format!("({name}) Changing effective priority from {old} to {new}"));
+        self.log(
+            LogLevel::Info,
+            format!("({name}) Changing effective priority from {old} to {new}"),
+        );
         let old_skew = self.skew(idx);
         self.instances[idx].effective_priority = new;
         let new_skew = self.skew(idx);
@@ -810,17 +944,23 @@ impl Router {
         }
         for gidx in 0..self.groups.len() {
             let members = self.groups[gidx].members.clone();
-            let blocked: Vec<Blocked> = members.iter().map(|&m| self.instances[m].blocked).collect();
+            let blocked: Vec<Blocked> =
+                members.iter().map(|&m| self.instances[m].blocked).collect();
             if blocked.iter().any(|b| b.fault) {
                 self.groups[gidx].state = GroupState::Fault;
             } else if blocked.iter().any(|b| b.init) {
                 self.groups[gidx].state = GroupState::Init;
             }
-            if matches!(self.groups[gidx].state, GroupState::Fault | GroupState::Backup) {
+            if matches!(
+                self.groups[gidx].state,
+                GroupState::Fault | GroupState::Backup
+            ) {
                 self.notify_group(gidx);
             }
         }
-        let owners: Vec<usize> = (0..self.instances.len()).filter(|&idx| self.start_instance(idx)).collect();
+        let owners: Vec<usize> = (0..self.instances.len())
+            .filter(|&idx| self.start_instance(idx))
+            .collect();
         // keepalived gives owners a 1 µs timer: they become MASTER after every other
         // instance has been initialised.
         for idx in owners {
@@ -843,25 +983,36 @@ impl Router {
             None => inst.want,
         };
         let group_init = group_state == Some(GroupState::Init);
-        if is_up && !blocked.init && !group_init && new_state == Want::Master
-            && inst.params.starts_as_master() && inst.want == Want::Master
+        if is_up
+            && !blocked.init
+            && !group_init
+            && new_state == Want::Master
+            && inst.params.starts_as_master()
+            && inst.want == Want::Master
         {
             return true;
         }
         let wait = if group_state == Some(GroupState::Backup) && inst.want == Want::Master {
-            inst.master_adver_int.to_duration() + skew_min(inst.params.version, inst.master_adver_int)
+            inst.master_adver_int.to_duration()
+                + skew_min(inst.params.version, inst.master_adver_int)
         } else {
             self.mdi(idx)
         };
         self.startup_cleanup(idx);
         let name = self.name(idx).to_owned();
         if is_up && new_state != Want::Fault && !blocked.init && !group_init {
-            self.log(LogLevel::Info, format!("({name}) Entering BACKUP STATE (init)"));
+            self.log(
+                LogLevel::Info,
+                format!("({name}) Entering BACKUP STATE (init)"),
+            );
             let phase = self.backup_phase(wait);
             self.set_phase(idx, phase);
             self.notify_instance(idx, NotifyState::Backup);
         } else {
-            self.log(LogLevel::Info, format!("({name}) Entering FAULT STATE (init)"));
+            self.log(
+                LogLevel::Info,
+                format!("({name}) Entering FAULT STATE (init)"),
+            );
             if blocked.fault {
                 self.instances[idx].want = Want::Fault;
             }
@@ -943,9 +1094,12 @@ impl Router {
             inst.owner_reduced = false;
             inst.effective_priority = PRIO_OWNER;
             let name = inst.params.name.clone();
-            self.log(LogLevel::Info, format!(
+            self.log(
+                LogLevel::Info,
+                format!(
                 "({name}) Restoring our priority to 255 since other address owner has disappeared"
-            ));
+            ),
+            );
         }
         let inst = &mut self.instances[idx];
         inst.master_adver_int = inst.params.advert_interval;
@@ -953,7 +1107,11 @@ impl Router {
         let repeat = self.instances[idx].params.garp.master_repeat;
         self.garp(idx, GarpKind::MasterBurst, repeat);
         let instance = self.instances[idx].id;
-        self.out.push(Action::StateChanged { instance, from, to: StateName::Master });
+        self.out.push(Action::StateChanged {
+            instance,
+            from,
+            to: StateName::Master,
+        });
         self.notify_instance(idx, NotifyState::Master);
     }
 
@@ -975,10 +1133,18 @@ impl Router {
             }
         }
         self.release_ownership(idx, true);
-        let phase = if to == Want::Fault { Phase::Fault } else { self.backup_phase(self.mdi(idx)) };
+        let phase = if to == Want::Fault {
+            Phase::Fault
+        } else {
+            self.backup_phase(self.mdi(idx))
+        };
         self.set_phase(idx, phase);
         self.instances[idx].stats.release_master += 1;
-        let state = if to == Want::Fault { NotifyState::Fault } else { NotifyState::Backup };
+        let state = if to == Want::Fault {
+            NotifyState::Fault
+        } else {
+            NotifyState::Backup
+        };
         self.notify_instance(idx, state);
     }
 
@@ -990,7 +1156,11 @@ impl Router {
         }
         let name = self.name(idx).to_owned();
         let current = state_name(&self.instances[idx].phase);
-        let target = if to == Want::Fault { StateName::Fault } else { StateName::Backup };
+        let target = if to == Want::Fault {
+            StateName::Fault
+        } else {
+            StateName::Backup
+        };
         if current != target {
             let label = if to == Want::Fault { "FAULT" } else { "BACKUP" };
             self.log(LogLevel::Info, format!("({name}) Entering {label} STATE"));
@@ -1038,7 +1208,11 @@ impl Router {
             self.instances[idx].want = Want::Backup;
             return;
         }
-        let want = if self.instances[idx].params.starts_as_master() { Want::Master } else { Want::Backup };
+        let want = if self.instances[idx].params.starts_as_master() {
+            Want::Master
+        } else {
+            Want::Backup
+        };
         self.instances[idx].want = want;
         self.instances[idx].master_adver_int = self.instances[idx].params.advert_interval;
         if let Some(gidx) = self.instances[idx].group {
@@ -1049,12 +1223,20 @@ impl Router {
                 return;
             }
         }
-        let target = if want == Want::Master && !self.can_goto_master(idx) { Want::Backup } else { want };
+        let target = if want == Want::Master && !self.can_goto_master(idx) {
+            Want::Backup
+        } else {
+            want
+        };
         self.leave_fault(idx, target);
         let inst = &self.instances[idx];
         if inst.params.is_unicast() && inst.source.is_some() {
             let instance = inst.id;
-            self.out.push(Action::SendGarp { instance, kind: GarpKind::UnicastSource, repeat: 1 });
+            self.out.push(Action::SendGarp {
+                instance,
+                kind: GarpKind::UnicastSource,
+                repeat: 1,
+            });
         }
         self.instances[idx].want = want;
         if self.instances[idx].group.is_some() {
@@ -1067,14 +1249,22 @@ impl Router {
     }
 
     fn sync_master(&mut self, idx: usize) {
-        let Some(gidx) = self.instances[idx].group else { return };
+        let Some(gidx) = self.instances[idx].group else {
+            return;
+        };
         if self.groups[gidx].state == GroupState::Master || !self.can_goto_master(idx) {
             return;
         }
         let gname = self.groups[gidx].params.name.clone();
-        self.log(LogLevel::Info, format!("VRRP_Group({gname}) Syncing instances to MASTER state"));
+        self.log(
+            LogLevel::Info,
+            format!("VRRP_Group({gname}) Syncing instances to MASTER state"),
+        );
         for m in self.groups[gidx].members.clone() {
-            if m != idx && !matches!(self.instances[m].phase, Phase::Master(_)) && !self.instances[m].blocked.fault {
+            if m != idx
+                && !matches!(self.instances[m].phase, Phase::Master(_))
+                && !self.instances[m].blocked.fault
+            {
                 self.instances[m].want = Want::Master;
                 self.goto_master(m, true);
             }
@@ -1084,14 +1274,22 @@ impl Router {
     }
 
     fn sync_backup(&mut self, idx: usize) {
-        let Some(gidx) = self.instances[idx].group else { return };
+        let Some(gidx) = self.instances[idx].group else {
+            return;
+        };
         if self.groups[gidx].state == GroupState::Backup {
             return;
         }
         let gname = self.groups[gidx].params.name.clone();
-        self.log(LogLevel::Info, format!("VRRP_Group({gname}) Syncing instances to BACKUP state"));
+        self.log(
+            LogLevel::Info,
+            format!("VRRP_Group({gname}) Syncing instances to BACKUP state"),
+        );
         for m in self.groups[gidx].members.clone() {
-            if m == idx || matches!(self.instances[m].phase, Phase::Backup(_)) || self.instances[m].blocked.fault {
+            if m == idx
+                || matches!(self.instances[m].phase, Phase::Backup(_))
+                || self.instances[m].blocked.fault
+            {
                 continue;
             }
             self.instances[m].want = Want::Backup;
@@ -1106,12 +1304,17 @@ impl Router {
     }
 
     fn sync_fault(&mut self, idx: usize) {
-        let Some(gidx) = self.instances[idx].group else { return };
+        let Some(gidx) = self.instances[idx].group else {
+            return;
+        };
         if self.groups[gidx].state == GroupState::Fault {
             return;
         }
         let gname = self.groups[gidx].params.name.clone();
-        self.log(LogLevel::Info, format!("VRRP_Group({gname}) Syncing instances to FAULT state"));
+        self.log(
+            LogLevel::Info,
+            format!("VRRP_Group({gname}) Syncing instances to FAULT state"),
+        );
         for m in self.groups[gidx].members.clone() {
             if m == idx || matches!(self.instances[m].phase, Phase::Fault) {
                 continue;
@@ -1177,7 +1380,10 @@ impl Router {
         match kind {
             TimerKind::MasterDown => {
                 let name = self.name(idx).to_owned();
-                self.log(LogLevel::Debug, format!("({name}) Receive advertisement timeout"));
+                self.log(
+                    LogLevel::Debug,
+                    format!("({name}) Receive advertisement timeout"),
+                );
                 self.instances[idx].want = Want::Master;
                 if self.goto_master(idx, true) {
                     self.after_transition(idx, StateName::Backup);
@@ -1215,7 +1421,10 @@ impl Router {
                     m.rogue.watch_until = None;
                 }
                 let name = self.name(idx).to_owned();
-                self.log(LogLevel::Info, format!("({name}): rogue address owner appears to have stopped advertising"));
+                self.log(
+                    LogLevel::Info,
+                    format!("({name}): rogue address owner appears to have stopped advertising"),
+                );
             }
         }
     }
@@ -1245,33 +1454,42 @@ impl Router {
     fn resolve(&mut self, to: &Recipient, src: Option<IpAddr>) -> Option<usize> {
         match to {
             Recipient::Instance(id) => self.index_of(*id),
-            Recipient::Socket { vrid, family, interface } => {
+            Recipient::Socket {
+                vrid,
+                family,
+                interface,
+            } => {
                 let candidates: Vec<usize> = self
                     .instances
                     .iter()
                     .enumerate()
                     .filter(|(_, i)| {
-                        i.params.vrid == *vrid && i.params.family == *family && i.params.rx_interface == *interface
+                        i.params.vrid == *vrid
+                            && i.params.family == *family
+                            && i.params.rx_interface == *interface
                     })
                     .map(|(idx, _)| idx)
                     .collect();
                 let chosen = match candidates.as_slice() {
                     [] => None,
                     [only] => Some(*only),
-                    several => several
-                        .iter()
-                        .copied()
-                        .find(|&idx| {
-                            let i = &self.instances[idx];
-                            src.is_some_and(|s| i.master_addr == Some(s) || i.params.unicast_peers.iter().any(|p| p.addr == s))
-                        }),
+                    several => several.iter().copied().find(|&idx| {
+                        let i = &self.instances[idx];
+                        src.is_some_and(|s| {
+                            i.master_addr == Some(s)
+                                || i.params.unicast_peers.iter().any(|p| p.addr == s)
+                        })
+                    }),
                 };
                 if chosen.is_none() {
                     let ifname = interface.as_deref().unwrap_or("(none)");
                     let from = src.map(|s| format!(" from {s}")).unwrap_or_default();
-                    self.log(LogLevel::Debug, format!(
+                    self.log(
+                        LogLevel::Debug,
+                        format!(
                         "Unknown VRID({vrid}) received on interface({ifname}){from}. ignoring..."
-                    ));
+                    ),
+                    );
                 }
                 chosen
             }
@@ -1279,8 +1497,13 @@ impl Router {
     }
 
     fn packet_error(&mut self, to: &Recipient, kind: PacketErrorKind) {
-        let Some(idx) = self.resolve(to, None) else { return };
-        if !matches!(self.instances[idx].phase, Phase::Backup(_) | Phase::Master(_)) {
+        let Some(idx) = self.resolve(to, None) else {
+            return;
+        };
+        if !matches!(
+            self.instances[idx].phase,
+            Phase::Backup(_) | Phase::Master(_)
+        ) {
             return;
         }
         let inst = &mut self.instances[idx];
@@ -1315,22 +1538,25 @@ impl Router {
     }
 
     fn advert_received(&mut self, rx: Received) {
-        let Some(idx) = self.resolve(&rx.to, Some(rx.src)) else { return };
+        let Some(idx) = self.resolve(&rx.to, Some(rx.src)) else {
+            return;
+        };
         let p = &self.instances[idx].params;
         // An IPv6 socket receives the group's packets whether or not it joined it, so
         // keepalived drops the wrong kind silently instead of counting an error.
         if p.family == Family::Inet6 && rx.dst.is_multicast() == p.is_unicast() {
-            let message = format!("({}) discarding packet of the other cast type from {}", p.name, rx.src);
+            let message = format!(
+                "({}) discarding packet of the other cast type from {}",
+                p.name, rx.src
+            );
             self.log(LogLevel::Debug, message);
             return;
         }
-        match self.instances[idx].phase {
-            Phase::Backup(_) => self.backup_rx(idx, &rx),
-            Phase::Master(_) => {
-                if self.master_rx(idx, &rx) {
-                    self.leave_master(idx, Want::Backup, false);
-                    self.after_transition(idx, StateName::Master);
-                }
+        match state_name(&self.instances[idx].phase) {
+            StateName::Backup => self.backup_rx(idx, &rx),
+            StateName::Master if self.master_rx(idx, &rx) => {
+                self.leave_master(idx, Want::Backup, false);
+                self.after_transition(idx, StateName::Master);
             }
             // keepalived ignores adverts in FAULT and INIT.
             _ => {}
@@ -1383,7 +1609,8 @@ impl Router {
             if master_change {
                 inst.rl.reset();
             }
-            if inst.params.is_owner() && inst.owner_reduced && (master_change || prio != PRIO_OWNER) {
+            if inst.params.is_owner() && inst.owner_reduced && (master_change || prio != PRIO_OWNER)
+            {
                 inst.owner_reduced = false;
                 inst.effective_priority = PRIO_OWNER;
                 self.log(LogLevel::Info, format!(
@@ -1402,7 +1629,10 @@ impl Router {
         };
         if prio == 0 {
             let skew = self.skew(idx);
-            self.log(LogLevel::Debug, format!("({name}) Backup received priority 0 advertisement"));
+            self.log(
+                LogLevel::Debug,
+                format!("({name}) Backup received priority 0 advertisement"),
+            );
             if let Phase::Backup(b) = &mut self.instances[idx].phase {
                 b.master_down = now + skew;
             }
@@ -1424,10 +1654,13 @@ impl Router {
                 }
             }
         } else {
-            self.log(LogLevel::Info, format!(
-                "({name}) received lower priority ({prio}) advert from {} - discarding",
-                rx.src
-            ));
+            self.log(
+                LogLevel::Info,
+                format!(
+                    "({name}) received lower priority ({prio}) advert from {} - discarding",
+                    rx.src
+                ),
+            );
             self.instances[idx].master_addr = Some(rx.src);
         }
     }
@@ -1450,7 +1683,10 @@ impl Router {
         if prio == 0 || (hpsa && they_win) {
             self.send_advert(idx, ours);
             if prio == 0 {
-                self.log(LogLevel::Debug, format!("({name}) Master received priority 0 message"));
+                self.log(
+                    LogLevel::Debug,
+                    format!("({name}) Master received priority 0 message"),
+                );
                 return false;
             }
         }
@@ -1494,7 +1730,9 @@ impl Router {
             self.log(LogLevel::Error, config_error);
             return;
         }
-        let Phase::Master(m) = &mut self.instances[idx].phase else { return };
+        let Phase::Master(m) = &mut self.instances[idx].phase else {
+            return;
+        };
         if m.rogue.watch_until.is_some() {
             m.rogue.watch_until = None;
             self.instances[idx].owner_reduced = true;
@@ -1514,10 +1752,17 @@ impl Router {
     fn lower_priority_seen(&mut self, idx: usize, src: IpAddr, prio: u8, ours: u8) {
         let name = self.name(idx).to_owned();
         let no_advert = self.instances[idx].params.lower_prio_no_advert;
-        let election = if no_advert { "" } else { ", forcing new election" };
-        self.log(LogLevel::Info, format!(
+        let election = if no_advert {
+            ""
+        } else {
+            ", forcing new election"
+        };
+        self.log(
+            LogLevel::Info,
+            format!(
             "({name}) Received advert from {src} with lower priority {prio}, ours {ours}{election}"
-        ));
+        ),
+        );
         if !no_advert {
             self.send_advert(idx, ours);
         }
@@ -1561,8 +1806,14 @@ impl Router {
         let Some(idx) = self.index_of(id) else { return };
         let p = &self.instances[idx].params;
         let vip = p.vips.iter().find(|v| v.prefix.addr == addr).cloned();
-        let evip = p.excluded_vips.iter().find(|v| v.prefix.addr == addr).cloned();
-        let Some(entry) = vip.clone().or(evip) else { return };
+        let evip = p
+            .excluded_vips
+            .iter()
+            .find(|v| v.prefix.addr == addr)
+            .cloned();
+        let Some(entry) = vip.clone().or(evip) else {
+            return;
+        };
         if !matches!(self.instances[idx].phase, Phase::Master(_)) || entry.no_track {
             return;
         }
@@ -1571,11 +1822,23 @@ impl Router {
             return;
         }
         let name = self.name(idx).to_owned();
-        self.log(LogLevel::Info, format!("({name}) virtual address {} was deleted - restoring", entry.prefix));
+        self.log(
+            LogLevel::Info,
+            format!(
+                "({name}) virtual address {} was deleted - restoring",
+                entry.prefix
+            ),
+        );
         let action = if vip.is_some() {
-            Action::AddVips { instance: id, vips: vec![entry] }
+            Action::AddVips {
+                instance: id,
+                vips: vec![entry],
+            }
         } else {
-            Action::AddExcludedVips { instance: id, vips: vec![entry] }
+            Action::AddExcludedVips {
+                instance: id,
+                vips: vec![entry],
+            }
         };
         self.out.push(action);
     }
@@ -1598,11 +1861,20 @@ impl Router {
             return;
         }
         let name = self.name(idx).to_owned();
-        self.log(LogLevel::Info, format!("({name}) route {} was deleted - restoring", route.dest));
+        self.log(
+            LogLevel::Info,
+            format!("({name}) route {} was deleted - restoring", route.dest),
+        );
         let action = if is_master {
-            Action::InstallVirtualRoutes { instance: id, routes: vec![route] }
+            Action::InstallVirtualRoutes {
+                instance: id,
+                routes: vec![route],
+            }
         } else {
-            Action::InstallBackupRoutes { instance: id, routes: vec![route] }
+            Action::InstallBackupRoutes {
+                instance: id,
+                routes: vec![route],
+            }
         };
         self.out.push(action);
     }
@@ -1611,8 +1883,14 @@ impl Router {
         let Some(idx) = self.index_of(id) else { return };
         let is_master = matches!(self.instances[idx].phase, Phase::Master(_));
         let p = &self.instances[idx].params;
-        let list = if is_master { &p.virtual_rules } else { &p.backup_rules };
-        let Some(found) = list.iter().find(|r| same_rule(r, &rule)).cloned() else { return };
+        let list = if is_master {
+            &p.virtual_rules
+        } else {
+            &p.backup_rules
+        };
+        let Some(found) = list.iter().find(|r| same_rule(r, &rule)).cloned() else {
+            return;
+        };
         if found.no_track || matches!(self.instances[idx].phase, Phase::Init | Phase::Stopped) {
             return;
         }
@@ -1621,11 +1899,20 @@ impl Router {
             return;
         }
         let name = self.name(idx).to_owned();
-        self.log(LogLevel::Info, format!("({name}) rule was deleted - restoring"));
+        self.log(
+            LogLevel::Info,
+            format!("({name}) rule was deleted - restoring"),
+        );
         let action = if is_master {
-            Action::InstallVirtualRules { instance: id, rules: vec![found] }
+            Action::InstallVirtualRules {
+                instance: id,
+                rules: vec![found],
+            }
         } else {
-            Action::InstallBackupRules { instance: id, rules: vec![found] }
+            Action::InstallBackupRules {
+                instance: id,
+                rules: vec![found],
+            }
         };
         self.out.push(action);
     }
@@ -1754,44 +2041,72 @@ impl Router {
         let old = std::mem::replace(&mut self.instances[idx].params, params);
         let inst = &mut self.instances[idx];
         inst.advert = advert_template(&inst.params);
-        inst.master_adver_int = if matches!(inst.phase, Phase::Master(_)) || inst.params.version == 2 {
-            inst.params.advert_interval
-        } else {
-            inst.master_adver_int
-        };
-        if inst.params.configured_src.is_some() && old.configured_src != inst.params.configured_src {
+        inst.master_adver_int =
+            if matches!(inst.phase, Phase::Master(_)) || inst.params.version == 2 {
+                inst.params.advert_interval
+            } else {
+                inst.master_adver_int
+            };
+        if inst.params.configured_src.is_some() && old.configured_src != inst.params.configured_src
+        {
             inst.source = inst.params.configured_src;
         }
         let id = inst.id;
         let new = &inst.params;
         let mut actions = Vec::new();
-        let gone_vips: Vec<AddressEntry> =
-            old.vips.iter().filter(|o| !new.vips.iter().any(|n| same_address(o, n))).cloned().collect();
+        let gone_vips: Vec<AddressEntry> = old
+            .vips
+            .iter()
+            .filter(|o| !new.vips.iter().any(|n| same_address(o, n)))
+            .cloned()
+            .collect();
         let gone_evips: Vec<AddressEntry> = old
             .excluded_vips
             .iter()
             .filter(|o| !new.excluded_vips.iter().any(|n| same_address(o, n)))
             .cloned()
             .collect();
-        let added_addresses = new.vips.iter().any(|n| !old.vips.iter().any(|o| same_address(o, n)))
-            || new.excluded_vips.iter().any(|n| !old.excluded_vips.iter().any(|o| same_address(o, n)));
+        let added_addresses = new
+            .vips
+            .iter()
+            .any(|n| !old.vips.iter().any(|o| same_address(o, n)))
+            || new
+                .excluded_vips
+                .iter()
+                .any(|n| !old.excluded_vips.iter().any(|o| same_address(o, n)));
         match inst.phase {
             Phase::Master(_) => {
                 let gone_rules = rules_not_in(&old.virtual_rules, &new.virtual_rules);
                 let new_keys: Vec<_> = new.virtual_routes.iter().map(RouteEntry::key).collect();
-                let gone_routes: Vec<RouteEntry> =
-                    old.virtual_routes.iter().filter(|r| !new_keys.contains(&r.key())).cloned().collect();
+                let gone_routes: Vec<RouteEntry> = old
+                    .virtual_routes
+                    .iter()
+                    .filter(|r| !new_keys.contains(&r.key()))
+                    .cloned()
+                    .collect();
                 if !gone_rules.is_empty() {
-                    actions.push(Action::RemoveVirtualRules { instance: id, rules: gone_rules });
+                    actions.push(Action::RemoveVirtualRules {
+                        instance: id,
+                        rules: gone_rules,
+                    });
                 }
                 if !gone_routes.is_empty() {
-                    actions.push(Action::RemoveVirtualRoutes { instance: id, routes: gone_routes });
+                    actions.push(Action::RemoveVirtualRoutes {
+                        instance: id,
+                        routes: gone_routes,
+                    });
                 }
                 if !gone_vips.is_empty() {
-                    actions.push(Action::RemoveVips { instance: id, vips: gone_vips });
+                    actions.push(Action::RemoveVips {
+                        instance: id,
+                        vips: gone_vips,
+                    });
                 }
                 if !gone_evips.is_empty() {
-                    actions.push(Action::RemoveExcludedVips { instance: id, vips: gone_evips });
+                    actions.push(Action::RemoveExcludedVips {
+                        instance: id,
+                        vips: gone_evips,
+                    });
                 }
                 self.out.extend(actions);
                 let priority = self.compute_priority(idx);
@@ -1806,14 +2121,24 @@ impl Router {
             }
             Phase::Backup(_) | Phase::Fault => {
                 let new_keys: Vec<_> = new.backup_routes.iter().map(RouteEntry::key).collect();
-                let gone_routes: Vec<RouteEntry> =
-                    old.backup_routes.iter().filter(|r| !new_keys.contains(&r.key())).cloned().collect();
+                let gone_routes: Vec<RouteEntry> = old
+                    .backup_routes
+                    .iter()
+                    .filter(|r| !new_keys.contains(&r.key()))
+                    .cloned()
+                    .collect();
                 let gone_rules = rules_not_in(&old.backup_rules, &new.backup_rules);
                 if !gone_rules.is_empty() {
-                    actions.push(Action::RemoveBackupRules { instance: id, rules: gone_rules });
+                    actions.push(Action::RemoveBackupRules {
+                        instance: id,
+                        rules: gone_rules,
+                    });
                 }
                 if !gone_routes.is_empty() {
-                    actions.push(Action::RemoveBackupRoutes { instance: id, routes: gone_routes });
+                    actions.push(Action::RemoveBackupRoutes {
+                        instance: id,
+                        routes: gone_routes,
+                    });
                 }
                 self.out.extend(actions);
                 self.install_backup_only(idx);

@@ -111,18 +111,33 @@ mod tests {
 
     #[test]
     fn v2_skew_is_256_minus_priority_over_256_seconds() {
-        assert_eq!(skew_time(2, 100, Centis::from_secs(1)), Duration::from_micros(609_375));
+        assert_eq!(
+            skew_time(2, 100, Centis::from_secs(1)),
+            Duration::from_micros(609_375)
+        );
         // v2 skew does not depend on the interval
-        assert_eq!(skew_time(2, 100, Centis::from_secs(5)), Duration::from_micros(609_375));
-        assert_eq!(skew_time(2, 255, Centis::from_secs(1)), Duration::from_micros(3_906));
+        assert_eq!(
+            skew_time(2, 100, Centis::from_secs(5)),
+            Duration::from_micros(609_375)
+        );
+        assert_eq!(
+            skew_time(2, 255, Centis::from_secs(1)),
+            Duration::from_micros(3_906)
+        );
     }
 
     #[test]
     fn v3_skew_scales_with_the_master_advert_interval() {
         // (256-100) * 100 cs * 625 / 16 = 609375 µs
-        assert_eq!(skew_time(3, 100, Centis(100)), Duration::from_micros(609_375));
+        assert_eq!(
+            skew_time(3, 100, Centis(100)),
+            Duration::from_micros(609_375)
+        );
         // half the interval, half the skew
-        assert_eq!(skew_time(3, 100, Centis(50)), Duration::from_micros(304_687));
+        assert_eq!(
+            skew_time(3, 100, Centis(50)),
+            Duration::from_micros(304_687)
+        );
     }
 
     #[test]
@@ -141,14 +156,20 @@ mod tests {
     fn centis_convert_to_milliseconds_not_seconds() {
         assert_eq!(Centis(100).to_duration(), Duration::from_secs(1));
         assert_eq!(Centis(1).to_duration(), Duration::from_millis(10));
-        assert_eq!(Centis::from_duration(Duration::from_millis(1234)), Centis(123));
+        assert_eq!(
+            Centis::from_duration(Duration::from_millis(1234)),
+            Centis(123)
+        );
     }
 
     #[test]
     fn timestamps_saturate_instead_of_wrapping() {
         let t = Timestamp::from_micros(5);
         assert_eq!(t - Duration::from_micros(10), Timestamp(0));
-        assert_eq!(Timestamp(u64::MAX) + Duration::from_secs(1), Timestamp(u64::MAX));
+        assert_eq!(
+            Timestamp(u64::MAX) + Duration::from_secs(1),
+            Timestamp(u64::MAX)
+        );
         assert_eq!(t.since(Timestamp(10)), Duration::ZERO);
     }
 }

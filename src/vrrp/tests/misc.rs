@@ -25,7 +25,10 @@ fn mail_is_sent_on_each_new_state_but_not_for_faults_with_no_email_faults() {
     p.notify.smtp_alert = true;
     let mut sim = Sim::with_config(RouterConfig {
         instances: vec![p],
-        options: RouterOptions { no_email_faults: true, ..Default::default() },
+        options: RouterOptions {
+            no_email_faults: true,
+            ..Default::default()
+        },
         ..Default::default()
     });
     assert_eq!(mails(&sim.event(Event::Startup)), vec![NotifyState::Backup]);
@@ -33,7 +36,10 @@ fn mail_is_sent_on_each_new_state_but_not_for_faults_with_no_email_faults() {
     assert!(mails(&sim.event(Event::InterfaceDown("eth0".into()))).is_empty());
     // keepalived's last_email_state was not updated by the FAULT, and it is still
     // MASTER, so BACKUP is mailed; a second BACKUP would not be.
-    assert_eq!(mails(&sim.event(Event::InterfaceUp("eth0".into()))), vec![NotifyState::Backup]);
+    assert_eq!(
+        mails(&sim.event(Event::InterfaceUp("eth0".into()))),
+        vec![NotifyState::Backup]
+    );
     assert!(mails(&sim.event(Event::InterfaceDown("eth0".into()))).is_empty());
     assert!(mails(&sim.event(Event::InterfaceUp("eth0".into()))).is_empty());
 }
@@ -41,25 +47,43 @@ fn mail_is_sent_on_each_new_state_but_not_for_faults_with_no_email_faults() {
 #[test]
 fn a_deleted_instance_is_reported_as_fault_without_notify_deleted() {
     let (mut sim, _) = Sim::started(vec![params("VI_1", 51, 100), params("VI_2", 52, 100)]);
-    let keep_only_second = RouterConfig { instances: vec![params("VI_2", 52, 100)], ..Default::default() };
+    let keep_only_second = RouterConfig {
+        instances: vec![params("VI_2", 52, 100)],
+        ..Default::default()
+    };
     let actions = sim.event(Event::Reload(Box::new(keep_only_second)));
-    assert_eq!(notifies(&actions), vec![("VI_1".into(), NotifyState::Fault, 100)]);
+    assert_eq!(
+        notifies(&actions),
+        vec![("VI_1".into(), NotifyState::Fault, 100)]
+    );
     assert!(sim.router.find("VI_1").is_none());
 
     let mut with_deleted = params("VI_2", 52, 100);
     with_deleted.notify.deleted = true;
-    let actions = sim.event(Event::Reload(Box::new(RouterConfig { instances: vec![with_deleted], ..Default::default() })));
-    assert!(notifies(&actions).is_empty(), "matched instance: no notification");
-    let actions = sim.event(Event::Reload(Box::new(RouterConfig::default())));
-    assert_eq!(notifies(&actions), vec![("VI_2".into(), NotifyState::Deleted, 100)]);
+    let actions = sim.event(Event::Reload(Box::new(RouterConfig {
+        instances: vec![with_deleted],
+        ..Default::default()
+    })));
+    assert!(
+        notifies(&actions).is_empty(),
+        "matched instance: no notification"
+    );
+    let actions = sim.event(Event::Reload(Box::default()));
+    assert_eq!(
+        notifies(&actions),
+        vec![("VI_2".into(), NotifyState::Deleted, 100)]
+    );
 }
 
 #[test]
 fn a_deleted_master_announces_priority_zero_and_releases_its_addresses() {
     let (mut sim, _) = Sim::started(vec![params("VI_1", 51, 100)]);
     to_master(&mut sim);
-    let actions = sim.event(Event::Reload(Box::new(RouterConfig::default())));
-    assert_eq!(kinds(&actions), vec!["SendAdvert", "RemoveVips", "StateChanged", "Notify"]);
+    let actions = sim.event(Event::Reload(Box::default()));
+    assert_eq!(
+        kinds(&actions),
+        vec!["SendAdvert", "RemoveVips", "StateChanged", "Notify"]
+    );
     assert_eq!(adverts(&actions), vec![0]);
 }
 
@@ -72,27 +96,54 @@ fn reload_keeps_a_matched_master_and_drops_addresses_no_longer_configured() {
     let id = sim.id("VI_1");
     let mut new = params("RENAMED", 51, 100);
     new.vips = vec![vip("192.0.2.1/24"), vip("192.0.2.3/24")];
-    let actions = sim.event(Event::Reload(Box::new(RouterConfig { instances: vec![new], ..Default::default() })));
-    assert_eq!(sim.router.find("RENAMED"), Some(id), "matched by VRID/interface/family, not by name");
+    let actions = sim.event(Event::Reload(Box::new(RouterConfig {
+        instances: vec![new],
+        ..Default::default()
+    })));
+    assert_eq!(
+        sim.router.find("RENAMED"),
+        Some(id),
+        "matched by VRID/interface/family, not by name"
+    );
     assert_eq!(sim.state("RENAMED"), StateName::Master);
-    assert_eq!(kinds(&actions), vec!["RemoveVips", "SendAdvert", "AddVips", "SendGarp"]);
-    match &actions.iter().find(|a| matches!(a, Action::RemoveVips { .. })) {
+    assert_eq!(
+        kinds(&actions),
+        vec!["RemoveVips", "SendAdvert", "AddVips", "SendGarp"]
+    );
+    match &actions
+        .iter()
+        .find(|a| matches!(a, Action::RemoveVips { .. }))
+    {
         Some(Action::RemoveVips { vips, .. }) => assert_eq!(vips, &vec![vip("192.0.2.2/24")]),
         other => panic!("{other:?}"),
     }
-    assert_eq!(sim.status("RENAMED").stats.become_master, 1, "statistics survive a reload");
+    assert_eq!(
+        sim.status("RENAMED").stats.become_master,
+        1,
+        "statistics survive a reload"
+    );
 }
 
 #[test]
 fn reload_starts_a_new_instance_as_at_startup() {
     let (mut sim, _) = Sim::started(vec![params("VI_1", 51, 100)]);
     let first = sim.id("VI_1");
-    let config = RouterConfig { instances: vec![params("VI_1", 51, 100), params("VI_NEW", 60, 255)], ..Default::default() };
+    let config = RouterConfig {
+        instances: vec![params("VI_1", 51, 100), params("VI_NEW", 60, 255)],
+        ..Default::default()
+    };
     let actions = sim.event(Event::Reload(Box::new(config)));
     let new_id = sim.id("VI_NEW");
     assert_ne!(new_id, first);
-    assert_eq!(sim.state("VI_NEW"), StateName::Fault, "no source address reported yet");
-    let actions2 = sim.event(Event::SourceAddress { instance: new_id, addr: Some(ip(OUR_ADDR)) });
+    assert_eq!(
+        sim.state("VI_NEW"),
+        StateName::Fault,
+        "no source address reported yet"
+    );
+    let actions2 = sim.event(Event::SourceAddress {
+        instance: new_id,
+        addr: Some(ip(OUR_ADDR)),
+    });
     assert_eq!(sim.state("VI_NEW"), StateName::Master);
     assert!(has_log(&actions, "(VI_NEW) Entering FAULT STATE (init)"));
     assert_eq!(adverts(&actions2), vec![255]);
@@ -103,7 +154,10 @@ fn a_deleted_vip_is_restored_by_default() {
     let (mut sim, _) = Sim::started(vec![params("VI_1", 51, 100)]);
     to_master(&mut sim);
     let id = sim.id("VI_1");
-    let actions = sim.event(Event::OwnedAddressDeleted { instance: id, addr: ip("192.0.2.1") });
+    let actions = sim.event(Event::OwnedAddressDeleted {
+        instance: id,
+        addr: ip("192.0.2.1"),
+    });
     assert_eq!(kinds(&actions), vec!["AddVips"]);
     assert_eq!(sim.state("VI_1"), StateName::Master);
 }
@@ -112,13 +166,19 @@ fn a_deleted_vip_is_restored_by_default() {
 fn a_deleted_vip_sends_the_master_to_backup_in_keepalived_mode() {
     let mut sim = Sim::with_config(RouterConfig {
         instances: vec![params("VI_1", 51, 100)],
-        options: RouterOptions { backup_on_owned_deletion: true, ..Default::default() },
+        options: RouterOptions {
+            backup_on_owned_deletion: true,
+            ..Default::default()
+        },
         ..Default::default()
     });
     sim.event(Event::Startup);
     to_master(&mut sim);
     let id = sim.id("VI_1");
-    let actions = sim.event(Event::OwnedAddressDeleted { instance: id, addr: ip("192.0.2.1") });
+    let actions = sim.event(Event::OwnedAddressDeleted {
+        instance: id,
+        addr: ip("192.0.2.1"),
+    });
     assert_eq!(sim.state("VI_1"), StateName::Backup);
     assert_eq!(adverts(&actions), vec![0]);
 }
@@ -141,7 +201,12 @@ fn a_deleted_no_track_vip_is_left_alone() {
     let (mut sim, _) = Sim::started(vec![p]);
     to_master(&mut sim);
     let id = sim.id("VI_1");
-    assert!(sim.event(Event::OwnedAddressDeleted { instance: id, addr: ip("192.0.2.1") }).is_empty());
+    assert!(sim
+        .event(Event::OwnedAddressDeleted {
+            instance: id,
+            addr: ip("192.0.2.1")
+        })
+        .is_empty());
 }
 
 #[test]
@@ -174,8 +239,16 @@ fn base_instance(name: &str) -> VrrpInstance {
         virtual_rules: Vec::new(),
         backup_routes: Vec::new(),
         backup_rules: Vec::new(),
-        track_interfaces: vec![crate::config::model::TrackInterface { name: "eth1".into(), weight: -20, reverse: false }],
-        track_scripts: vec![crate::config::model::TrackRef { name: "chk".into(), weight: None, reverse: None }],
+        track_interfaces: vec![crate::config::model::TrackInterface {
+            name: "eth1".into(),
+            weight: -20,
+            reverse: false,
+        }],
+        track_scripts: vec![crate::config::model::TrackRef {
+            name: "chk".into(),
+            weight: None,
+            reverse: None,
+        }],
         track_files: Vec::new(),
         nopreempt: false,
         preempt_delay: Duration::ZERO,
@@ -232,8 +305,15 @@ fn script_def(name: &str, weight: i32) -> crate::config::model::VrrpScript {
 
 #[test]
 fn params_from_config_resolve_trackers_auth_and_mail() {
-    let mut config = Config { instances: vec![base_instance("VI_1")], scripts: vec![script_def("chk", 30)], ..Default::default() };
-    config.global.smtp_server = Some(SmtpServer { host: "127.0.0.1".into(), port: 25 });
+    let mut config = Config {
+        instances: vec![base_instance("VI_1")],
+        scripts: vec![script_def("chk", 30)],
+        ..Default::default()
+    };
+    config.global.smtp_server = Some(SmtpServer {
+        host: "127.0.0.1".into(),
+        port: 25,
+    });
     config.global.notification_email = vec!["ops@example.net".into()];
     let rc = RouterConfig::from_config(&config, RouterOptions::default()).unwrap();
     let p = &rc.instances[0];
@@ -243,14 +323,29 @@ fn params_from_config_resolve_trackers_auth_and_mail() {
     assert_eq!(
         p.trackers,
         vec![
-            TrackerSpec { object: TrackedObject::Interface("eth0".into()), weight: 0, reverse: false },
-            TrackerSpec { object: TrackedObject::Interface("eth1".into()), weight: -20, reverse: false },
-            TrackerSpec { object: TrackedObject::Script("chk".into()), weight: 30, reverse: false },
+            TrackerSpec {
+                object: TrackedObject::Interface("eth0".into()),
+                weight: 0,
+                reverse: false
+            },
+            TrackerSpec {
+                object: TrackedObject::Interface("eth1".into()),
+                weight: -20,
+                reverse: false
+            },
+            TrackerSpec {
+                object: TrackedObject::Script("chk".into()),
+                weight: 30,
+                reverse: false
+            },
         ]
     );
     assert_eq!(
         rc.initial_trackers,
-        vec![InitialTracker { object: TrackedObject::Script("chk".into()), status: TrackerStatus::ScriptFailed }]
+        vec![InitialTracker {
+            object: TrackedObject::Script("chk".into()),
+            status: TrackerStatus::ScriptFailed
+        }]
     );
 }
 
@@ -279,21 +374,38 @@ fn params_from_config_drop_weights_of_owners_and_zero_them_in_sync_groups() {
         ..Default::default()
     };
     let rc = RouterConfig::from_config(&config, RouterOptions::default()).unwrap();
-    let objects = |p: &InstanceParams| p.trackers.iter().map(|t| (t.object.clone(), t.weight)).collect::<Vec<_>>();
-    assert_eq!(objects(&rc.instances[0]), vec![(TrackedObject::Interface("eth0".into()), 0)]);
+    let objects = |p: &InstanceParams| {
+        p.trackers
+            .iter()
+            .map(|t| (t.object.clone(), t.weight))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        objects(&rc.instances[0]),
+        vec![(TrackedObject::Interface("eth0".into()), 0)]
+    );
     assert_eq!(
         objects(&rc.instances[1]),
-        vec![(TrackedObject::Interface("eth0".into()), 0), (TrackedObject::Interface("eth1".into()), 0)]
+        vec![
+            (TrackedObject::Interface("eth0".into()), 0),
+            (TrackedObject::Interface("eth1".into()), 0)
+        ]
     );
     assert!(!rc.instances[1].notify.smtp_alert, "no relay configured");
 }
 
 #[test]
 fn params_from_config_report_an_unknown_script() {
-    let config = Config { instances: vec![base_instance("VI_1")], ..Default::default() };
+    let config = Config {
+        instances: vec![base_instance("VI_1")],
+        ..Default::default()
+    };
     assert_eq!(
         RouterConfig::from_config(&config, RouterOptions::default()),
-        Err(ParamsError::UnknownScript { instance: "VI_1".into(), script: "chk".into() })
+        Err(ParamsError::UnknownScript {
+            instance: "VI_1".into(),
+            script: "chk".into()
+        })
     );
 }
 
@@ -316,7 +428,10 @@ fn record_failover() -> Recording {
     p.vips = vec![vip("192.0.2.1/24"), vip("203.0.113.10/24")];
     p.virtual_routes = vec![route("0.0.0.0/0", "203.0.113.254")];
     p.backup_routes = vec![route("0.0.0.0/0", "192.0.2.1")];
-    let config = RouterConfig { instances: vec![p], ..Default::default() };
+    let config = RouterConfig {
+        instances: vec![p],
+        ..Default::default()
+    };
     let mut router = Router::new(config.clone());
     let id = router.find("VI_INT").unwrap();
     let peer_advert = |priority| {
@@ -336,7 +451,13 @@ fn record_failover() -> Recording {
         })
     };
     let script = vec![
-        (0.0, Event::SourceAddress { instance: id, addr: Some(ip(OUR_ADDR)) }),
+        (
+            0.0,
+            Event::SourceAddress {
+                instance: id,
+                addr: Some(ip(OUR_ADDR)),
+            },
+        ),
         (0.0, Event::Startup),
         (1.0, peer_advert(200)),
         (2.0, peer_advert(200)),
@@ -363,13 +484,20 @@ fn record_failover() -> Recording {
 /// the same actions. Set KAD_WRITE_REPLAY=1 to re-record it after an intended change.
 #[test]
 fn a_recorded_run_replays_to_the_same_actions() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/vrrp/testdata/replay_failover.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/vrrp/testdata/replay_failover.json"
+    );
     if std::env::var_os("KAD_WRITE_REPLAY").is_some() {
         let json = serde_json::to_string_pretty(&record_failover()).unwrap();
         std::fs::write(path, json + "\n").unwrap();
     }
-    let recording: Recording = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    assert!(recording.steps.iter().any(|s| s.actions.iter().any(|a| matches!(a, Action::AddVips { .. }))));
+    let recording: Recording =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(recording.steps.iter().any(|s| s
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::AddVips { .. }))));
     let mut router = Router::new(recording.config);
     for (n, step) in recording.steps.into_iter().enumerate() {
         let actions = router.handle(step.at, step.event);

@@ -28,7 +28,15 @@ pub(super) fn ip(s: &str) -> IpAddr {
 pub(super) fn prefix(s: &str) -> Prefix {
     let (addr, len) = s.split_once('/').unwrap_or((s, ""));
     let addr = ip(addr);
-    let len = if len.is_empty() { if addr.is_ipv4() { 32 } else { 128 } } else { len.parse().unwrap() };
+    let len = if len.is_empty() {
+        if addr.is_ipv4() {
+            32
+        } else {
+            128
+        }
+    } else {
+        len.parse().unwrap()
+    };
     Prefix { addr, len }
 }
 
@@ -119,7 +127,11 @@ pub(super) fn params(name: &str, vrid: u8, priority: u8) -> InstanceParams {
         rx_interface: Some("eth0".into()),
         base_priority: priority,
         advert_interval: Centis(100),
-        initial_state: if priority == 255 { InitialState::Master } else { InitialState::Backup },
+        initial_state: if priority == 255 {
+            InitialState::Master
+        } else {
+            InitialState::Backup
+        },
         nopreempt: false,
         preempt_delay: Duration::ZERO,
         accept: true,
@@ -181,13 +193,22 @@ pub(super) struct Sim {
 impl Sim {
     /// Every instance gets OUR_ADDR as its source address (reported before Startup).
     pub fn new(instances: Vec<InstanceParams>) -> Sim {
-        Sim::with_config(RouterConfig { instances, ..Default::default() })
+        Sim::with_config(RouterConfig {
+            instances,
+            ..Default::default()
+        })
     }
 
     pub fn with_config(config: RouterConfig) -> Sim {
-        let mut sim = Sim { router: Router::new(config), now: Timestamp::from_micros(1_000_000) };
+        let mut sim = Sim {
+            router: Router::new(config),
+            now: Timestamp::from_micros(1_000_000),
+        };
         for id in sim.router.instance_ids() {
-            sim.event(Event::SourceAddress { instance: id, addr: Some(ip(OUR_ADDR)) });
+            sim.event(Event::SourceAddress {
+                instance: id,
+                addr: Some(ip(OUR_ADDR)),
+            });
         }
         sim
     }
@@ -263,7 +284,11 @@ impl Sim {
                 addrs: p.vips.iter().map(|v| v.prefix.addr).collect(),
             },
             src: ip(src),
-            dst: if p.is_unicast() { ip(OUR_ADDR) } else { p.mcast_group },
+            dst: if p.is_unicast() {
+                ip(OUR_ADDR)
+            } else {
+                p.mcast_group
+            },
             ttl: Some(255),
         }
     }
@@ -329,9 +354,15 @@ pub(super) fn notifies(actions: &[Action]) -> Vec<(String, NotifyState, u8)> {
     actions
         .iter()
         .filter_map(|a| match a {
-            Action::Notify { target, state, priority } => {
+            Action::Notify {
+                target,
+                state,
+                priority,
+            } => {
                 let name = match target {
-                    NotifyTarget::Instance { name, .. } | NotifyTarget::Group { name, .. } => name.clone(),
+                    NotifyTarget::Instance { name, .. } | NotifyTarget::Group { name, .. } => {
+                        name.clone()
+                    }
                 };
                 Some((name, *state, *priority))
             }

@@ -6,14 +6,30 @@ use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
 enum Input {
-    Advert { to_b: bool, src_last_octet: u8, priority: u8, interval_cs: u16, version: u8, ttl: u8, vips: u8 },
-    Interface { name_idx: u8, up: bool },
-    Script { ok: bool },
+    Advert {
+        to_b: bool,
+        src_last_octet: u8,
+        priority: u8,
+        interval_cs: u16,
+        version: u8,
+        ttl: u8,
+        vips: u8,
+    },
+    Interface {
+        name_idx: u8,
+        up: bool,
+    },
+    Script {
+        ok: bool,
+    },
     File(i64),
     Source(bool),
     PacketError,
     Deleted,
-    Reload { drop_b: bool, priority: u8 },
+    Reload {
+        drop_b: bool,
+        priority: u8,
+    },
     Tick,
 }
 
@@ -36,21 +52,41 @@ fn input() -> impl Strategy<Value = Input> {
 
 fn config(with_b: bool, a_priority: u8) -> RouterConfig {
     let mut a = params("A", 51, a_priority);
-    a.trackers.push(TrackerSpec { object: TrackedObject::Script("s".into()), weight: -30, reverse: false });
-    a.trackers.push(TrackerSpec { object: TrackedObject::File("f".into()), weight: 3, reverse: false });
+    a.trackers.push(TrackerSpec {
+        object: TrackedObject::Script("s".into()),
+        weight: -30,
+        reverse: false,
+    });
+    a.trackers.push(TrackerSpec {
+        object: TrackedObject::File("f".into()),
+        weight: 3,
+        reverse: false,
+    });
     a.backup_routes = vec![route("0.0.0.0/0", "192.0.2.1")];
     a.virtual_routes = vec![route("0.0.0.0/0", "203.0.113.254")];
     let mut b = v3(params("B", 52, 100), 50);
     b.vips = vec![vip("192.0.2.2/24")];
-    b.trackers.push(TrackerSpec { object: TrackedObject::Interface("eth1".into()), weight: 0, reverse: false });
+    b.trackers.push(TrackerSpec {
+        object: TrackedObject::Interface("eth1".into()),
+        weight: 0,
+        reverse: false,
+    });
     b.preempt_delay = Duration::from_secs(2);
     let mut instances = vec![a];
     let mut groups = Vec::new();
     if with_b {
         instances.push(b);
-        groups.push(SyncGroupParams { name: "G".into(), members: vec!["A".into(), "B".into()], smtp_alert: true });
+        groups.push(SyncGroupParams {
+            name: "G".into(),
+            members: vec!["A".into(), "B".into()],
+            smtp_alert: true,
+        });
     }
-    RouterConfig { instances, groups, ..Default::default() }
+    RouterConfig {
+        instances,
+        groups,
+        ..Default::default()
+    }
 }
 
 proptest! {

@@ -6,8 +6,14 @@ fn owner_configured_master_becomes_master_immediately_at_startup() {
     assert_eq!(sim.state("VI_1"), StateName::Master);
     assert_eq!(adverts(&actions), vec![255]);
     assert!(has_log(&actions, "(VI_1) Entering MASTER STATE"));
-    assert!(!has_log(&actions, "BACKUP"), "an owner does not pass through BACKUP (init)");
-    assert_eq!(notifies(&actions), vec![("VI_1".into(), NotifyState::Master, 255)]);
+    assert!(
+        !has_log(&actions, "BACKUP"),
+        "an owner does not pass through BACKUP (init)"
+    );
+    assert_eq!(
+        notifies(&actions),
+        vec![("VI_1".into(), NotifyState::Master, 255)]
+    );
 }
 
 #[test]
@@ -15,10 +21,16 @@ fn backup_at_startup_waits_the_full_master_down_interval() {
     let (mut sim, actions) = Sim::started(vec![params("VI_1", 51, 100)]);
     assert_eq!(sim.state("VI_1"), StateName::Backup);
     assert!(has_log(&actions, "(VI_1) Entering BACKUP STATE (init)"));
-    assert_eq!(notifies(&actions), vec![("VI_1".into(), NotifyState::Backup, 100)]);
+    assert_eq!(
+        notifies(&actions),
+        vec![("VI_1".into(), NotifyState::Backup, 100)]
+    );
     // 3 × 1 s + (256-100)/256 s = 3.609375 s
     let start = sim.now;
-    assert_eq!(sim.router.next_deadline(), Some(start + Duration::from_micros(3_609_375)));
+    assert_eq!(
+        sim.router.next_deadline(),
+        Some(start + Duration::from_micros(3_609_375))
+    );
     sim.advance(Duration::from_micros(3_609_374));
     assert_eq!(sim.state("VI_1"), StateName::Backup);
     let actions = sim.advance(Duration::from_micros(1));
@@ -35,14 +47,21 @@ fn state_master_below_priority_255_still_starts_as_backup() {
     sim.advance_secs(3.218);
     assert_eq!(sim.state("VI_1"), StateName::Backup);
     sim.advance_secs(0.001);
-    assert_eq!(sim.state("VI_1"), StateName::Master, "priority 200 takes over after 3 s + 0.21875 s");
+    assert_eq!(
+        sim.state("VI_1"),
+        StateName::Master,
+        "priority 200 takes over after 3 s + 0.21875 s"
+    );
 }
 
 #[test]
 fn v3_startup_down_interval_uses_the_configured_interval_and_v3_skew() {
     // keepalived observation: priority 100, advert 0.5 s → about 1.8 s.
     let (sim, _) = Sim::started(vec![v3(params("VI_1", 51, 100), 50)]);
-    assert_eq!(sim.router.next_deadline(), Some(sim.now + Duration::from_micros(1_500_000 + 304_687)));
+    assert_eq!(
+        sim.router.next_deadline(),
+        Some(sim.now + Duration::from_micros(1_500_000 + 304_687))
+    );
 }
 
 #[test]
@@ -52,7 +71,10 @@ fn instance_whose_interface_is_down_starts_in_fault() {
     let actions = sim.event(Event::Startup);
     assert_eq!(sim.state("VI_1"), StateName::Fault);
     assert!(has_log(&actions, "(VI_1) Entering FAULT STATE (init)"));
-    assert_eq!(notifies(&actions), vec![("VI_1".into(), NotifyState::Fault, 100)]);
+    assert_eq!(
+        notifies(&actions),
+        vec![("VI_1".into(), NotifyState::Fault, 100)]
+    );
     assert_eq!(sim.router.next_deadline(), None, "FAULT has no timers");
 }
 
@@ -68,12 +90,21 @@ fn dont_track_primary_ignores_the_instance_interface() {
 
 #[test]
 fn instance_without_a_source_address_starts_in_fault() {
-    let mut sim = Sim::with_config(RouterConfig { instances: vec![params("VI_1", 51, 100)], ..Default::default() });
+    let mut sim = Sim::with_config(RouterConfig {
+        instances: vec![params("VI_1", 51, 100)],
+        ..Default::default()
+    });
     let id = sim.id("VI_1");
-    sim.event(Event::SourceAddress { instance: id, addr: None });
+    sim.event(Event::SourceAddress {
+        instance: id,
+        addr: None,
+    });
     sim.event(Event::Startup);
     assert_eq!(sim.state("VI_1"), StateName::Fault);
-    let actions = sim.event(Event::SourceAddress { instance: id, addr: Some(ip(OUR_ADDR)) });
+    let actions = sim.event(Event::SourceAddress {
+        instance: id,
+        addr: Some(ip(OUR_ADDR)),
+    });
     assert_eq!(sim.state("VI_1"), StateName::Backup);
     assert!(has_log(&actions, "(VI_1) Entering BACKUP STATE"));
 }
@@ -81,7 +112,11 @@ fn instance_without_a_source_address_starts_in_fault() {
 #[test]
 fn weight_zero_script_holds_the_instance_in_fault_silently_until_its_first_result() {
     let mut p = params("VI_1", 51, 100);
-    p.trackers.push(TrackerSpec { object: TrackedObject::Script("chk".into()), weight: 0, reverse: false });
+    p.trackers.push(TrackerSpec {
+        object: TrackedObject::Script("chk".into()),
+        weight: 0,
+        reverse: false,
+    });
     let config = RouterConfig {
         instances: vec![p],
         initial_trackers: vec![InitialTracker {
@@ -93,19 +128,29 @@ fn weight_zero_script_holds_the_instance_in_fault_silently_until_its_first_resul
     let mut sim = Sim::with_config(config);
     let actions = sim.event(Event::Startup);
     assert_eq!(sim.state("VI_1"), StateName::Fault);
-    assert!(notifies(&actions).is_empty(), "waiting for scripts is not a fault to report");
+    assert!(
+        notifies(&actions).is_empty(),
+        "waiting for scripts is not a fault to report"
+    );
     let actions = sim.event(Event::TrackerUpdate {
         object: TrackedObject::Script("chk".into()),
         status: TrackerStatus::ScriptOk,
     });
     assert_eq!(sim.state("VI_1"), StateName::Backup);
-    assert_eq!(notifies(&actions), vec![("VI_1".into(), NotifyState::Backup, 100)]);
+    assert_eq!(
+        notifies(&actions),
+        vec![("VI_1".into(), NotifyState::Backup, 100)]
+    );
 }
 
 #[test]
 fn init_fail_script_starts_the_instance_in_fault_and_reports_it() {
     let mut p = params("VI_1", 51, 100);
-    p.trackers.push(TrackerSpec { object: TrackedObject::Script("chk".into()), weight: 0, reverse: false });
+    p.trackers.push(TrackerSpec {
+        object: TrackedObject::Script("chk".into()),
+        weight: 0,
+        reverse: false,
+    });
     let config = RouterConfig {
         instances: vec![p],
         initial_trackers: vec![InitialTracker {
@@ -117,7 +162,10 @@ fn init_fail_script_starts_the_instance_in_fault_and_reports_it() {
     let mut sim = Sim::with_config(config);
     let actions = sim.event(Event::Startup);
     assert_eq!(sim.state("VI_1"), StateName::Fault);
-    assert_eq!(notifies(&actions), vec![("VI_1".into(), NotifyState::Fault, 100)]);
+    assert_eq!(
+        notifies(&actions),
+        vec![("VI_1".into(), NotifyState::Fault, 100)]
+    );
 }
 
 #[test]
@@ -126,7 +174,15 @@ fn startup_removes_leftover_addresses_and_installs_backup_routes() {
     p.virtual_routes = vec![route("0.0.0.0/0", "203.0.113.254")];
     p.backup_routes = vec![route("0.0.0.0/0", "192.0.2.1")];
     let (_, actions) = Sim::started(vec![p]);
-    assert_eq!(kinds(&actions), vec!["InstallBackupRoutes", "RemoveVips", "StateChanged", "Notify"]);
+    assert_eq!(
+        kinds(&actions),
+        vec![
+            "InstallBackupRoutes",
+            "RemoveVips",
+            "StateChanged",
+            "Notify"
+        ]
+    );
 }
 
 #[test]
