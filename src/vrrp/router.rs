@@ -1532,7 +1532,23 @@ impl Router {
             PacketErrorKind::Checksum => "invalid checksum",
         };
         if inst.rl.first(Condition::PacketError) {
-            let message = format!("({}) received {what}", inst.params.name);
+            let p = &inst.params;
+            let message = if kind == PacketErrorKind::Checksum {
+                // The usual cause is a peer that leaves the IPv4 pseudo-header out of the
+                // v3 checksum (RFC 9568); say which option settles it.
+                let hint = if p.version == 3 && p.family == Family::Inet {
+                    if p.v3_checksum_as_v2 {
+                        " - the peer may include the pseudo-header: unset v3_checksum_as_v2"
+                    } else {
+                        " - the peer may omit the pseudo-header: set v3_checksum_as_v2"
+                    }
+                } else {
+                    ""
+                };
+                format!("({}) Invalid VRRPv{} checksum{hint}", p.name, p.version)
+            } else {
+                format!("({}) received {what}", p.name)
+            };
             self.log(LogLevel::Info, message);
         }
     }

@@ -461,3 +461,14 @@ fn an_ipv6_unicast_instance_silently_drops_multicast_adverts() {
     sim.event(Event::AdvertReceived(rx));
     assert_eq!(sim.status("VI_6").stats.advert_rcvd, 1);
 }
+
+#[test]
+fn a_v3_checksum_error_names_the_option_that_settles_it() {
+    let mut sim = backup(v3(params("VI_1", 51, 100), 100));
+    let to = Recipient::Instance(sim.id("VI_1"));
+    let actions = sim.event(Event::PacketError {
+        to,
+        kind: PacketErrorKind::Checksum,
+    });
+    assert!(has_log(&actions, "(VI_1) Invalid VRRPv3 checksum - the peer may omit the pseudo-header: set v3_checksum_as_v2"));
+}
