@@ -1,0 +1,569 @@
+//! What the protocol core needs to know about each instance and sync group, derived
+//! once from the typed config.
+//!
+//! `InstanceParams::from_config` takes the whole `Config` rather than only the global
+//! defaults: tracker weights come from `vrrp_script` / `track_file` definitions, and
+//! whether weights count at all depends on the sync group (keepalived's
+//! `vrrp_complete_instance` and `sync_group_tracking_init` rules, reproduced here).
+
+use crate::config::model::AddressEntry;
+use crate::config::model::{
+    Auth, Config, Family, GlobalDefs, InitialState, RouteEntry, RouteKey, RuleEntry, SyncGroup,
+    UnicastPeer, VrrpInstance,
+};
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::time::Centis;
+
+/// The priority of the address owner: never changed by trackers.
+pub const PRIO_OWNER: u8 = 255;
+
+/// v2 authentication as compared against received adverts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthSpec {
+    None,
+    /// PASS: the password zero-padded to the 8 bytes carried on the wire.
+    Pass([u8; 8]),
+    /// IPSEC-AH: the ICV is verified below the core; the core only checks the type.
+    Ah,
+}
+
+impl AuthSpec {
+    fn from_model(auth: Option<&Auth>) -> AuthSpec {
+        match auth {
+            None => AuthSpec::None,
+            Some(Auth::Pass(pw)) => {
+                let mut padded = [0u8; 8];
+                for (dst, src) in padded.iter_mut().zip(pw.iter()) {
+                    *dst = *src;
+                }
+                AuthSpec::Pass(padded)
+            }
+            Some(Auth::Ah(_)) => AuthSpec::Ah,
+        }
+    }
+}
+
+/// Something whose state moves an instance's priority or puts it in FAULT.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum TrackedObject {
+    Interface(String),
+    Script(String),
+    File(String),
+}
+
+/// One tracker of one instance, weights already resolved (a weight of 0 means that a
+/// failure puts the instance in FAULT).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackerSpec {
+    pub object: TrackedObject,
+    pub weight: i32,
+    pub reverse: bool,
+}
+
+/// The GARP/NA schedule of a MASTER (global values already inherited).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GarpParams {
+    pub master_delay: Duration,
+    pub master_repeat: u32,
+    pub master_refresh: Duration,
+    pub master_refresh_repeat: u32,
+    pub lower_prio_delay: Duration,
+    pub lower_prio_repeat: u32,
+}
+
+/// How an instance reports state changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct NotifyParams {
+    /// `smtp_alert` resolved through the globals, and a relay and recipient exist.
+    pub smtp_alert: bool,
+    pub priority_changes: bool,
+    /// Without `notify_deleted`, a deleted instance is reported as FAULT (keepalived's
+    /// legacy behaviour).
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceParams {
+    pub name: String,
+    pub vrid: u8,
+    pub version: u8,
+    pub family: Family,
+    /// The configured interface (part of the reload match key).
+    pub interface: Option<String>,
+    /// Where this instance's adverts arrive: the VMAC unless `vmac_xmit_base`.
+    pub rx_interface: Option<String>,
+    pub base_priority: u8,
+    pub advert_interval: Centis,
+    pub initial_state: InitialState,
+    pub nopreempt: bool,
+    pub preempt_delay: Duration,
+    pub accept: bool,
+    pub auth: AuthSpec,
+    pub vips: Vec<AddressEntry>,
+    pub excluded_vips: Vec<AddressEntry>,
+    pub virtual_routes: Vec<RouteEntry>,
+    pub virtual_rules: Vec<RuleEntry>,
+    pub backup_routes: Vec<RouteEntry>,
+    pub backup_rules: Vec<RuleEntry>,
+    pub unicast_peers: Vec<UnicastPeer>,
+    /// `unicast_src_ip` or `mcast_src_ip`: known without asking the interface.
+    pub configured_src: Option<IpAddr>,
+    pub mcast_group: IpAddr,
+    pub unicast_fault_no_peer: bool,
+    pub garp: GarpParams,
+    pub down_timer_adverts: u32,
+    pub lower_prio_no_advert: bool,
+    pub higher_prio_send_advert: bool,
+    pub owner_ignore_adverts: bool,
+    pub skip_check_adv_addr: bool,
+    pub check_unicast_src: bool,
+    /// Informative only: the codec applies it.
+    pub v3_checksum_as_v2: bool,
+    pub vmac: bool,
+    pub trackers: Vec<TrackerSpec>,
+    pub sync_group: Option<String>,
+    pub notify: NotifyParams,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum ParamsError {
+    #[error("({instance}) tracked script {script} is not defined")]
+    UnknownScript { instance: String, script: String },
+    #[error("({instance}) tracked file {file} is not defined")]
+    UnknownTrackFile { instance: String, file: String },
+    #[error("({instance}) version {version} is not a VRRP version")]
+    BadVersion { instance: String, version: u8 },
+    #[error("({instance}) priority 0 is reserved for a master that is leaving")]
+    ZeroPriority { instance: String },
+    #[error("({instance}) advert interval must be at least 10 ms")]
+    ZeroInterval { instance: String },
+    #[error("sync group {group} names instance {instance}, which does not exist")]
+    UnknownMember { group: String, instance: String },
+}
+
+impl InstanceParams {
+    pub fn is_unicast(&self) -> bool {
+        !self.unicast_peers.is_empty()
+    }
+
+    pub fn is_owner(&self) -> bool {
+        self.base_priority == PRIO_OWNER
+    }
+
+    /// Whether this instance wants MASTER straight away (startup, leaving FAULT):
+    /// only the address owner configured `state MASTER` does.
+    pub fn starts_as_master(&self) -> bool {
+        self.is_owner() && self.initial_state == InitialState::Master
+    }
+
+    /// Routes/rules are identified by their kernel key: a virtual route replaces a backup
+    /// route with the same key (and vice versa), so only the others need removing.
+    pub fn backup_routes_not_replaced(&self) -> Vec<RouteEntry> {
+        routes_not_keyed_by(&self.backup_routes, &self.virtual_routes)
+    }
+
+    pub fn virtual_routes_not_replaced(&self) -> Vec<RouteEntry> {
+        routes_not_keyed_by(&self.virtual_routes, &self.backup_routes)
+    }
+
+    /// keepalived's `vrrp_exist`: how a reload recognises the same instance (the name
+    /// is not part of it).
+    pub fn reload_key(&self) -> ReloadKey {
+        let unicast = self.is_unicast();
+        ReloadKey {
+            vrid: self.vrid,
+            family: self.family,
+            interface: self.interface.clone(),
+            unicast,
+            unicast_src: if unicast { self.configured_src } else { None },
+            vmac: self.vmac,
+            mcast_group: if unicast {
+                None
+            } else {
+                Some(self.mcast_group)
+            },
+        }
+    }
+
+    pub fn from_config(
+        inst: &VrrpInstance,
+        config: &Config,
+    ) -> Result<InstanceParams, ParamsError> {
+        let global = &config.global;
+        if inst.version != 2 && inst.version != 3 {
+            return Err(ParamsError::BadVersion {
+                instance: inst.name.clone(),
+                version: inst.version,
+            });
+        }
+        if inst.priority == 0 {
+            return Err(ParamsError::ZeroPriority {
+                instance: inst.name.clone(),
+            });
+        }
+        let advert_interval = Centis::from_duration(inst.advert_int);
+        if advert_interval.get() == 0 {
+            return Err(ParamsError::ZeroInterval {
+                instance: inst.name.clone(),
+            });
+        }
+        let group = inst
+            .sync_group
+            .as_ref()
+            .and_then(|g| config.sync_groups.iter().find(|sg| &sg.name == g));
+        let rx_interface = match &inst.use_vmac {
+            Some(vmac) if !vmac.xmit_base => Some(vmac.ifname.clone()),
+            _ => inst.interface.clone(),
+        };
+        let configured_src = inst.unicast_src_ip.or(inst.mcast_src_ip);
+        let mcast_group = inst.mcast_dst_ip.unwrap_or(match inst.family {
+            Family::Inet => global.vrrp_mcast_group4,
+            Family::Inet6 => global.vrrp_mcast_group6,
+        });
+        let check_unicast_src = inst.check_unicast_src
+            || global.vrrp_check_unicast_src
+            || inst
+                .unicast_peers
+                .iter()
+                .any(|p| p.min_ttl.is_some() || p.max_ttl.is_some());
+        let trackers = resolve_trackers(inst, group, &rx_interface, config)?;
+        let notify = NotifyParams {
+            smtp_alert: resolve_smtp_alert(inst.smtp_alert, global),
+            priority_changes: inst
+                .notify_priority_changes
+                .or(group.and_then(|g| g.notify_priority_changes))
+                .unwrap_or(global.vrrp_notify_priority_changes),
+            deleted: inst.notify.deleted.is_some(),
+        };
+        Ok(InstanceParams {
+            name: inst.name.clone(),
+            vrid: inst.vrid,
+            version: inst.version,
+            family: inst.family,
+            interface: inst.interface.clone(),
+            rx_interface,
+            base_priority: inst.priority,
+            advert_interval,
+            initial_state: inst.initial_state,
+            nopreempt: inst.nopreempt,
+            preempt_delay: inst.preempt_delay,
+            accept: inst.accept,
+            auth: if inst.version == 2 {
+                AuthSpec::from_model(inst.auth.as_ref())
+            } else {
+                AuthSpec::None
+            },
+            vips: inst.vips.clone(),
+            excluded_vips: inst.excluded_vips.clone(),
+            virtual_routes: inst.virtual_routes.clone(),
+            virtual_rules: inst.virtual_rules.clone(),
+            backup_routes: inst.backup_routes.clone(),
+            backup_rules: inst.backup_rules.clone(),
+            unicast_peers: inst.unicast_peers.clone(),
+            configured_src,
+            mcast_group,
+            unicast_fault_no_peer: inst.unicast_fault_no_peer,
+            garp: GarpParams {
+                master_delay: inst.garp.master_delay,
+                master_repeat: inst.garp.master_repeat,
+                master_refresh: inst.garp.master_refresh,
+                master_refresh_repeat: inst.garp.master_refresh_repeat,
+                lower_prio_delay: inst.garp.lower_prio_delay,
+                lower_prio_repeat: inst.garp.lower_prio_repeat,
+            },
+            down_timer_adverts: inst.down_timer_adverts.max(1),
+            lower_prio_no_advert: inst.lower_prio_no_advert,
+            higher_prio_send_advert: inst.higher_prio_send_advert,
+            owner_ignore_adverts: inst.owner_ignore_adverts,
+            skip_check_adv_addr: inst.skip_check_adv_addr,
+            check_unicast_src,
+            v3_checksum_as_v2: inst.v3_checksum_as_v2,
+            vmac: inst.use_vmac.is_some(),
+            trackers,
+            sync_group: group.map(|g| g.name.clone()),
+            notify,
+        })
+    }
+}
+
+fn routes_not_keyed_by(routes: &[RouteEntry], others: &[RouteEntry]) -> Vec<RouteEntry> {
+    let keys: Vec<RouteKey> = others.iter().map(RouteEntry::key).collect();
+    routes
+        .iter()
+        .filter(|r| !keys.contains(&r.key()))
+        .cloned()
+        .collect()
+}
+
+fn resolve_smtp_alert(own: Option<bool>, global: &GlobalDefs) -> bool {
+    let wanted = own
+        .or(global.smtp_alert_vrrp)
+        .or(global.smtp_alert)
+        .unwrap_or(false);
+    wanted && global.smtp_server.is_some() && !global.notification_email.is_empty()
+}
+
+/// keepalived ignores weights of an address owner's trackers (it cannot change
+/// priority), and of sync-group members unless `sync_group_tracking_weight`: there an
+/// interface weight becomes 0 (FAULT on failure), a weighted script is dropped, a
+/// track_file with the default weight becomes 0 and an explicitly weighted one is dropped.
+fn resolve_trackers(
+    inst: &VrrpInstance,
+    group: Option<&SyncGroup>,
+    rx_interface: &Option<String>,
+    config: &Config,
+) -> Result<Vec<TrackerSpec>, ParamsError> {
+    let owner = inst.priority == PRIO_OWNER;
+    let sync_no_weight = group.is_some_and(|g| !g.sync_group_tracking_weight);
+    let weights_ignored = owner || sync_no_weight;
+    let mut trackers = Vec::new();
+
+    if !inst.dont_track_primary {
+        for ifname in [&inst.interface, rx_interface].into_iter().flatten() {
+            push_unique(
+                &mut trackers,
+                TrackerSpec {
+                    object: TrackedObject::Interface(ifname.clone()),
+                    weight: 0,
+                    reverse: false,
+                },
+            );
+        }
+    }
+    for ti in &inst.track_interfaces {
+        let weight = match (ti.weight, weights_ignored) {
+            (0, _) | (_, false) => ti.weight,
+            (_, true) if sync_no_weight => 0,
+            _ => continue,
+        };
+        push_unique(
+            &mut trackers,
+            TrackerSpec {
+                object: TrackedObject::Interface(ti.name.clone()),
+                weight,
+                reverse: ti.reverse,
+            },
+        );
+    }
+    for tr in &inst.track_scripts {
+        let script = config
+            .scripts
+            .iter()
+            .find(|s| s.name == tr.name)
+            .ok_or_else(|| ParamsError::UnknownScript {
+                instance: inst.name.clone(),
+                script: tr.name.clone(),
+            })?;
+        let weight = tr.weight.unwrap_or(script.weight);
+        if weight != 0 && weights_ignored {
+            continue;
+        }
+        push_unique(
+            &mut trackers,
+            TrackerSpec {
+                object: TrackedObject::Script(tr.name.clone()),
+                weight,
+                reverse: tr.reverse.unwrap_or(script.weight_reverse),
+            },
+        );
+    }
+    for tr in &inst.track_files {
+        let file = config
+            .track_files
+            .iter()
+            .find(|f| f.name == tr.name)
+            .ok_or_else(|| ParamsError::UnknownTrackFile {
+                instance: inst.name.clone(),
+                file: tr.name.clone(),
+            })?;
+        let mut weight = tr.weight.unwrap_or(file.weight);
+        if weights_ignored && weight != 0 {
+            if tr.weight.is_none() && weight == 1 {
+                weight = 0;
+            } else {
+                continue;
+            }
+        }
+        push_unique(
+            &mut trackers,
+            TrackerSpec {
+                object: TrackedObject::File(tr.name.clone()),
+                weight,
+                reverse: tr.reverse.unwrap_or(file.weight_reverse),
+            },
+        );
+    }
+
+    if let Some(group) = group {
+        let group_has_owner = group.members.iter().any(|m| {
+            config
+                .instances
+                .iter()
+                .any(|i| &i.name == m && i.priority == PRIO_OWNER)
+        });
+        let weight_of = |w: i32| if group_has_owner { 0 } else { w };
+        for ti in &group.track_interfaces {
+            push_unique(
+                &mut trackers,
+                TrackerSpec {
+                    object: TrackedObject::Interface(ti.name.clone()),
+                    weight: weight_of(ti.weight),
+                    reverse: ti.reverse,
+                },
+            );
+        }
+        for tr in &group.track_scripts {
+            let script = config
+                .scripts
+                .iter()
+                .find(|s| s.name == tr.name)
+                .ok_or_else(|| ParamsError::UnknownScript {
+                    instance: inst.name.clone(),
+                    script: tr.name.clone(),
+                })?;
+            push_unique(
+                &mut trackers,
+                TrackerSpec {
+                    object: TrackedObject::Script(tr.name.clone()),
+                    weight: weight_of(tr.weight.unwrap_or(script.weight)),
+                    reverse: tr.reverse.unwrap_or(script.weight_reverse),
+                },
+            );
+        }
+        for tr in &group.track_files {
+            let file = config
+                .track_files
+                .iter()
+                .find(|f| f.name == tr.name)
+                .ok_or_else(|| ParamsError::UnknownTrackFile {
+                    instance: inst.name.clone(),
+                    file: tr.name.clone(),
+                })?;
+            push_unique(
+                &mut trackers,
+                TrackerSpec {
+                    object: TrackedObject::File(tr.name.clone()),
+                    weight: weight_of(tr.weight.unwrap_or(file.weight)),
+                    reverse: tr.reverse.unwrap_or(file.weight_reverse),
+                },
+            );
+        }
+    }
+    Ok(trackers)
+}
+
+/// A tracker listed twice (instance and group, or primary and track_interface) counts
+/// once, as in keepalived where the second registration replaces the first.
+fn push_unique(trackers: &mut Vec<TrackerSpec>, spec: TrackerSpec) {
+    if let Some(existing) = trackers.iter_mut().find(|t| t.object == spec.object) {
+        *existing = spec;
+    } else {
+        trackers.push(spec);
+    }
+}
+
+/// The reload match key (see `InstanceParams::reload_key`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadKey {
+    pub vrid: u8,
+    pub family: Family,
+    pub interface: Option<String>,
+    pub unicast: bool,
+    pub unicast_src: Option<IpAddr>,
+    pub vmac: bool,
+    pub mcast_group: Option<IpAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncGroupParams {
+    pub name: String,
+    /// Instance names, in configuration order.
+    pub members: Vec<String>,
+    pub smtp_alert: bool,
+}
+
+/// Router-wide behaviour choices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RouterOptions {
+    /// keepalived's behaviour when a tracked VIP, route or rule of a MASTER is deleted
+    /// behind its back: give up mastership. Off by default: kad puts it back instead.
+    pub backup_on_owned_deletion: bool,
+    /// `no_email_faults`: FAULT transitions send no mail.
+    pub no_email_faults: bool,
+}
+
+/// The starting status of a tracked object before the daemon reports anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitialTracker {
+    pub object: TrackedObject,
+    pub status: super::event::TrackerStatus,
+}
+
+/// Everything the engine is built from; also the payload of a reload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RouterConfig {
+    pub instances: Vec<InstanceParams>,
+    pub groups: Vec<SyncGroupParams>,
+    pub initial_trackers: Vec<InitialTracker>,
+    pub options: RouterOptions,
+}
+
+impl RouterConfig {
+    pub fn from_config(
+        config: &Config,
+        options: RouterOptions,
+    ) -> Result<RouterConfig, ParamsError> {
+        use super::event::TrackerStatus;
+        let instances = config
+            .instances
+            .iter()
+            .map(|i| InstanceParams::from_config(i, config))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut groups = Vec::new();
+        for g in &config.sync_groups {
+            if let Some(missing) = g
+                .members
+                .iter()
+                .find(|m| !instances.iter().any(|i| &i.name == *m))
+            {
+                return Err(ParamsError::UnknownMember {
+                    group: g.name.clone(),
+                    instance: missing.clone(),
+                });
+            }
+            groups.push(SyncGroupParams {
+                name: g.name.clone(),
+                members: g.members.clone(),
+                smtp_alert: resolve_smtp_alert(g.smtp_alert, &config.global),
+            });
+        }
+        let mut initial_trackers: Vec<InitialTracker> = config
+            .scripts
+            .iter()
+            .map(|s| InitialTracker {
+                object: TrackedObject::Script(s.name.clone()),
+                status: if s.init_fail {
+                    TrackerStatus::ScriptFailed
+                } else {
+                    TrackerStatus::ScriptInit
+                },
+            })
+            .collect();
+        initial_trackers.extend(config.track_files.iter().map(|f| InitialTracker {
+            object: TrackedObject::File(f.name.clone()),
+            status: TrackerStatus::FileValue(f.init_file.map(|(v, _)| v).unwrap_or(0)),
+        }));
+        Ok(RouterConfig {
+            instances,
+            groups,
+            initial_trackers,
+            options: RouterOptions {
+                no_email_faults: config.global.no_email_faults,
+                ..options
+            },
+        })
+    }
+}
