@@ -1,1 +1,13 @@
-//! net (to be filled)
+//! Linux plumbing for VRRP: namespaces, rtnetlink (links, addresses, routes, rules),
+//! netlink event monitoring, raw VRRP sockets, gratuitous ARP / unsolicited NA, VMAC
+//! (macvlan) interfaces and sysctls.
+//!
+//! Everything here is I/O with a typed error ([`NetError`]); deciding what a failure
+//! means for an instance is the daemon's job.
+
+mod error;
+pub mod netlink;
+pub mod netns;
+pub mod sysctl;
+
+pub use error::{Change, NetError, Result};

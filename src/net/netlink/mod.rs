@@ -1,0 +1,194 @@
+//! rtnetlink requests: links, addresses, routes and rules, over one connection.
+//!
+//! Messages are built here from the config model and sent with exactly the flags
+//! keepalived uses (e.g. a route "add" is a prepend unless the entry says `add`), so the
+//! kernel state is the one keepalived would have produced. Adds and deletes are
+//! idempotent: finding the kernel already in the wanted state is [`Change::Unchanged`].
+
+mod addr;
+mod link;
+mod route;
+mod rule;
+
+pub use addr::AddressInfo;
+pub use link::{Link, MacvlanMode, MacvlanSpec, IFNAME_MAX};
+pub use route::{NexthopInfo, RouteInfo};
+pub use rule::RuleInfo;
+
+use super::error::{Change, NetError, Result};
+use crate::config::model::Family;
+use futures::StreamExt;
+use rtnetlink::packet_core::{
+    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST,
+};
+use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
+use rtnetlink::sys::AsyncSocket;
+use std::os::fd::AsRawFd;
+
+/// keepalived's route and rule protocol (RTPROT_KEEPALIVED): marks kad-owned objects.
+pub const RTPROT_KEEPALIVED: u8 = 18;
+
+/// How many requests are in flight at once in the batch helpers. Bounded so that the
+/// ACKs of a 10000-address batch never overflow the socket's receive buffer.
+const PIPELINE_WINDOW: usize = 512;
+
+/// Receive buffer asked for on our netlink sockets (SO_RCVBUFFORCE, we are root).
+const NETLINK_RCVBUF: i32 = 8 * 1024 * 1024;
+
+/// The kernel's answer to one request, before it is given an operation name.
+#[derive(Debug)]
+enum Refusal {
+    Errno(i32),
+    Closed,
+}
+
+impl Refusal {
+    fn into_error(self, op: impl FnOnce() -> String) -> NetError {
+        match self {
+            Refusal::Errno(errno) => NetError::kernel(op(), errno),
+            Refusal::Closed => NetError::Closed,
+        }
+    }
+}
+
+/// A cloneable handle on one rtnetlink connection; the connection lives until the last
+/// clone is dropped.
+#[derive(Clone, Debug)]
+pub struct Netlink {
+    handle: rtnetlink::Handle,
+}
+
+impl Netlink {
+    /// Opens the connection in the calling thread's network namespace and spawns its
+    /// driver on the current tokio runtime.
+    pub fn connect() -> Result<Netlink> {
+        require_runtime()?;
+        let (mut connection, handle, _) =
+            rtnetlink::new_connection().map_err(|e| NetError::io("open rtnetlink socket", e))?;
+        let socket = connection.socket_mut().socket_mut();
+        force_rcvbuf(socket.as_raw_fd());
+        // Only the errno is used from a NACK; without the echoed request the ACKs of a
+        // pipelined batch stay small.
+        let _ = socket.set_cap_ack(true);
+        tokio::spawn(connection);
+        Ok(Netlink { handle })
+    }
+
+    /// Sends one request and waits for its ACK.
+    async fn ack(&self, message: RouteNetlinkMessage, flags: u16) -> Result<(), Refusal> {
+        let mut request = NetlinkMessage::from(message);
+        request.header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+        let mut handle = self.handle.clone();
+        let mut responses = handle.request(request).map_err(|_| Refusal::Closed)?;
+        while let Some(response) = responses.next().await {
+            if let NetlinkPayload::Error(e) = response.payload {
+                if let Some(code) = e.code {
+                    return Err(Refusal::Errno(-code.get()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a change request; `unchanged` lists the errnos meaning "already so".
+    async fn change(
+        &self,
+        message: RouteNetlinkMessage,
+        flags: u16,
+        unchanged: &[i32],
+        op: impl FnOnce() -> String,
+    ) -> Result<Change> {
+        match self.ack(message, flags).await {
+            Ok(()) => Ok(Change::Applied),
+            Err(Refusal::Errno(errno)) if unchanged.contains(&errno) => Ok(Change::Unchanged),
+            Err(refusal) => Err(refusal.into_error(op)),
+        }
+    }
+
+    /// A request answered by a single object (e.g. RTM_GETLINK by name).
+    async fn get_one(&self, message: RouteNetlinkMessage) -> Result<Option<RouteNetlinkMessage>, Refusal> {
+        let mut request = NetlinkMessage::from(message);
+        request.header.flags = NLM_F_REQUEST;
+        let mut handle = self.handle.clone();
+        let mut responses = handle.request(request).map_err(|_| Refusal::Closed)?;
+        let mut found = None;
+        while let Some(response) = responses.next().await {
+            match response.payload {
+                NetlinkPayload::InnerMessage(inner) => found = Some(inner),
+                NetlinkPayload::Error(e) => {
+                    if let Some(code) = e.code {
+                        return Err(Refusal::Errno(-code.get()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(found)
+    }
+
+    /// A dump, retried when the kernel flags it as interrupted by a concurrent change.
+    async fn dump(&self, message: RouteNetlinkMessage, what: &str) -> Result<Vec<RouteNetlinkMessage>> {
+        const ATTEMPTS: usize = 5;
+        let mut last = Vec::new();
+        for _ in 0..ATTEMPTS {
+            let mut request = NetlinkMessage::from(message.clone());
+            request.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+            let mut handle = self.handle.clone();
+            let mut responses = handle.request(request).map_err(|_| NetError::Closed)?;
+            let mut items = Vec::new();
+            let mut interrupted = false;
+            while let Some(response) = responses.next().await {
+                interrupted |= response.header.flags & NLM_F_DUMP_INTR != 0;
+                match response.payload {
+                    NetlinkPayload::InnerMessage(inner) => items.push(inner),
+                    NetlinkPayload::Error(e) => {
+                        if let Some(code) = e.code {
+                            return Err(NetError::kernel(format!("dump {what}"), -code.get()));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if !interrupted {
+                return Ok(items);
+            }
+            last = items;
+        }
+        Ok(last)
+    }
+}
+
+fn require_runtime() -> Result<()> {
+    tokio::runtime::Handle::try_current()
+        .map(|_| ())
+        .map_err(|_| NetError::Invalid("netlink needs to run inside a tokio runtime".into()))
+}
+
+/// Best effort: a small buffer only costs resyncs (monitor) or nothing (requests are
+/// windowed), so a refusal is not an error.
+pub(crate) fn force_rcvbuf(fd: std::os::fd::RawFd) {
+    let size = NETLINK_RCVBUF;
+    let len = std::mem::size_of::<i32>() as libc::socklen_t;
+    let ptr = &size as *const i32 as *const libc::c_void;
+    // SAFETY: fd is an open socket owned by the caller; the option value is a live i32.
+    unsafe {
+        if libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, ptr, len) != 0 {
+            libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, ptr, len);
+        }
+    }
+}
+
+pub(crate) fn address_family(family: Family) -> AddressFamily {
+    match family {
+        Family::Inet => AddressFamily::Inet,
+        Family::Inet6 => AddressFamily::Inet6,
+    }
+}
+
+pub(crate) fn family_of(family: AddressFamily) -> Option<Family> {
+    match family {
+        AddressFamily::Inet => Some(Family::Inet),
+        AddressFamily::Inet6 => Some(Family::Inet6),
+        _ => None,
+    }
+}
