@@ -6,6 +6,7 @@
 //! means for an instance is the daemon's job.
 
 mod error;
+pub mod monitor;
 pub mod netlink;
 pub mod netns;
 pub mod sysctl;
