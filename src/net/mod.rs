@@ -9,6 +9,7 @@ mod error;
 pub mod monitor;
 pub mod netlink;
 pub mod netns;
+pub mod socket;
 pub mod sysctl;
 
 pub use error::{Change, NetError, Result};

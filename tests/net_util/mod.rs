@@ -247,3 +247,75 @@ pub mod entries {
         }
     }
 }
+
+/// A raw AF_PACKET listener on one interface of a namespace, for byte-checking frames
+/// on the wire. Opened before `start` returns, so nothing sent afterwards is missed.
+pub struct Capture {
+    thread: std::thread::JoinHandle<Vec<Vec<u8>>>,
+}
+
+impl Capture {
+    /// Collects up to `count` frames for which `keep` is true, for at most `limit`.
+    pub fn start(ns: &Netns, ifname: &str, count: usize, limit: Duration, keep: fn(&[u8]) -> bool) -> Capture {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (ns, ifname) = (ns.name.clone(), ifname.to_string());
+        let thread = std::thread::spawn(move || {
+            kad::net::netns::enter(&ns).expect("enter namespace");
+            let socket = packet_socket(&ifname);
+            ready_tx.send(()).expect("signal ready");
+            let deadline = Instant::now() + limit;
+            let mut frames = Vec::new();
+            let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+            while frames.len() < count && Instant::now() < deadline {
+                if let Ok(n) = socket.recv(&mut buf) {
+                    // SAFETY: recv initialised the first n bytes.
+                    let frame: Vec<u8> = buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
+                    if keep(&frame) {
+                        frames.push(frame);
+                    }
+                }
+            }
+            frames
+        });
+        ready_rx.recv_timeout(LIMIT).expect("capture socket ready");
+        Capture { thread }
+    }
+
+    pub fn wait(self) -> Vec<Vec<u8>> {
+        match self.thread.join() {
+            Ok(frames) => frames,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+fn packet_socket(ifname: &str) -> socket2::Socket {
+    use socket2::{Domain, Protocol, SockAddr, SockAddrStorage, Socket, Type};
+    let all = (libc::ETH_P_ALL as u16).to_be();
+    let socket = Socket::new(Domain::PACKET, Type::RAW, Some(Protocol::from(i32::from(all)))).expect("AF_PACKET socket");
+    let name = std::ffi::CString::new(ifname).unwrap();
+    // SAFETY: name is a valid C string.
+    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    assert_ne!(index, 0, "no interface {ifname}");
+    let mut storage = SockAddrStorage::zeroed();
+    // SAFETY: sockaddr_ll fits in sockaddr_storage.
+    let sll: &mut libc::sockaddr_ll = unsafe { storage.view_as() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_protocol = all;
+    sll.sll_ifindex = index as i32;
+    // SAFETY: the storage holds an initialised sockaddr_ll of that length.
+    let address = unsafe { SockAddr::new(storage, std::mem::size_of::<libc::sockaddr_ll>() as u32) };
+    socket.bind(&address).expect("bind AF_PACKET socket");
+    socket.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    socket
+}
+
+/// Hex dump for assertion messages.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join("")
+}
+
+pub fn unhex(s: &str) -> Vec<u8> {
+    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
