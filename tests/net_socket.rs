@@ -77,7 +77,7 @@ fn ipv4_v2_and_v3_datagrams_arrive_byte_exact() {
     }
     let frames = wire.wait();
     assert_eq!(frames.len(), 2);
-    for (frame, golden) in frames.iter().zip([GOLDEN_V3, GOLDEN_V2]) {
+    for (frame, golden) in frames.iter().map(|f| &f.bytes).zip([GOLDEN_V3, GOLDEN_V2]) {
         assert_eq!(hex(&frame[..6]), "01005e000012", "multicast MAC");
         assert_eq!(hex(&frame[14..]), hex(&unhex(golden)), "on the wire as built");
     }
@@ -126,7 +126,7 @@ fn ipv6_message_from_link_local_with_kernel_checksum() {
     assert_eq!(bytes[8..], message[8..]);
     assert_ne!(bytes[6..8], [0, 0], "kernel filled the checksum");
     assert_eq!(v6_checksum_residue(source, VRRP_GROUP_V6, &bytes), 0);
-    let frame = &wire.wait()[0];
+    let frame = &wire.wait()[0].bytes;
     assert_eq!(hex(&frame[..6]), "333300000012");
     let traffic_class = (u16::from_be_bytes([frame[14], frame[15]]) >> 4) & 0xff;
     assert_eq!(traffic_class, 0xc0);

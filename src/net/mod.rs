@@ -5,6 +5,7 @@
 //! Everything here is I/O with a typed error ([`NetError`]); deciding what a failure
 //! means for an instance is the daemon's job.
 
+pub mod arp;
 mod error;
 pub mod monitor;
 pub mod netlink;

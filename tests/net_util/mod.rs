@@ -248,31 +248,48 @@ pub mod entries {
     }
 }
 
+/// A frame seen on the wire, with the kernel's receive timestamp.
+pub struct Frame {
+    pub at: Duration,
+    pub bytes: Vec<u8>,
+}
+
 /// A raw AF_PACKET listener on one interface of a namespace, for byte-checking frames
 /// on the wire. Opened before `start` returns, so nothing sent afterwards is missed.
 pub struct Capture {
-    thread: std::thread::JoinHandle<Vec<Vec<u8>>>,
+    thread: std::thread::JoinHandle<Vec<Frame>>,
 }
 
 impl Capture {
     /// Collects up to `count` frames for which `keep` is true, for at most `limit`.
     pub fn start(ns: &Netns, ifname: &str, count: usize, limit: Duration, keep: fn(&[u8]) -> bool) -> Capture {
+        use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags};
+        use std::os::fd::AsRawFd;
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (ns, ifname) = (ns.name.clone(), ifname.to_string());
         let thread = std::thread::spawn(move || {
             kad::net::netns::enter(&ns).expect("enter namespace");
             let socket = packet_socket(&ifname);
+            setsockopt(&socket, sockopt::ReceiveTimestampns, &true).expect("SO_TIMESTAMPNS");
             ready_tx.send(()).expect("signal ready");
             let deadline = Instant::now() + limit;
             let mut frames = Vec::new();
-            let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+            let mut buf = vec![0u8; 4096];
             while frames.len() < count && Instant::now() < deadline {
-                if let Ok(n) = socket.recv(&mut buf) {
-                    // SAFETY: recv initialised the first n bytes.
-                    let frame: Vec<u8> = buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
-                    if keep(&frame) {
-                        frames.push(frame);
+                let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+                let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
+                let Ok(msg) = recvmsg::<()>(socket.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()) else {
+                    continue;
+                };
+                let n = msg.bytes;
+                let mut at = Duration::ZERO;
+                for c in msg.cmsgs().expect("cmsgs") {
+                    if let ControlMessageOwned::ScmTimestampns(ts) = c {
+                        at = Duration::new(ts.tv_sec() as u64, ts.tv_nsec() as u32);
                     }
+                }
+                if keep(&buf[..n]) {
+                    frames.push(Frame { at, bytes: buf[..n].to_vec() });
                 }
             }
             frames
@@ -281,7 +298,7 @@ impl Capture {
         Capture { thread }
     }
 
-    pub fn wait(self) -> Vec<Vec<u8>> {
+    pub fn wait(self) -> Vec<Frame> {
         match self.thread.join() {
             Ok(frames) => frames,
             Err(panic) => std::panic::resume_unwind(panic),
