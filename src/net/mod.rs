@@ -12,5 +12,6 @@ pub mod netlink;
 pub mod netns;
 pub mod socket;
 pub mod sysctl;
+pub mod vmac;
 
 pub use error::{Change, NetError, Result};

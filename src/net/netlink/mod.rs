@@ -12,6 +12,7 @@ mod rule;
 
 pub use addr::AddressInfo;
 pub use link::{Link, MacvlanMode, MacvlanSpec, IFNAME_MAX};
+pub(crate) use link::check_ifname;
 pub use route::{NexthopInfo, RouteInfo};
 pub use rule::RuleInfo;
 
