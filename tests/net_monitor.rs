@@ -6,7 +6,11 @@ use kad::net::monitor::{Monitor, NetEvent};
 use net_util::{ip, Pair, LIMIT};
 use std::net::IpAddr;
 
-async fn expect(monitor: &mut Monitor, what: &str, mut wanted: impl FnMut(&NetEvent) -> bool) -> NetEvent {
+async fn expect(
+    monitor: &mut Monitor,
+    what: &str,
+    mut wanted: impl FnMut(&NetEvent) -> bool,
+) -> NetEvent {
     let search = async {
         while let Some(event) = monitor.next().await {
             if wanted(&event) {

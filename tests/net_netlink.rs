@@ -32,14 +32,20 @@ fn link_lookup_by_name_and_index() {
         (by_name, by_index, missing, missing_index)
     });
     assert_eq!(by_name, by_index);
-    assert_eq!(u64::from(by_name.index), want[0]["ifindex"].as_u64().unwrap());
+    assert_eq!(
+        u64::from(by_name.index),
+        want[0]["ifindex"].as_u64().unwrap()
+    );
     let mac: Vec<String> = by_name.hw_addr.iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(mac.join(":"), want[0]["address"].as_str().unwrap());
     assert_eq!(by_name.mtu, 1500);
     assert_eq!(by_name.kind.as_deref(), Some("veth"));
     assert!(by_name.up && by_name.is_oper_up() && by_name.lower_up);
     assert!(matches!(missing, Err(NetError::NoSuchInterface(n)) if n == "nosuchdev0"));
-    assert!(matches!(missing_index, Err(NetError::NoSuchIfindex(999_999))));
+    assert!(matches!(
+        missing_index,
+        Err(NetError::NoSuchIfindex(999_999))
+    ));
 }
 
 #[test]
@@ -67,7 +73,9 @@ fn address_options_reach_the_kernel_and_changes_are_idempotent() {
                 results.push(nl.add_address(index, e).await.unwrap());
             }
             let listed = nl.addresses(None, Some(index)).await.unwrap();
-            let all_found = entries.iter().all(|e| listed.iter().any(|a| a.matches(index, e)));
+            let all_found = entries
+                .iter()
+                .all(|e| listed.iter().any(|a| a.matches(index, e)));
             (results, all_found)
         })
     };
@@ -99,7 +107,10 @@ fn address_options_reach_the_kernel_and_changes_are_idempotent() {
     });
     assert_eq!(deleted, [Change::Applied, Change::Unchanged].repeat(4));
     for local in ["192.0.2.10", "192.0.2.20", "2001:db8::10", "2001:db8::11"] {
-        assert!(find_addr(&pair.a, "va", local).is_none(), "{local} still present");
+        assert!(
+            find_addr(&pair.a, "va", local).is_none(),
+            "{local} still present"
+        );
     }
 }
 
@@ -118,7 +129,10 @@ fn kernel_refusals_carry_errno_and_message() {
         Err(NetError::Kernel { errno, message, op }) => {
             assert_eq!(errno, libc::ENETUNREACH);
             assert!(message.contains("unreachable"), "{message}");
-            assert!(op.contains("198.51.100.0/24") && op.contains("via 203.0.113.1"), "{op}");
+            assert!(
+                op.contains("198.51.100.0/24") && op.contains("via 203.0.113.1"),
+                "{op}"
+            );
         }
         other => panic!("expected a kernel refusal, got {other:?}"),
     }
@@ -142,8 +156,18 @@ fn routes_of_every_kind() {
     let mut multipath = route("203.0.113.0/24");
     multipath.table = 100;
     multipath.nexthops = vec![
-        Nexthop { via: Some("192.0.2.2".parse().unwrap()), dev: Some("va".into()), weight: Some(1), onlink: false },
-        Nexthop { via: Some("192.0.2.4".parse().unwrap()), dev: Some("va".into()), weight: Some(3), onlink: true },
+        Nexthop {
+            via: Some("192.0.2.2".parse().unwrap()),
+            dev: Some("va".into()),
+            weight: Some(1),
+            onlink: false,
+        },
+        Nexthop {
+            via: Some("192.0.2.4".parse().unwrap()),
+            dev: Some("va".into()),
+            weight: Some(3),
+            onlink: true,
+        },
     ];
     let mut v6 = via(route("2001:db8:2::/48"), "2001:db8:1::2");
     v6.dev = Some("va".into());
@@ -179,38 +203,87 @@ fn routes_of_every_kind() {
             (results, ours)
         })
     };
-    assert_eq!(results, [Ok(Change::Applied), Ok(Change::Unchanged)].iter().cycle().take(2 * all.len()).cloned().collect::<Vec<_>>());
+    assert_eq!(
+        results,
+        [Ok(Change::Applied), Ok(Change::Unchanged)]
+            .iter()
+            .cycle()
+            .take(2 * all.len())
+            .cloned()
+            .collect::<Vec<_>>()
+    );
 
-    let main: Vec<Value> = pair.a.ip_json(&["route", "show", "table", "main"]).as_array().unwrap().clone();
-    let d = main.iter().find(|r| r["dst"] == "default").expect("default route");
-    assert_eq!((d["gateway"].as_str(), d["protocol"].as_str()), (Some("192.0.2.2"), Some("keepalived")));
-    let b = main.iter().find(|r| r["dst"] == "198.18.0.0/15").expect("blackhole route");
+    let main: Vec<Value> = pair
+        .a
+        .ip_json(&["route", "show", "table", "main"])
+        .as_array()
+        .unwrap()
+        .clone();
+    let d = main
+        .iter()
+        .find(|r| r["dst"] == "default")
+        .expect("default route");
+    assert_eq!(
+        (d["gateway"].as_str(), d["protocol"].as_str()),
+        (Some("192.0.2.2"), Some("keepalived"))
+    );
+    let b = main
+        .iter()
+        .find(|r| r["dst"] == "198.18.0.0/15")
+        .expect("blackhole route");
     assert_eq!(b["type"], "blackhole");
-    let s = main.iter().find(|r| r["dst"] == "198.51.100.64/26").expect("static route");
+    let s = main
+        .iter()
+        .find(|r| r["dst"] == "198.51.100.64/26")
+        .expect("static route");
     assert_eq!(s["protocol"], "static");
 
-    let t: Vec<Value> = pair.a.ip_json(&["-d", "route", "show", "table", "1000"]).as_array().unwrap().clone();
+    let t: Vec<Value> = pair
+        .a
+        .ip_json(&["-d", "route", "show", "table", "1000"])
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(t.len(), 1, "{t:?}");
     assert_eq!(t[0]["metric"], 50);
     assert_eq!(t[0]["prefsrc"], "192.0.2.1");
     assert_eq!(t[0]["metrics"][0]["mtu"], 1400, "{t:?}");
     let text = pair.a.ip(&["route", "show", "table", "1000"]);
-    assert!(text.contains("mtu lock 1400") && text.contains("advmss 1360"), "{text}");
+    assert!(
+        text.contains("mtu lock 1400") && text.contains("advmss 1360"),
+        "{text}"
+    );
 
     let mp = pair.a.ip(&["route", "show", "table", "100"]);
     assert!(mp.contains("nexthop via 192.0.2.2 dev va weight 1"), "{mp}");
-    assert!(mp.contains("nexthop via 192.0.2.4 dev va weight 3 onlink"), "{mp}");
+    assert!(
+        mp.contains("nexthop via 192.0.2.4 dev va weight 3 onlink"),
+        "{mp}"
+    );
     let v6text = pair.a.ip(&["-6", "route", "show", "2001:db8:2::/48"]);
-    assert!(v6text.contains("via 2001:db8:1::2 dev va proto keepalived metric 10"), "{v6text}");
+    assert!(
+        v6text.contains("via 2001:db8:1::2 dev va proto keepalived metric 10"),
+        "{v6text}"
+    );
     let vv = pair.a.ip(&["route", "show", "table", "101"]);
-    assert!(vv.contains("198.51.100.128/25 via inet6 fe80::1 dev va"), "{vv}");
+    assert!(
+        vv.contains("198.51.100.128/25 via inet6 fe80::1 dev va"),
+        "{vv}"
+    );
 
     // Listing by protocol finds exactly the six tracked routes.
     assert_eq!(ours.len(), 6, "{ours:#?}");
-    assert!(ours.iter().any(|r| r.table == 1000 && r.metric == Some(50) && r.dest == prefix("198.51.100.0/24")));
+    assert!(ours
+        .iter()
+        .any(|r| r.table == 1000 && r.metric == Some(50) && r.dest == prefix("198.51.100.0/24")));
     let m = ours.iter().find(|r| r.table == 100).unwrap();
-    assert_eq!(m.nexthops.iter().map(|n| n.weight).collect::<Vec<_>>(), vec![1, 3]);
-    assert!(ours.iter().any(|r| r.family == Family::Inet && r.via == Some("fe80::1".parse().unwrap())));
+    assert_eq!(
+        m.nexthops.iter().map(|n| n.weight).collect::<Vec<_>>(),
+        vec![1, 3]
+    );
+    assert!(ours
+        .iter()
+        .any(|r| r.family == Family::Inet && r.via == Some("fe80::1".parse().unwrap())));
 
     // Deleting by entry, then twice (idempotent), and stale cleanup by listing.
     let (deleted, leftover) = pair.a.run(move || async move {
@@ -221,13 +294,23 @@ fn routes_of_every_kind() {
             deleted.push(nl.delete_route(r).await.unwrap());
         }
         for info in nl.routes(None, Some(RTPROT_KEEPALIVED)).await.unwrap() {
-            assert_eq!(nl.delete_route_info(&info).await.unwrap(), Change::Applied, "{info:?}");
+            assert_eq!(
+                nl.delete_route_info(&info).await.unwrap(),
+                Change::Applied,
+                "{info:?}"
+            );
         }
-        (deleted, nl.routes(None, Some(RTPROT_KEEPALIVED)).await.unwrap())
+        (
+            deleted,
+            nl.routes(None, Some(RTPROT_KEEPALIVED)).await.unwrap(),
+        )
     });
     assert_eq!(deleted, [Change::Applied, Change::Unchanged].repeat(3));
     assert!(leftover.is_empty(), "{leftover:?}");
-    assert!(pair.a.ip(&["route", "show", "198.51.100.64/26"]).contains("proto static"));
+    assert!(pair
+        .a
+        .ip(&["route", "show", "198.51.100.64/26"])
+        .contains("proto static"));
 }
 
 #[allow(non_snake_case)]
@@ -267,20 +350,52 @@ fn rules_with_every_action() {
                 results.push(nl.add_rule(r).await.map_err(|e| e.to_string()));
                 results.push(nl.add_rule(r).await.map_err(|e| e.to_string()));
             }
-            (results, nl.rules(None, Some(RTPROT_KEEPALIVED)).await.unwrap())
+            (
+                results,
+                nl.rules(None, Some(RTPROT_KEEPALIVED)).await.unwrap(),
+            )
         })
     };
-    assert_eq!(results, [Ok(Change::Applied), Ok(Change::Unchanged)].iter().cycle().take(2 * all.len()).cloned().collect::<Vec<_>>());
+    assert_eq!(
+        results,
+        [Ok(Change::Applied), Ok(Change::Unchanged)]
+            .iter()
+            .cycle()
+            .take(2 * all.len())
+            .cloned()
+            .collect::<Vec<_>>()
+    );
     let v4 = pair.a.ip(&["rule", "show"]);
-    assert!(v4.contains("1000:\tfrom 192.0.2.0/24 lookup 100 proto keepalived"), "{v4}");
-    assert!(v4.contains("900:\tfrom all fwmark 0x10/0xff goto 1000 proto keepalived"), "{v4}");
-    assert!(v4.contains("1000:\tfrom all iif va nop proto keepalived"), "{v4}");
-    assert!(v4.contains("1100:\tfrom all to 203.0.113.0/24 ipproto udp dport 53 lookup 5000 proto keepalived"), "{v4}");
+    assert!(
+        v4.contains("1000:\tfrom 192.0.2.0/24 lookup 100 proto keepalived"),
+        "{v4}"
+    );
+    assert!(
+        v4.contains("900:\tfrom all fwmark 0x10/0xff goto 1000 proto keepalived"),
+        "{v4}"
+    );
+    assert!(
+        v4.contains("1000:\tfrom all iif va nop proto keepalived"),
+        "{v4}"
+    );
+    assert!(
+        v4.contains(
+            "1100:\tfrom all to 203.0.113.0/24 ipproto udp dport 53 lookup 5000 proto keepalived"
+        ),
+        "{v4}"
+    );
     let v6 = pair.a.ip(&["-6", "rule", "show"]);
-    assert!(v6.contains("500:\tfrom all to 2001:db8:dead::/48 blackhole proto keepalived"), "{v6}");
+    assert!(
+        v6.contains("500:\tfrom all to 2001:db8:dead::/48 blackhole proto keepalived"),
+        "{v6}"
+    );
     assert_eq!(listed.len(), 5);
-    assert!(listed.iter().any(|r| r.action == Some(RuleAction::Goto(1000)) && r.fwmark == Some(0x10)));
-    assert!(listed.iter().any(|r| r.action == Some(RuleAction::Table(5000))));
+    assert!(listed
+        .iter()
+        .any(|r| r.action == Some(RuleAction::Goto(1000)) && r.fwmark == Some(0x10)));
+    assert!(listed
+        .iter()
+        .any(|r| r.action == Some(RuleAction::Table(5000))));
 
     let (deleted, left) = pair.a.run(move || async move {
         let nl = Netlink::connect().unwrap();
@@ -292,14 +407,20 @@ fn rules_with_every_action() {
         for info in nl.rules(None, Some(RTPROT_KEEPALIVED)).await.unwrap() {
             nl.delete_rule_info(&info).await.unwrap();
         }
-        (deleted, nl.rules(None, Some(RTPROT_KEEPALIVED)).await.unwrap())
+        (
+            deleted,
+            nl.rules(None, Some(RTPROT_KEEPALIVED)).await.unwrap(),
+        )
     });
     assert_eq!(deleted, [Change::Applied, Change::Unchanged].repeat(2));
     assert!(left.is_empty());
     assert!(!pair.a.ip(&["rule", "show"]).contains("keepalived"));
 }
 
-fn switched_route() -> (kad::config::model::RouteEntry, kad::config::model::RouteEntry) {
+fn switched_route() -> (
+    kad::config::model::RouteEntry,
+    kad::config::model::RouteEntry,
+) {
     let mut primary = via(route("198.51.100.0/24"), "192.0.2.2");
     primary.table = 200;
     let mut backup = primary.clone();
@@ -336,12 +457,18 @@ fn watch_key_during_switch(ns: &Netns, switch_with_replace: bool, rounds: usize)
             (dumps, missing)
         })
     };
-    wait_for("watcher running", LIMIT, || started.load(Ordering::SeqCst).then_some(()));
+    wait_for("watcher running", LIMIT, || {
+        started.load(Ordering::SeqCst).then_some(())
+    });
     ns.run(move || async move {
         let nl = Netlink::connect().unwrap();
         let (primary, backup) = switched_route();
         for i in 0..rounds {
-            let (current, next) = if i % 2 == 0 { (&primary, &backup) } else { (&backup, &primary) };
+            let (current, next) = if i % 2 == 0 {
+                (&primary, &backup)
+            } else {
+                (&backup, &primary)
+            };
             if switch_with_replace {
                 nl.replace_route(next).await.unwrap();
             } else {
@@ -362,10 +489,17 @@ fn replace_never_leaves_the_key_absent() {
     let pair = Pair::new("rp");
     let (dumps, missing) = watch_key_during_switch(&pair.a, true, 4000);
     println!("replace: {dumps} dumps during 4000 switches, key missing in {missing}");
-    assert!(dumps > 50, "watcher too slow to prove anything ({dumps} dumps)");
+    assert!(
+        dumps > 50,
+        "watcher too slow to prove anything ({dumps} dumps)"
+    );
     assert_eq!(missing, 0);
     let table = pair.a.ip(&["route", "show", "table", "200"]);
-    assert_eq!(table.lines().count(), 1, "replace left exactly one route: {table}");
+    assert_eq!(
+        table.lines().count(),
+        1,
+        "replace left exactly one route: {table}"
+    );
 }
 
 #[test]
@@ -380,7 +514,12 @@ fn delete_then_add_does_leave_a_window() {
 /// Adds (in chunks of `chunk`) then deletes `count` addresses on `va`, whose peer stays
 /// down in the same namespace: no carrier, so nothing is ever transmitted. Returns the
 /// time of each add chunk and of the whole delete.
-fn time_batch(tag: &str, count: u32, chunk: usize, make: fn(u32) -> String) -> (Vec<std::time::Duration>, std::time::Duration) {
+fn time_batch(
+    tag: &str,
+    count: u32,
+    chunk: usize,
+    make: fn(u32) -> String,
+) -> (Vec<std::time::Duration>, std::time::Duration) {
     let ns = Netns::new(tag);
     ns.ip(&["link", "add", "va", "type", "veth", "peer", "name", "vb"]);
     ns.ip(&["link", "set", "va", "up"]);
@@ -393,12 +532,18 @@ fn time_batch(tag: &str, count: u32, chunk: usize, make: fn(u32) -> String) -> (
             let start = Instant::now();
             let results = nl.add_addresses(part).await;
             adds.push(start.elapsed());
-            added += results.iter().filter(|r| matches!(r, Ok(Change::Applied))).count();
+            added += results
+                .iter()
+                .filter(|r| matches!(r, Ok(Change::Applied)))
+                .count();
         }
         let start = Instant::now();
         let results = nl.delete_addresses(&items).await;
         let del = start.elapsed();
-        let deleted = results.iter().filter(|r| matches!(r, Ok(Change::Applied))).count();
+        let deleted = results
+            .iter()
+            .filter(|r| matches!(r, Ok(Change::Applied)))
+            .count();
         (adds, added, del, deleted)
     });
     assert_eq!((added, deleted), (count as usize, count as usize));
@@ -408,13 +553,20 @@ fn time_batch(tag: &str, count: u32, chunk: usize, make: fn(u32) -> String) -> (
 #[test]
 fn batch_of_10000_ipv4_addresses() {
     // 198.18.0.0/15 is the benchmarking range (RFC 2544); the link has no carrier.
-    let (adds, del) = time_batch("b4", 10_000, 2_000, |i| format!("198.18.{}.{}/32", i >> 8, i & 0xff));
+    let (adds, del) = time_batch("b4", 10_000, 2_000, |i| {
+        format!("198.18.{}.{}/32", i >> 8, i & 0xff)
+    });
     let total: std::time::Duration = adds.iter().sum();
-    println!("10000 IPv4 addresses on one interface: add {total:?} (per 2000: {adds:?}), delete {del:?}");
+    println!(
+        "10000 IPv4 addresses on one interface: add {total:?} (per 2000: {adds:?}), delete {del:?}"
+    );
 }
 
 #[test]
 fn batch_of_1000_ipv6_addresses() {
     let (adds, del) = time_batch("b6", 1_000, 1_000, |i| format!("2001:db8:100::{i:x}/128"));
-    println!("1000 IPv6 addresses on one interface: add {:?}, delete {del:?}", adds[0]);
+    println!(
+        "1000 IPv6 addresses on one interface: add {:?}, delete {del:?}",
+        adds[0]
+    );
 }

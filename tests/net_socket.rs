@@ -4,34 +4,47 @@ mod net_util;
 
 use kad::config::model::Family;
 use kad::net::netlink::Netlink;
-use kad::net::socket::{ipv4_source, ipv6_link_local, Interface, Received, SocketOptions, VrrpSocket, VRRP_GROUP_V4, VRRP_GROUP_V6};
+use kad::net::socket::{
+    ipv4_source, ipv6_link_local, Interface, Received, SocketOptions, VrrpSocket, VRRP_GROUP_V4,
+    VRRP_GROUP_V6,
+};
 use kad::net::NetError;
 use net_util::{hex, ip, unhex, wait_for, wait_for_async, Capture, Netns, Pair, LIMIT};
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::mpsc;
 
 /// keepalived 2.2.7 on the wire (shared/pcaps/vrrpv3-master.txt, vrrpv2-auth-pass.txt).
-const GOLDEN_V3: &str = "45c0 0020 0001 0000 ff70 188f c000 020b e000 0012 3133 9601 0064 d3ca c000 0201";
+const GOLDEN_V3: &str =
+    "45c0 0020 0001 0000 ff70 188f c000 020b e000 0012 3133 9601 0064 d3ca c000 0201";
 const GOLDEN_V2: &str = "45c0 0028 0001 0000 ff70 1887 c000 020b e000 0012 2133 9601 0101 e151 c000 0201 6b61 6470 6173 7331";
 
 async fn interface(name: &str) -> Interface {
     let nl = Netlink::connect().unwrap();
-    Interface { name: name.to_string(), index: nl.ifindex(name).await.unwrap() }
+    Interface {
+        name: name.to_string(),
+        index: nl.ifindex(name).await.unwrap(),
+    }
 }
 
-/// Opens a receiving socket in `ns` on `dev`, signals readiness, and returns the first
-/// `count` datagrams with their bytes.
-fn receiver(ns: &Netns, dev: &str, family: Family, count: usize) -> (std::thread::JoinHandle<kad::net::Result<Vec<(Received, Vec<u8>)>>>, u32) {
+type Datagrams = std::thread::JoinHandle<kad::net::Result<Vec<(Received, Vec<u8>)>>>;
+
+/// Opens a receiving socket in `ns` on `dev`, signals readiness, and returns the
+/// receiving thread (which collects the first `count` datagrams) and the ifindex of `dev`.
+fn receiver(ns: &Netns, dev: &str, family: Family, count: usize) -> (Datagrams, u32) {
     let (tx, rx) = mpsc::channel();
     let dev = dev.to_string();
     let handle = ns.spawn(move || async move {
         let iface = interface(&dev).await;
-        let socket = VrrpSocket::open(SocketOptions::multicast(family, iface.clone(), None)).unwrap();
+        let socket =
+            VrrpSocket::open(SocketOptions::multicast(family, iface.clone(), None)).unwrap();
         tx.send(iface.index).unwrap();
         let mut out = Vec::new();
         let mut buf = vec![0u8; 2048];
         for _ in 0..count {
-            let got = tokio::time::timeout(LIMIT, socket.recv(&mut buf)).await.expect("datagram within the limit").unwrap();
+            let got = tokio::time::timeout(LIMIT, socket.recv(&mut buf))
+                .await
+                .expect("datagram within the limit")
+                .unwrap();
             out.push((got, buf[..got.len].to_vec()));
         }
         out
@@ -61,9 +74,17 @@ fn ipv4_v2_and_v3_datagrams_arrive_byte_exact() {
     let (rx, vb_index) = receiver(&pair.b, "vb", Family::Inet, 2);
     let wire = Capture::start(&pair.b, "vb", 2, LIMIT, is_vrrp_v4);
     pair.a.run(|| async {
-        let socket = VrrpSocket::open(SocketOptions::multicast(Family::Inet, interface("va").await, None)).unwrap();
+        let socket = VrrpSocket::open(SocketOptions::multicast(
+            Family::Inet,
+            interface("va").await,
+            None,
+        ))
+        .unwrap();
         for golden in [GOLDEN_V3, GOLDEN_V2] {
-            socket.send(&unhex(golden), IpAddr::V4(VRRP_GROUP_V4)).await.unwrap();
+            socket
+                .send(&unhex(golden), IpAddr::V4(VRRP_GROUP_V4))
+                .await
+                .unwrap();
         }
     });
     let got = join(rx);
@@ -79,7 +100,11 @@ fn ipv4_v2_and_v3_datagrams_arrive_byte_exact() {
     assert_eq!(frames.len(), 2);
     for (frame, golden) in frames.iter().map(|f| &f.bytes).zip([GOLDEN_V3, GOLDEN_V2]) {
         assert_eq!(hex(&frame[..6]), "01005e000012", "multicast MAC");
-        assert_eq!(hex(&frame[14..]), hex(&unhex(golden)), "on the wire as built");
+        assert_eq!(
+            hex(&frame[14..]),
+            hex(&unhex(golden)),
+            "on the wire as built"
+        );
     }
 }
 
@@ -94,7 +119,10 @@ fn v6_checksum_residue(src: Ipv6Addr, dst: Ipv6Addr, message: &[u8]) -> u16 {
     if data.len() % 2 == 1 {
         data.push(0);
     }
-    let mut sum: u32 = data.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))).sum();
+    let mut sum: u32 = data
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+        .sum();
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
@@ -113,7 +141,12 @@ fn ipv6_message_from_link_local_with_kernel_checksum() {
         let nl = Netlink::connect().unwrap();
         let iface = interface("va").await;
         let ll = ipv6_link_local(&nl, iface.index).await.unwrap();
-        let socket = VrrpSocket::open(SocketOptions::multicast(Family::Inet6, iface, Some(IpAddr::V6(ll)))).unwrap();
+        let socket = VrrpSocket::open(SocketOptions::multicast(
+            Family::Inet6,
+            iface,
+            Some(IpAddr::V6(ll)),
+        ))
+        .unwrap();
         socket.send(&sent, IpAddr::V6(VRRP_GROUP_V6)).await.unwrap();
         ll
     });
@@ -138,40 +171,83 @@ fn ipv4_unicast_to_a_peer() {
     let pair = Pair::new("su");
     let (rx, _) = receiver(&pair.b, "vb", Family::Inet, 1);
     // v3 vrid 51 from 192.0.2.1 to the peer 192.0.2.2, TTL 64 (unicast_ttl).
-    let datagram = unhex("45c0 0020 0001 0000 4070 0000 c000 0201 c000 0202 3133 9601 0064 0000 c000 0264");
+    let datagram =
+        unhex("45c0 0020 0001 0000 4070 0000 c000 0201 c000 0202 3133 9601 0064 0000 c000 0264");
     let sent = datagram.clone();
     pair.a.run(move || async move {
         let mut options = SocketOptions::multicast(Family::Inet, interface("va").await, None);
         options.groups.clear();
         options.freebind = true;
         let socket = VrrpSocket::open(options).unwrap();
-        socket.send(&sent, "192.0.2.2".parse().unwrap()).await.unwrap();
+        socket
+            .send(&sent, "192.0.2.2".parse().unwrap())
+            .await
+            .unwrap();
     });
     let (received, bytes) = join(rx).remove(0);
-    assert_eq!((received.src, received.dst, received.ttl), ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap(), 64));
+    assert_eq!(
+        (received.src, received.dst, received.ttl),
+        (
+            "192.0.2.1".parse().unwrap(),
+            "192.0.2.2".parse().unwrap(),
+            64
+        )
+    );
     assert_eq!(bytes[12..], datagram[12..]);
 }
 
 #[test]
 fn bound_socket_ignores_other_interfaces() {
     let pair = Pair::new("sb");
-    ip(&["link", "add", "va2", "netns", &pair.a.name, "type", "veth", "peer", "name", "vb2", "netns", &pair.b.name]);
+    ip(&[
+        "link",
+        "add",
+        "va2",
+        "netns",
+        &pair.a.name,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "vb2",
+        "netns",
+        &pair.b.name,
+    ]);
     pair.a.ip(&["addr", "add", "198.51.100.1/24", "dev", "va2"]);
     pair.b.ip(&["addr", "add", "198.51.100.2/24", "dev", "vb2"]);
     pair.a.ip(&["link", "set", "va2", "up"]);
     pair.b.ip(&["link", "set", "vb2", "up"]);
     let (rx, vb_index) = receiver(&pair.b, "vb", Family::Inet, 1);
     pair.a.run(|| async {
-        let other = VrrpSocket::open(SocketOptions::multicast(Family::Inet, interface("va2").await, None)).unwrap();
-        let right = VrrpSocket::open(SocketOptions::multicast(Family::Inet, interface("va").await, None)).unwrap();
+        let other = VrrpSocket::open(SocketOptions::multicast(
+            Family::Inet,
+            interface("va2").await,
+            None,
+        ))
+        .unwrap();
+        let right = VrrpSocket::open(SocketOptions::multicast(
+            Family::Inet,
+            interface("va").await,
+            None,
+        ))
+        .unwrap();
         // vrid 52 goes out on the other link first, then vrid 51 on the bound one.
         let mut on_other = unhex(GOLDEN_V3);
         on_other[21] = 52;
-        other.send(&on_other, IpAddr::V4(VRRP_GROUP_V4)).await.unwrap();
-        right.send(&unhex(GOLDEN_V3), IpAddr::V4(VRRP_GROUP_V4)).await.unwrap();
+        other
+            .send(&on_other, IpAddr::V4(VRRP_GROUP_V4))
+            .await
+            .unwrap();
+        right
+            .send(&unhex(GOLDEN_V3), IpAddr::V4(VRRP_GROUP_V4))
+            .await
+            .unwrap();
     });
     let (received, bytes) = join(rx).remove(0);
-    assert_eq!(bytes[21], 51, "the first datagram seen is the one sent on the bound link");
+    assert_eq!(
+        bytes[21], 51,
+        "the first datagram seen is the one sent on the bound link"
+    );
     assert_eq!(received.ifindex, vb_index);
 }
 
@@ -186,7 +262,8 @@ fn multicast_membership_is_restored_after_link_reset_and_recreation() {
     let (ready, ready_rx) = mpsc::channel::<()>();
     let rx = pair.b.spawn(move || async move {
         let iface = interface("vb").await;
-        let mut socket = VrrpSocket::open(SocketOptions::multicast(Family::Inet, iface, None)).unwrap();
+        let mut socket =
+            VrrpSocket::open(SocketOptions::multicast(Family::Inet, iface, None)).unwrap();
         ready.send(()).unwrap();
         let mut seen = Vec::new();
         let mut buf = vec![0u8; 2048];
@@ -194,7 +271,10 @@ fn multicast_membership_is_restored_after_link_reset_and_recreation() {
         while let Ok(index) = from_test.recv() {
             socket.rejoin(index).unwrap();
             ready.send(()).unwrap();
-            let got = tokio::time::timeout(LIMIT, socket.recv(&mut buf)).await.expect("advert after rejoin").unwrap();
+            let got = tokio::time::timeout(LIMIT, socket.recv(&mut buf))
+                .await
+                .expect("advert after rejoin")
+                .unwrap();
             seen.push((got.ifindex, buf[21]));
         }
         seen
@@ -203,20 +283,35 @@ fn multicast_membership_is_restored_after_link_reset_and_recreation() {
     assert!(joined(&pair.b, "vb", "224.0.0.18"));
     let send = |vrid: u8| {
         pair.a.run(move || async move {
-            let socket = VrrpSocket::open(SocketOptions::multicast(Family::Inet, interface("va").await, None)).unwrap();
+            let socket = VrrpSocket::open(SocketOptions::multicast(
+                Family::Inet,
+                interface("va").await,
+                None,
+            ))
+            .unwrap();
             let mut advert = unhex(GOLDEN_V3);
             advert[21] = vrid;
-            socket.send(&advert, IpAddr::V4(VRRP_GROUP_V4)).await.unwrap();
+            socket
+                .send(&advert, IpAddr::V4(VRRP_GROUP_V4))
+                .await
+                .unwrap();
         })
     };
     let index_of = |ns: &Netns, dev: &str| -> u32 {
-        ns.ip_json(&["link", "show", "dev", dev])[0]["ifindex"].as_u64().unwrap() as u32
+        ns.ip_json(&["link", "show", "dev", dev])[0]["ifindex"]
+            .as_u64()
+            .unwrap() as u32
     };
 
     // Round 1: link down/up.
     pair.b.ip(&["link", "set", "vb", "down"]);
     pair.b.ip(&["link", "set", "vb", "up"]);
-    wait_for("vb up again", LIMIT, || pair.b.ip(&["link", "show", "dev", "vb"]).contains("LOWER_UP").then_some(()));
+    wait_for("vb up again", LIMIT, || {
+        pair.b
+            .ip(&["link", "show", "dev", "vb"])
+            .contains("LOWER_UP")
+            .then_some(())
+    });
     to_b.send(index_of(&pair.b, "vb")).unwrap();
     ready_rx.recv_timeout(LIMIT).unwrap();
     send(61);
@@ -225,16 +320,35 @@ fn multicast_membership_is_restored_after_link_reset_and_recreation() {
     // the old membership is gone with the device until rejoin.
     let old_index = index_of(&pair.b, "vb");
     ip(&["-n", &pair.a.name, "link", "del", "va"]);
-    ip(&["link", "add", "va", "netns", &pair.a.name, "type", "veth", "peer", "name", "vb", "netns", &pair.b.name]);
+    ip(&[
+        "link",
+        "add",
+        "va",
+        "netns",
+        &pair.a.name,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "vb",
+        "netns",
+        &pair.b.name,
+    ]);
     pair.a.ip(&["addr", "add", "192.0.2.1/24", "dev", "va"]);
     pair.a.ip(&["link", "set", "va", "up"]);
     pair.b.ip(&["link", "set", "vb", "up"]);
     let new_index = index_of(&pair.b, "vb");
     assert_ne!(old_index, new_index);
-    assert!(!joined(&pair.b, "vb", "224.0.0.18"), "membership survived device re-creation?");
+    assert!(
+        !joined(&pair.b, "vb", "224.0.0.18"),
+        "membership survived device re-creation?"
+    );
     to_b.send(new_index).unwrap();
     ready_rx.recv_timeout(LIMIT).unwrap();
-    assert!(joined(&pair.b, "vb", "224.0.0.18"), "rejoin restored the membership");
+    assert!(
+        joined(&pair.b, "vb", "224.0.0.18"),
+        "rejoin restored the membership"
+    );
     send(62);
     drop(to_b);
     assert_eq!(join(rx), vec![(old_index, 61), (new_index, 62)]);
@@ -263,13 +377,34 @@ fn tentative_link_local_is_not_ready_then_usable() {
         })
         .await;
         let early_lookup = ipv6_link_local(&nl, iface.index).await;
-        let early_open = VrrpSocket::open(SocketOptions::multicast(Family::Inet6, iface.clone(), Some(IpAddr::V6(ll)))).err();
-        let ready = wait_for_async("DAD to finish", LIMIT, || async { ipv6_link_local(&nl, iface.index).await.ok() }).await;
-        let late = VrrpSocket::open(SocketOptions::multicast(Family::Inet6, iface, Some(IpAddr::V6(ready)))).is_ok();
+        let early_open = VrrpSocket::open(SocketOptions::multicast(
+            Family::Inet6,
+            iface.clone(),
+            Some(IpAddr::V6(ll)),
+        ))
+        .err();
+        let ready = wait_for_async("DAD to finish", LIMIT, || async {
+            ipv6_link_local(&nl, iface.index).await.ok()
+        })
+        .await;
+        let late = VrrpSocket::open(SocketOptions::multicast(
+            Family::Inet6,
+            iface,
+            Some(IpAddr::V6(ready)),
+        ))
+        .is_ok();
         ((early_lookup.err(), early_open), (ready == ll, late))
     });
-    assert!(matches!(early.0, Some(NetError::NotReady(_))), "{:?}", early.0);
-    assert!(matches!(early.1, Some(NetError::NotReady(_))), "{:?}", early.1);
+    assert!(
+        matches!(early.0, Some(NetError::NotReady(_))),
+        "{:?}",
+        early.0
+    );
+    assert!(
+        matches!(early.1, Some(NetError::NotReady(_))),
+        "{:?}",
+        early.1
+    );
     assert_eq!(late, (true, true));
 }
 
@@ -283,7 +418,9 @@ fn ipv4_source_is_configured_or_primary() {
         let nl = Netlink::connect().unwrap();
         let index = nl.ifindex("va").await.unwrap();
         let primary = ipv4_source(&nl, index, None).await.unwrap();
-        let configured = ipv4_source(&nl, index, Some("203.0.113.1".parse().unwrap())).await.unwrap();
+        let configured = ipv4_source(&nl, index, Some("203.0.113.1".parse().unwrap()))
+            .await
+            .unwrap();
         ip(&["-n", &ns_name, "-4", "addr", "flush", "dev", "va"]);
         (primary, configured, ipv4_source(&nl, index, None).await)
     });
@@ -296,12 +433,18 @@ fn ipv4_source_is_configured_or_primary() {
 fn mismatched_options_are_rejected() {
     let ns = Netns::new("sx");
     let errors = ns.run(|| async {
-        let lo = Interface { name: "lo".into(), index: 1 };
+        let lo = Interface {
+            name: "lo".into(),
+            index: 1,
+        };
         let mut v4_group_on_v6 = SocketOptions::multicast(Family::Inet6, lo.clone(), None);
         v4_group_on_v6.groups = vec![IpAddr::V4(VRRP_GROUP_V4)];
         let mut group_without_interface = SocketOptions::multicast(Family::Inet, lo, None);
         group_without_interface.interface = None;
-        [VrrpSocket::open(v4_group_on_v6).err(), VrrpSocket::open(group_without_interface).err()]
+        [
+            VrrpSocket::open(v4_group_on_v6).err(),
+            VrrpSocket::open(group_without_interface).err(),
+        ]
     });
     for e in errors {
         assert!(matches!(e, Some(NetError::Invalid(_))), "{e:?}");

@@ -18,7 +18,9 @@ use super::sysctl::{self, SysctlKey};
 use pnet_base::MacAddr;
 use pnet_packet::arp::{ArpHardwareTypes, ArpOperations, MutableArpPacket};
 use pnet_packet::ethernet::{EtherTypes, MutableEthernetPacket};
-use pnet_packet::icmpv6::ndp::{MutableNeighborAdvertPacket, NdpOption, NdpOptionTypes, NeighborAdvertFlags};
+use pnet_packet::icmpv6::ndp::{
+    MutableNeighborAdvertPacket, NdpOption, NdpOptionTypes, NeighborAdvertFlags,
+};
 use pnet_packet::icmpv6::{self, Icmpv6Code, Icmpv6Packet, Icmpv6Types};
 use pnet_packet::ip::IpNextHeaderProtocols;
 use pnet_packet::ipv6::MutableIpv6Packet;
@@ -54,7 +56,8 @@ pub fn garp_frame(mac: [u8; 6], vip: Ipv4Addr) -> Result<[u8; GARP_FRAME_LEN]> {
     eth.set_destination(MacAddr::from(BROADCAST_MAC));
     eth.set_source(MacAddr::from(mac));
     eth.set_ethertype(EtherTypes::Arp);
-    let mut arp = MutableArpPacket::new(&mut frame[ETH_HEADER_LEN..]).ok_or_else(|| frame_error("GARP"))?;
+    let mut arp =
+        MutableArpPacket::new(&mut frame[ETH_HEADER_LEN..]).ok_or_else(|| frame_error("GARP"))?;
     arp.set_hardware_type(ArpHardwareTypes::Ethernet);
     arp.set_protocol_type(EtherTypes::Ipv4);
     arp.set_hw_addr_len(6);
@@ -74,7 +77,8 @@ pub fn na_frame(mac: [u8; 6], vip: Ipv6Addr, router: bool) -> Result<[u8; NA_FRA
     eth.set_destination(MacAddr::from(ALL_NODES_MAC));
     eth.set_source(MacAddr::from(mac));
     eth.set_ethertype(EtherTypes::Ipv6);
-    let mut ip6 = MutableIpv6Packet::new(&mut frame[ETH_HEADER_LEN..]).ok_or_else(|| frame_error("NA"))?;
+    let mut ip6 =
+        MutableIpv6Packet::new(&mut frame[ETH_HEADER_LEN..]).ok_or_else(|| frame_error("NA"))?;
     ip6.set_version(6);
     ip6.set_payload_length(NA_LEN as u16);
     ip6.set_next_header(IpNextHeaderProtocols::Icmpv6);
@@ -91,9 +95,14 @@ pub fn na_frame(mac: [u8; 6], vip: Ipv6Addr, router: bool) -> Result<[u8; NA_FRA
     }
     na.set_flags(flags);
     na.set_target_addr(vip);
-    na.set_options(&[NdpOption { option_type: NdpOptionTypes::TargetLLAddr, length: 1, data: mac.to_vec() }]);
+    na.set_options(&[NdpOption {
+        option_type: NdpOptionTypes::TargetLLAddr,
+        length: 1,
+        data: mac.to_vec(),
+    }]);
     let checksum = {
-        let icmp = Icmpv6Packet::new(&frame[ETH_HEADER_LEN + IPV6_HEADER_LEN..]).ok_or_else(|| frame_error("NA"))?;
+        let icmp = Icmpv6Packet::new(&frame[ETH_HEADER_LEN + IPV6_HEADER_LEN..])
+            .ok_or_else(|| frame_error("NA"))?;
         icmpv6::checksum(&icmp, &vip, &ALL_NODES)
     };
     frame[ETH_HEADER_LEN + IPV6_HEADER_LEN + 2..ETH_HEADER_LEN + IPV6_HEADER_LEN + 4]
@@ -108,10 +117,14 @@ pub struct FrameSender {
 
 impl FrameSender {
     pub fn open() -> Result<FrameSender> {
-        tokio::runtime::Handle::try_current()
-            .map_err(|_| NetError::Invalid("the ARP/NA sender needs to run inside a tokio runtime".into()))?;
-        let socket = Socket::new(Domain::PACKET, Type::RAW, None).map_err(|e| NetError::io("open AF_PACKET socket", e))?;
-        socket.set_nonblocking(true).map_err(|e| NetError::io("AF_PACKET socket non-blocking", e))?;
+        tokio::runtime::Handle::try_current().map_err(|_| {
+            NetError::Invalid("the ARP/NA sender needs to run inside a tokio runtime".into())
+        })?;
+        let socket = Socket::new(Domain::PACKET, Type::RAW, None)
+            .map_err(|e| NetError::io("open AF_PACKET socket", e))?;
+        socket
+            .set_nonblocking(true)
+            .map_err(|e| NetError::io("AF_PACKET socket non-blocking", e))?;
         // SAFETY: the AsyncFd owns the socket, so the fd stays valid and unchanged.
         let fd = unsafe { AsyncFd::register_with_interest(socket, Interest::WRITABLE) }
             .map_err(|e| NetError::io("register AF_PACKET socket", e.into_parts().1))?;
@@ -121,7 +134,9 @@ impl FrameSender {
     /// Sends one complete Ethernet frame out of `ifindex`.
     pub async fn send(&self, ifindex: u32, frame: &[u8]) -> Result<()> {
         if frame.len() < ETH_HEADER_LEN {
-            return Err(NetError::Invalid("frame shorter than an Ethernet header".into()));
+            return Err(NetError::Invalid(
+                "frame shorter than an Ethernet header".into(),
+            ));
         }
         let mut storage = SockAddrStorage::zeroed();
         // SAFETY: sockaddr_ll fits in sockaddr_storage, which is zero-initialised.
@@ -132,14 +147,22 @@ impl FrameSender {
         sll.sll_halen = 6;
         sll.sll_addr[..6].copy_from_slice(&frame[..6]);
         // SAFETY: the storage holds an initialised sockaddr_ll of this length.
-        let address = unsafe { SockAddr::new(storage, std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t) };
+        let address = unsafe {
+            SockAddr::new(
+                storage,
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
         let sent = self
             .fd
             .async_io(Interest::WRITABLE, |socket| socket.send_to(frame, &address))
             .await
             .map_err(|e| NetError::io(format!("send frame on interface index {ifindex}"), e))?;
         if sent != frame.len() {
-            return Err(NetError::io(format!("send frame on interface index {ifindex}"), std::io::Error::other("short send")));
+            return Err(NetError::io(
+                format!("send frame on interface index {ifindex}"),
+                std::io::Error::other("short send"),
+            ));
         }
         Ok(())
     }
@@ -277,14 +300,20 @@ impl Pacer {
     }
 
     fn is_due(&self, base: u32, kind: Kind, now: Instant) -> bool {
-        self.next_slot.get(&(base, kind)).is_none_or(|slot| *slot <= now)
+        self.next_slot
+            .get(&(base, kind))
+            .is_none_or(|slot| *slot <= now)
     }
 
     /// When the earliest queued frame may leave (`None`: nothing queued).
     fn next_wake(&self) -> Option<Instant> {
         self.queues
             .iter()
-            .flat_map(|(base, queue)| queue.iter().map(move |p| (*base, Kind::of(&p.target.address))))
+            .flat_map(|(base, queue)| {
+                queue
+                    .iter()
+                    .map(move |p| (*base, Kind::of(&p.target.address)))
+            })
             .filter_map(|key| self.next_slot.get(&key).copied())
             .min()
     }
@@ -323,7 +352,10 @@ impl Pacer {
                 self.queues
                     .entry(target.base_ifindex)
                     .or_default()
-                    .push_back(Pending { owner: burst.owner, target: target.clone() });
+                    .push_back(Pending {
+                        owner: burst.owner,
+                        target: target.clone(),
+                    });
             }
         }
     }
@@ -332,7 +364,12 @@ impl Pacer {
         let bases: Vec<u32> = self.queues.keys().copied().collect();
         for base in bases {
             let mut i = 0;
-            while let Some(kind) = self.queues.get(&base).and_then(|q| q.get(i)).map(|p| Kind::of(&p.target.address)) {
+            while let Some(kind) = self
+                .queues
+                .get(&base)
+                .and_then(|q| q.get(i))
+                .map(|p| Kind::of(&p.target.address))
+            {
                 if !self.is_due(base, kind, Instant::now()) {
                     i += 1;
                     continue;
@@ -343,7 +380,8 @@ impl Pacer {
                 self.send_one(&pending.target).await;
                 let interval = self.interval(kind);
                 if !interval.is_zero() {
-                    self.next_slot.insert((base, kind), Instant::now() + interval);
+                    self.next_slot
+                        .insert((base, kind), Instant::now() + interval);
                 }
             }
         }
@@ -377,7 +415,11 @@ impl Pacer {
             Err(e) => Err(e),
         };
         if let Err(e) = result {
-            tracing::warn!("announcing {} on interface index {}: {e}", target.address, target.ifindex);
+            tracing::warn!(
+                "announcing {} on interface index {}: {e}",
+                target.address,
+                target.ifindex
+            );
         }
     }
 }
@@ -431,11 +473,18 @@ mod tests {
         data.extend_from_slice(&32u32.to_be_bytes());
         data.extend_from_slice(&[0, 0, 0, 58]);
         data.extend_from_slice(&frame[54..]);
-        let mut sum: u32 = data.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))).sum();
+        let mut sum: u32 = data
+            .chunks(2)
+            .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+            .sum();
         while sum > 0xffff {
             sum = (sum & 0xffff) + (sum >> 16);
         }
         assert_eq!(sum, 0xffff);
-        assert_eq!(na_frame(mac, vip, false).unwrap()[58], 0x20, "Override only");
+        assert_eq!(
+            na_frame(mac, vip, false).unwrap()[58],
+            0x20,
+            "Override only"
+        );
     }
 }

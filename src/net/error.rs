@@ -17,7 +17,11 @@ pub enum NetError {
     },
     /// The kernel refused a netlink request; `errno` is positive (EEXIST, ENODEV, ...).
     #[error("{op}: {message} (errno {errno})")]
-    Kernel { op: String, errno: i32, message: String },
+    Kernel {
+        op: String,
+        errno: i32,
+        message: String,
+    },
     #[error("{op}: {source}")]
     Io {
         op: String,
@@ -39,7 +43,10 @@ pub type Result<T, E = NetError> = std::result::Result<T, E>;
 
 impl NetError {
     pub(crate) fn io(op: impl Into<String>, source: io::Error) -> NetError {
-        NetError::Io { op: op.into(), source }
+        NetError::Io {
+            op: op.into(),
+            source,
+        }
     }
 
     pub(crate) fn kernel(op: impl Into<String>, errno: i32) -> NetError {
@@ -49,14 +56,20 @@ impl NetError {
             Some(cut) => message[..cut].to_string(),
             None => message,
         };
-        NetError::Kernel { op: op.into(), errno, message }
+        NetError::Kernel {
+            op: op.into(),
+            errno,
+            message,
+        }
     }
 
     /// The positive errno behind this error, when there is one.
     pub fn errno(&self) -> Option<i32> {
         match self {
             NetError::Kernel { errno, .. } => Some(*errno),
-            NetError::Io { source, .. } | NetError::Namespace { source, .. } => source.raw_os_error(),
+            NetError::Io { source, .. } | NetError::Namespace { source, .. } => {
+                source.raw_os_error()
+            }
             _ => None,
         }
     }

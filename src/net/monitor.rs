@@ -20,7 +20,10 @@ use std::os::fd::AsRawFd;
 pub enum NetEvent {
     /// A link appeared or changed (flags, name, MAC...): RTM_NEWLINK.
     LinkChanged(Link),
-    LinkDeleted { index: u32, name: String },
+    LinkDeleted {
+        index: u32,
+        name: String,
+    },
     AddressAdded(AddressInfo),
     AddressRemoved(AddressInfo),
     RouteAdded(RouteInfo),
@@ -52,13 +55,17 @@ impl Monitor {
     /// Subscribes; must be called inside a tokio runtime. Events that happen after this
     /// returns are delivered.
     pub fn open() -> Result<Monitor> {
-        tokio::runtime::Handle::try_current()
-            .map_err(|_| NetError::Invalid("the netlink monitor needs to run inside a tokio runtime".into()))?;
+        tokio::runtime::Handle::try_current().map_err(|_| {
+            NetError::Invalid("the netlink monitor needs to run inside a tokio runtime".into())
+        })?;
         let (mut connection, _handle, messages) = rtnetlink::new_multicast_connection(&GROUPS)
             .map_err(|e| NetError::io("subscribe to rtnetlink notifications", e))?;
         force_rcvbuf(connection.socket_mut().socket_mut().as_raw_fd());
         let connection = tokio::spawn(connection);
-        Ok(Monitor { messages, connection })
+        Ok(Monitor {
+            messages,
+            connection,
+        })
     }
 
     /// The next event; `None` once the subscription has ended.
@@ -93,12 +100,25 @@ fn event_of(payload: NetlinkPayload<RouteNetlinkMessage>) -> Option<NetEvent> {
             let name = m
                 .attributes
                 .iter()
-                .find_map(|a| if let LinkAttribute::IfName(n) = a { Some(n.clone()) } else { None })
+                .find_map(|a| {
+                    if let LinkAttribute::IfName(n) = a {
+                        Some(n.clone())
+                    } else {
+                        None
+                    }
+                })
                 .unwrap_or_default();
-            Some(NetEvent::LinkDeleted { index: m.header.index, name })
+            Some(NetEvent::LinkDeleted {
+                index: m.header.index,
+                name,
+            })
         }
-        RouteNetlinkMessage::NewAddress(m) => AddressInfo::from_message(&m).map(NetEvent::AddressAdded),
-        RouteNetlinkMessage::DelAddress(m) => AddressInfo::from_message(&m).map(NetEvent::AddressRemoved),
+        RouteNetlinkMessage::NewAddress(m) => {
+            AddressInfo::from_message(&m).map(NetEvent::AddressAdded)
+        }
+        RouteNetlinkMessage::DelAddress(m) => {
+            AddressInfo::from_message(&m).map(NetEvent::AddressRemoved)
+        }
         RouteNetlinkMessage::NewRoute(m) => RouteInfo::from_message(&m).map(NetEvent::RouteAdded),
         RouteNetlinkMessage::DelRoute(m) => RouteInfo::from_message(&m).map(NetEvent::RouteRemoved),
         RouteNetlinkMessage::NewRule(m) => RuleInfo::from_message(&m).map(NetEvent::RuleAdded),

@@ -20,9 +20,14 @@ pub fn path(name: &str) -> PathBuf {
 /// Moves the current thread into the named network namespace.
 pub fn enter(name: &str) -> Result<()> {
     if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-        return Err(NetError::Invalid(format!("invalid network namespace name '{name}'")));
+        return Err(NetError::Invalid(format!(
+            "invalid network namespace name '{name}'"
+        )));
     }
-    let ns_err = |source| NetError::Namespace { name: name.to_string(), source };
+    let ns_err = |source| NetError::Namespace {
+        name: name.to_string(),
+        source,
+    };
     let file = std::fs::File::open(path(name)).map_err(ns_err)?;
     nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
         .map_err(|e| ns_err(std::io::Error::from(e)))

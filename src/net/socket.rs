@@ -10,7 +10,10 @@
 use super::error::{NetError, Result};
 use super::netlink::Netlink;
 use crate::config::model::Family;
-use nix::sys::socket::{recvmsg, sendmsg, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn6, SockaddrStorage};
+use nix::sys::socket::{
+    recvmsg, sendmsg, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockaddrIn6, SockaddrStorage,
+};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
 use std::io::{IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -54,12 +57,23 @@ pub struct SocketOptions {
 
 impl SocketOptions {
     /// Multicast on `interface` with the standard VRRP group of `family`.
-    pub fn multicast(family: Family, interface: Interface, source: Option<IpAddr>) -> SocketOptions {
+    pub fn multicast(
+        family: Family,
+        interface: Interface,
+        source: Option<IpAddr>,
+    ) -> SocketOptions {
         let group = match family {
             Family::Inet => IpAddr::V4(VRRP_GROUP_V4),
             Family::Inet6 => IpAddr::V6(VRRP_GROUP_V6),
         };
-        SocketOptions { family, interface: Some(interface), groups: vec![group], source, freebind: false, unicast_hops: 255 }
+        SocketOptions {
+            family,
+            interface: Some(interface),
+            groups: vec![group],
+            source,
+            freebind: false,
+            unicast_hops: 255,
+        }
     }
 }
 
@@ -94,7 +108,12 @@ fn nix_err(op: impl Into<String>) -> impl FnOnce(nix::errno::Errno) -> NetError 
     move |e| NetError::io(op, std::io::Error::from(e))
 }
 
-fn setsockopt_int(socket: &Socket, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> std::io::Result<()> {
+fn setsockopt_int(
+    socket: &Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> std::io::Result<()> {
     let ptr = &value as *const libc::c_int as *const libc::c_void;
     let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: the socket is open for the duration of the call; value is a live c_int.
@@ -116,7 +135,15 @@ fn set_multicast_if_v4_index(socket: &Socket, index: u32) -> std::io::Result<()>
     let ptr = &request as *const libc::ip_mreqn as *const libc::c_void;
     let len = std::mem::size_of::<libc::ip_mreqn>() as libc::socklen_t;
     // SAFETY: as above; ip_mreqn is the documented argument of IP_MULTICAST_IF.
-    let rc = unsafe { libc::setsockopt(socket.as_raw_fd(), libc::IPPROTO_IP, libc::IP_MULTICAST_IF, ptr, len) };
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_MULTICAST_IF,
+            ptr,
+            len,
+        )
+    };
     if rc == 0 {
         Ok(())
     } else {
@@ -125,7 +152,8 @@ fn set_multicast_if_v4_index(socket: &Socket, index: u32) -> std::io::Result<()>
 }
 
 fn scope_for(dst: &Ipv6Addr, index: Option<u32>) -> u32 {
-    let link_scoped = dst.segments()[0] & 0xffc0 == 0xfe80 || (dst.is_multicast() && dst.segments()[0] & 0x000f <= 2);
+    let link_scoped = dst.segments()[0] & 0xffc0 == 0xfe80
+        || (dst.is_multicast() && dst.segments()[0] & 0x000f <= 2);
     if link_scoped {
         index.unwrap_or(0)
     } else {
@@ -138,26 +166,40 @@ impl VrrpSocket {
     /// link-local source still doing DAD gives [`NetError::NotReady`]: retry after the
     /// address event that clears the tentative flag.
     pub fn open(options: SocketOptions) -> Result<VrrpSocket> {
-        tokio::runtime::Handle::try_current()
-            .map_err(|_| NetError::Invalid("VRRP sockets need to run inside a tokio runtime".into()))?;
+        tokio::runtime::Handle::try_current().map_err(|_| {
+            NetError::Invalid("VRRP sockets need to run inside a tokio runtime".into())
+        })?;
         let what = match &options.interface {
             Some(i) => format!("VRRP {:?} socket on {}", options.family, i.name),
             None => format!("VRRP {:?} socket", options.family),
         };
-        if options.groups.iter().any(|g| Family::of(g) != options.family || !g.is_multicast()) {
-            return Err(NetError::Invalid(format!("{what}: groups must be multicast addresses of the socket family")));
+        if options
+            .groups
+            .iter()
+            .any(|g| Family::of(g) != options.family || !g.is_multicast())
+        {
+            return Err(NetError::Invalid(format!(
+                "{what}: groups must be multicast addresses of the socket family"
+            )));
         }
         if !options.groups.is_empty() && options.interface.is_none() {
-            return Err(NetError::Invalid(format!("{what}: joining a group needs an interface")));
+            return Err(NetError::Invalid(format!(
+                "{what}: joining a group needs an interface"
+            )));
         }
         let domain = match options.family {
             Family::Inet => Domain::IPV4,
             Family::Inet6 => Domain::IPV6,
         };
-        let socket = Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_VRRP))).map_err(io_err(format!("open {what}")))?;
-        socket.set_nonblocking(true).map_err(io_err(format!("{what}: non-blocking")))?;
+        let socket = Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))
+            .map_err(io_err(format!("open {what}")))?;
+        socket
+            .set_nonblocking(true)
+            .map_err(io_err(format!("{what}: non-blocking")))?;
         if let Some(interface) = &options.interface {
-            socket.bind_device(Some(interface.name.as_bytes())).map_err(io_err(format!("{what}: SO_BINDTODEVICE")))?;
+            socket
+                .bind_device(Some(interface.name.as_bytes()))
+                .map_err(io_err(format!("{what}: SO_BINDTODEVICE")))?;
         }
         match options.family {
             Family::Inet => Self::configure_v4(&socket, &options, &what)?,
@@ -165,7 +207,9 @@ impl VrrpSocket {
         }
         if let Some(source) = options.source {
             if Family::of(&source) != options.family {
-                return Err(NetError::Invalid(format!("{what}: source {source} is of the other family")));
+                return Err(NetError::Invalid(format!(
+                    "{what}: source {source} is of the other family"
+                )));
             }
             let scope = match source {
                 IpAddr::V6(v6) => scope_for(&v6, options.interface.as_ref().map(|i| i.index)),
@@ -177,49 +221,84 @@ impl VrrpSocket {
             };
             if let Err(e) = socket.bind(&SockAddr::from(address)) {
                 return Err(if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) {
-                    NetError::NotReady(format!("{what}: source {source} is not usable yet (tentative or missing)"))
+                    NetError::NotReady(format!(
+                        "{what}: source {source} is not usable yet (tentative or missing)"
+                    ))
                 } else {
                     NetError::io(format!("{what}: bind {source}"), e)
                 });
             }
         }
-        let mut vrrp = VrrpSocket { fd: register(socket, &what)?, options };
+        let mut vrrp = VrrpSocket {
+            fd: register(socket, &what)?,
+            options,
+        };
         vrrp.join_groups()?;
         Ok(vrrp)
     }
 
     fn configure_v4(socket: &Socket, options: &SocketOptions, what: &str) -> Result<()> {
-        socket.set_header_included_v4(true).map_err(io_err(format!("{what}: IP_HDRINCL")))?;
-        socket.set_multicast_all_v4(false).map_err(io_err(format!("{what}: IP_MULTICAST_ALL")))?;
-        socket.set_multicast_loop_v4(false).map_err(io_err(format!("{what}: IP_MULTICAST_LOOP")))?;
-        setsockopt(socket, sockopt::Ipv4PacketInfo, &true).map_err(nix_err(format!("{what}: IP_PKTINFO")))?;
-        setsockopt(socket, sockopt::Ipv4RecvTtl, &true).map_err(nix_err(format!("{what}: IP_RECVTTL")))?;
+        socket
+            .set_header_included_v4(true)
+            .map_err(io_err(format!("{what}: IP_HDRINCL")))?;
+        socket
+            .set_multicast_all_v4(false)
+            .map_err(io_err(format!("{what}: IP_MULTICAST_ALL")))?;
+        socket
+            .set_multicast_loop_v4(false)
+            .map_err(io_err(format!("{what}: IP_MULTICAST_LOOP")))?;
+        setsockopt(socket, sockopt::Ipv4PacketInfo, &true)
+            .map_err(nix_err(format!("{what}: IP_PKTINFO")))?;
+        setsockopt(socket, sockopt::Ipv4RecvTtl, &true)
+            .map_err(nix_err(format!("{what}: IP_RECVTTL")))?;
         if options.freebind {
-            socket.set_freebind_v4(true).map_err(io_err(format!("{what}: IP_FREEBIND")))?;
+            socket
+                .set_freebind_v4(true)
+                .map_err(io_err(format!("{what}: IP_FREEBIND")))?;
         }
         if let Some(interface) = &options.interface {
-            set_multicast_if_v4_index(socket, interface.index).map_err(io_err(format!("{what}: IP_MULTICAST_IF")))?;
+            set_multicast_if_v4_index(socket, interface.index)
+                .map_err(io_err(format!("{what}: IP_MULTICAST_IF")))?;
         }
         Ok(())
     }
 
     fn configure_v6(socket: &Socket, options: &SocketOptions, what: &str) -> Result<()> {
-        setsockopt_int(socket, libc::IPPROTO_IPV6, libc::IPV6_CHECKSUM, VRRP_CHECKSUM_OFFSET)
-            .map_err(io_err(format!("{what}: IPV6_CHECKSUM")))?;
-        socket.set_multicast_all_v6(false).map_err(io_err(format!("{what}: IPV6_MULTICAST_ALL")))?;
-        socket.set_multicast_loop_v6(false).map_err(io_err(format!("{what}: IPV6_MULTICAST_LOOP")))?;
-        socket.set_multicast_hops_v6(255).map_err(io_err(format!("{what}: IPV6_MULTICAST_HOPS")))?;
+        setsockopt_int(
+            socket,
+            libc::IPPROTO_IPV6,
+            libc::IPV6_CHECKSUM,
+            VRRP_CHECKSUM_OFFSET,
+        )
+        .map_err(io_err(format!("{what}: IPV6_CHECKSUM")))?;
+        socket
+            .set_multicast_all_v6(false)
+            .map_err(io_err(format!("{what}: IPV6_MULTICAST_ALL")))?;
+        socket
+            .set_multicast_loop_v6(false)
+            .map_err(io_err(format!("{what}: IPV6_MULTICAST_LOOP")))?;
+        socket
+            .set_multicast_hops_v6(255)
+            .map_err(io_err(format!("{what}: IPV6_MULTICAST_HOPS")))?;
         socket
             .set_unicast_hops_v6(u32::from(options.unicast_hops))
             .map_err(io_err(format!("{what}: IPV6_UNICAST_HOPS")))?;
-        socket.set_tclass_v6(TRAFFIC_CLASS).map_err(io_err(format!("{what}: IPV6_TCLASS")))?;
-        setsockopt(socket, sockopt::Ipv6RecvPacketInfo, &true).map_err(nix_err(format!("{what}: IPV6_RECVPKTINFO")))?;
-        setsockopt(socket, sockopt::Ipv6RecvHopLimit, &true).map_err(nix_err(format!("{what}: IPV6_RECVHOPLIMIT")))?;
+        socket
+            .set_tclass_v6(TRAFFIC_CLASS)
+            .map_err(io_err(format!("{what}: IPV6_TCLASS")))?;
+        setsockopt(socket, sockopt::Ipv6RecvPacketInfo, &true)
+            .map_err(nix_err(format!("{what}: IPV6_RECVPKTINFO")))?;
+        setsockopt(socket, sockopt::Ipv6RecvHopLimit, &true)
+            .map_err(nix_err(format!("{what}: IPV6_RECVHOPLIMIT")))?;
         if options.freebind {
-            socket.set_freebind_v6(true).map_err(io_err(format!("{what}: IPV6_FREEBIND")))?;
+            socket
+                .set_freebind_v6(true)
+                .map_err(io_err(format!("{what}: IPV6_FREEBIND")))?;
         }
         if let Some(interface) = &options.interface {
-            socket.set_multicast_if_v6(interface.index).map_err(io_err(format!("{what}: IPV6_MULTICAST_IF")))?;
+            socket
+                .set_multicast_if_v6(interface.index)
+                .map_err(io_err(format!("{what}: IPV6_MULTICAST_IF")))?;
         }
         Ok(())
     }
@@ -231,14 +310,21 @@ impl VrrpSocket {
         let socket = self.fd.get_ref();
         for group in &self.options.groups {
             let joined = match group {
-                IpAddr::V4(g) => socket.join_multicast_v4_n(g, &InterfaceIndexOrAddress::Index(interface.index)),
+                IpAddr::V4(g) => {
+                    socket.join_multicast_v4_n(g, &InterfaceIndexOrAddress::Index(interface.index))
+                }
                 IpAddr::V6(g) => socket.join_multicast_v6(g, interface.index),
             };
             match joined {
                 Ok(()) => {}
                 // Still a member (the membership survived): nothing to redo.
                 Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => {}
-                Err(e) => return Err(NetError::io(format!("join {group} on {}", interface.name), e)),
+                Err(e) => {
+                    return Err(NetError::io(
+                        format!("join {group} on {}", interface.name),
+                        e,
+                    ))
+                }
             }
         }
         Ok(())
@@ -255,12 +341,16 @@ impl VrrpSocket {
         for group in &self.options.groups {
             // Leaving fails when the membership died with the old device; that is fine.
             let _ = match group {
-                IpAddr::V4(g) => socket.leave_multicast_v4_n(g, &InterfaceIndexOrAddress::Index(interface.index)),
+                IpAddr::V4(g) => {
+                    socket.leave_multicast_v4_n(g, &InterfaceIndexOrAddress::Index(interface.index))
+                }
                 IpAddr::V6(g) => socket.leave_multicast_v6(g, interface.index),
             };
         }
         let what = format!("rejoin VRRP groups on {}", interface.name);
-        socket.bind_device(Some(interface.name.as_bytes())).map_err(io_err(format!("{what}: SO_BINDTODEVICE")))?;
+        socket
+            .bind_device(Some(interface.name.as_bytes()))
+            .map_err(io_err(format!("{what}: SO_BINDTODEVICE")))?;
         match self.options.family {
             Family::Inet => set_multicast_if_v4_index(socket, index),
             Family::Inet6 => socket.set_multicast_if_v6(index),
@@ -280,7 +370,9 @@ impl VrrpSocket {
     pub async fn recv(&self, buf: &mut [u8]) -> Result<Received> {
         let family = self.options.family;
         self.fd
-            .async_io(Interest::READABLE, |socket| receive(socket.as_raw_fd(), family, buf).map_err(std::io::Error::from))
+            .async_io(Interest::READABLE, |socket| {
+                receive(socket.as_raw_fd(), family, buf).map_err(std::io::Error::from)
+            })
             .await
             .map_err(io_err("receive VRRP datagram"))
     }
@@ -302,25 +394,46 @@ impl VrrpSocket {
 
     async fn send_inner(&self, bytes: &[u8], dst: IpAddr, source: Option<Ipv6Addr>) -> Result<()> {
         if Family::of(&dst) != self.options.family {
-            return Err(NetError::Invalid(format!("cannot send to {dst} on a {:?} socket", self.options.family)));
+            return Err(NetError::Invalid(format!(
+                "cannot send to {dst} on a {:?} socket",
+                self.options.family
+            )));
         }
         let index = self.options.interface.as_ref().map(|i| i.index);
         let address: SockaddrStorage = match dst {
             IpAddr::V4(v4) => SockaddrStorage::from(SocketAddrV4::new(v4, 0)),
-            IpAddr::V6(v6) => SockaddrStorage::from(SocketAddrV6::new(v6, 0, 0, scope_for(&v6, index))),
+            IpAddr::V6(v6) => {
+                SockaddrStorage::from(SocketAddrV6::new(v6, 0, 0, scope_for(&v6, index)))
+            }
         };
-        let pktinfo = source.map(|s| libc::in6_pktinfo { ipi6_addr: libc::in6_addr { s6_addr: s.octets() }, ipi6_ifindex: index.unwrap_or(0) });
+        let pktinfo = source.map(|s| libc::in6_pktinfo {
+            ipi6_addr: libc::in6_addr {
+                s6_addr: s.octets(),
+            },
+            ipi6_ifindex: index.unwrap_or(0),
+        });
         let sent = self
             .fd
             .async_io(Interest::WRITABLE, |socket| {
                 let iov = [IoSlice::new(bytes)];
-                let cmsgs: Vec<ControlMessage> = pktinfo.iter().map(ControlMessage::Ipv6PacketInfo).collect();
-                sendmsg(socket.as_raw_fd(), &iov, &cmsgs, MsgFlags::empty(), Some(&address)).map_err(std::io::Error::from)
+                let cmsgs: Vec<ControlMessage> =
+                    pktinfo.iter().map(ControlMessage::Ipv6PacketInfo).collect();
+                sendmsg(
+                    socket.as_raw_fd(),
+                    &iov,
+                    &cmsgs,
+                    MsgFlags::empty(),
+                    Some(&address),
+                )
+                .map_err(std::io::Error::from)
             })
             .await
             .map_err(io_err(format!("send VRRP datagram to {dst}")))?;
         if sent != bytes.len() {
-            return Err(NetError::io(format!("send VRRP datagram to {dst}"), std::io::Error::other("short send")));
+            return Err(NetError::io(
+                format!("send VRRP datagram to {dst}"),
+                std::io::Error::other("short send"),
+            ));
         }
         Ok(())
     }
@@ -330,7 +443,12 @@ fn register(socket: Socket, what: &str) -> Result<AsyncFd<Socket>> {
     // SAFETY: the AsyncFd takes ownership of the socket, so its fd stays open and
     // unchanged for the AsyncFd's whole life.
     unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE | Interest::WRITABLE) }
-        .map_err(|e| NetError::io(format!("{what}: register with the runtime"), e.into_parts().1))
+        .map_err(|e| {
+            NetError::io(
+                format!("{what}: register with the runtime"),
+                e.into_parts().1,
+            )
+        })
 }
 
 fn receive(fd: std::os::fd::RawFd, family: Family, buf: &mut [u8]) -> nix::Result<Received> {
@@ -378,7 +496,11 @@ fn receive(fd: std::os::fd::RawFd, family: Family, buf: &mut [u8]) -> nix::Resul
 
 /// The IPv4 source keepalived uses: `mcast_src_ip`/`unicast_src_ip` when configured,
 /// else the interface's primary (first non-secondary) address.
-pub async fn ipv4_source(netlink: &Netlink, index: u32, configured: Option<Ipv4Addr>) -> Result<Ipv4Addr> {
+pub async fn ipv4_source(
+    netlink: &Netlink,
+    index: u32,
+    configured: Option<Ipv4Addr>,
+) -> Result<Ipv4Addr> {
     if let Some(configured) = configured {
         return Ok(configured);
     }
@@ -398,7 +520,10 @@ pub async fn ipv4_source(netlink: &Netlink, index: u32, configured: Option<Ipv4A
 pub async fn ipv6_link_local(netlink: &Netlink, index: u32) -> Result<Ipv6Addr> {
     let addresses = netlink.addresses(Some(Family::Inet6), Some(index)).await?;
     let mut tentative = None;
-    for address in addresses.iter().filter(|a| a.is_link_local() && !a.is_dad_failed()) {
+    for address in addresses
+        .iter()
+        .filter(|a| a.is_link_local() && !a.is_dad_failed())
+    {
         if let IpAddr::V6(v6) = address.local {
             if !address.is_tentative() {
                 return Ok(v6);

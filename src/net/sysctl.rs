@@ -21,9 +21,13 @@ impl SysctlKey {
     pub fn new(relative: &str) -> Result<SysctlKey> {
         let bad = relative.is_empty()
             || relative.starts_with('/')
-            || relative.split('/').any(|c| c.is_empty() || c == "." || c == "..");
+            || relative
+                .split('/')
+                .any(|c| c.is_empty() || c == "." || c == "..");
         if bad {
-            return Err(NetError::Invalid(format!("invalid sysctl path '{relative}'")));
+            return Err(NetError::Invalid(format!(
+                "invalid sysctl path '{relative}'"
+            )));
         }
         Ok(SysctlKey(relative.to_string()))
     }
@@ -40,7 +44,9 @@ impl SysctlKey {
 
     fn conf(family: &str, ifname: &str, param: &str) -> Result<SysctlKey> {
         if ifname.contains('/') || param.contains('/') {
-            return Err(NetError::Invalid(format!("invalid sysctl component '{ifname}/{param}'")));
+            return Err(NetError::Invalid(format!(
+                "invalid sysctl component '{ifname}/{param}'"
+            )));
         }
         Self::new(&format!("net/{family}/conf/{ifname}/{param}"))
     }
@@ -77,7 +83,8 @@ fn read_at(root: &Path, key: &SysctlKey) -> Result<String> {
 
 fn write_at(root: &Path, key: &SysctlKey, value: &str) -> Result<()> {
     let path = root.join(&key.0);
-    std::fs::write(&path, value.as_bytes()).map_err(|e| NetError::io(format!("write sysctl {key}={value}"), e))
+    std::fs::write(&path, value.as_bytes())
+        .map_err(|e| NetError::io(format!("write sysctl {key}={value}"), e))
 }
 
 /// Interface names that have an IPv4 conf directory (all links, without `all`/`default`).
@@ -87,7 +94,8 @@ pub fn ipv4_conf_interfaces() -> Result<Vec<String>> {
 
 fn ipv4_conf_interfaces_at(root: &Path) -> Result<Vec<String>> {
     let dir = root.join("net/ipv4/conf");
-    let entries = std::fs::read_dir(&dir).map_err(|e| NetError::io(format!("list {}", dir.display()), e))?;
+    let entries =
+        std::fs::read_dir(&dir).map_err(|e| NetError::io(format!("list {}", dir.display()), e))?;
     let mut names = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| NetError::io(format!("list {}", dir.display()), e))?;
@@ -131,7 +139,11 @@ impl SysctlLedger {
 
     /// A ledger over another tree (tests use a temporary directory).
     pub fn with_root(root: impl Into<PathBuf>) -> SysctlLedger {
-        SysctlLedger { root: root.into(), held: HashMap::new(), order: Vec::new() }
+        SysctlLedger {
+            root: root.into(),
+            held: HashMap::new(),
+            order: Vec::new(),
+        }
     }
 
     pub fn read(&self, key: &SysctlKey) -> Result<String> {
@@ -167,7 +179,14 @@ impl SysctlLedger {
             self.write(key, value)?;
             Change::Applied
         };
-        self.held.insert(key.clone(), Held { original, value: value.to_string(), holders: 1 });
+        self.held.insert(
+            key.clone(),
+            Held {
+                original,
+                value: value.to_string(),
+                holders: 1,
+            },
+        );
         self.order.push(key.clone());
         Ok(change)
     }

@@ -26,7 +26,14 @@ pub fn default_mac(family: Family, vrid: u8) -> [u8; 6] {
         Family::Inet => 0x01,
         Family::Inet6 => 0x02,
     };
-    [VMAC_PREFIX[0], VMAC_PREFIX[1], VMAC_PREFIX[2], VMAC_PREFIX[3], kind, vrid]
+    [
+        VMAC_PREFIX[0],
+        VMAC_PREFIX[1],
+        VMAC_PREFIX[2],
+        VMAC_PREFIX[3],
+        kind,
+        vrid,
+    ]
 }
 
 fn is_vrrp_mac(mac: &[u8]) -> bool {
@@ -44,7 +51,22 @@ pub fn default_name(prefix: Option<&str>, vrid: u8) -> Result<String> {
 /// the parent's MAC, so adverts keep the parent's usual source).
 pub fn eui64_link_local(mac: [u8; 6]) -> Ipv6Addr {
     Ipv6Addr::from([
-        0xfe, 0x80, 0, 0, 0, 0, 0, 0, mac[0] ^ 0x02, mac[1], mac[2], 0xff, 0xfe, mac[3], mac[4], mac[5],
+        0xfe,
+        0x80,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        mac[0] ^ 0x02,
+        mac[1],
+        mac[2],
+        0xff,
+        0xfe,
+        mac[3],
+        mac[4],
+        mac[5],
     ])
 }
 
@@ -94,7 +116,11 @@ impl Vmacs {
     }
 
     pub fn with_ledger(netlink: Netlink, ledger: SysctlLedger) -> Vmacs {
-        Vmacs { netlink, ledger, relaxed_rp_filter: Vec::new() }
+        Vmacs {
+            netlink,
+            ledger,
+            relaxed_rp_filter: Vec::new(),
+        }
     }
 
     pub fn ledger(&self) -> &SysctlLedger {
@@ -113,7 +139,10 @@ impl Vmacs {
         };
         let (index, created) = match existing {
             Some(link) if link.kind.as_deref() != Some("macvlan") => {
-                return Err(NetError::Invalid(format!("VMAC {} conflicts with existing interface", spec.name)));
+                return Err(NetError::Invalid(format!(
+                    "VMAC {} conflicts with existing interface",
+                    spec.name
+                )));
             }
             Some(link) if link.parent != Some(parent.index) => {
                 // A macvlan of that name on another parent: an old VMAC, replaced.
@@ -122,7 +151,9 @@ impl Vmacs {
             }
             Some(link) => {
                 if link.mac() != Some(spec.mac) || link.macvlan_mode != Some(MacvlanMode::Private) {
-                    self.netlink.update_macvlan(link.index, spec.mac, MacvlanMode::Private).await?;
+                    self.netlink
+                        .update_macvlan(link.index, spec.mac, MacvlanMode::Private)
+                        .await?;
                 }
                 (link.index, false)
             }
@@ -172,7 +203,12 @@ impl Vmacs {
         let mut wanted: Vec<(SysctlKey, &str)> = Vec::new();
         if spec.family == Family::Inet {
             self.relax_rp_filter(&vmac.name)?;
-            for (param, value) in [("arp_ignore", "1"), ("accept_local", "1"), ("rp_filter", "0"), ("promote_secondaries", "1")] {
+            for (param, value) in [
+                ("arp_ignore", "1"),
+                ("accept_local", "1"),
+                ("rp_filter", "0"),
+                ("promote_secondaries", "1"),
+            ] {
                 wanted.push((SysctlKey::ipv4_conf(&vmac.name, param)?, value));
             }
             wanted.push((SysctlKey::ipv4_conf(&vmac.parent_name, "arp_ignore")?, "1"));
@@ -182,9 +218,15 @@ impl Vmacs {
             wanted.push((SysctlKey::ipv4_conf(&vmac.name, "arp_ignore")?, "1"));
             wanted.push((SysctlKey::ipv4_conf(&vmac.parent_name, "arp_ignore")?, "1"));
             wanted.push((SysctlKey::ipv4_conf(&vmac.name, "arp_announce")?, "2"));
-            wanted.push((SysctlKey::ipv4_conf(&vmac.parent_name, "arp_announce")?, "2"));
+            wanted.push((
+                SysctlKey::ipv4_conf(&vmac.parent_name, "arp_announce")?,
+                "2",
+            ));
         }
-        wanted.push((SysctlKey::ipv6_conf(&vmac.name, "disable_ipv6")?, if spec.ipv6 { "0" } else { "1" }));
+        wanted.push((
+            SysctlKey::ipv6_conf(&vmac.name, "disable_ipv6")?,
+            if spec.ipv6 { "0" } else { "1" },
+        ));
         for (key, value) in wanted {
             if vmac.held.contains(&key) {
                 continue;
@@ -282,7 +324,9 @@ fn matches_vmac_name(name: &str, prefix: &str) -> bool {
     let Some((counter, vrid)) = rest.split_once('.') else {
         return false;
     };
-    counter.chars().all(|c| c.is_ascii_digit()) && !vrid.is_empty() && vrid.chars().all(|c| c.is_ascii_digit())
+    counter.chars().all(|c| c.is_ascii_digit())
+        && !vrid.is_empty()
+        && vrid.chars().all(|c| c.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -293,7 +337,10 @@ mod tests {
     fn names_and_macs() {
         assert_eq!(default_name(None, 51).unwrap(), "vrrp.51");
         assert_eq!(default_name(Some("vmac"), 255).unwrap(), "vmac.255");
-        assert!(matches!(default_name(Some("a-very-long-pfx"), 200), Err(NetError::Invalid(_))));
+        assert!(matches!(
+            default_name(Some("a-very-long-pfx"), 200),
+            Err(NetError::Invalid(_))
+        ));
         assert_eq!(default_mac(Family::Inet, 51), [0, 0, 0x5e, 0, 1, 51]);
         assert_eq!(default_mac(Family::Inet6, 7), [0, 0, 0x5e, 0, 2, 7]);
         assert!(is_vrrp_mac(&default_mac(Family::Inet6, 7)));
@@ -313,6 +360,9 @@ mod tests {
 
     #[test]
     fn eui64() {
-        assert_eq!(eui64_link_local([2, 0, 0, 0, 0, 0x11]).to_string(), "fe80::ff:fe00:11");
+        assert_eq!(
+            eui64_link_local([2, 0, 0, 0, 0, 0x11]).to_string(),
+            "fe80::ff:fe00:11"
+        );
     }
 }

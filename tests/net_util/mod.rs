@@ -16,7 +16,10 @@ pub fn ip(args: &[&str]) -> String {
 }
 
 pub fn run(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"));
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
     assert!(
         out.status.success(),
         "{program} {} failed: {}",
@@ -28,7 +31,11 @@ pub fn run(program: &str, args: &[&str]) -> String {
 
 /// Runs a command, returning whether it succeeded (for expected failures).
 pub fn try_run(program: &str, args: &[&str]) -> bool {
-    Command::new(program).args(args).output().map(|o| o.status.success()).unwrap_or(false)
+    Command::new(program)
+        .args(args)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }
 
 /// One network namespace, deleted on drop.
@@ -101,7 +108,9 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
     }
 }
 
@@ -116,7 +125,10 @@ impl Pair {
     pub fn new(tag: &str) -> Pair {
         let a = Netns::new(&format!("{tag}a"));
         let b = Netns::new(&format!("{tag}b"));
-        ip(&["link", "add", "va", "netns", &a.name, "type", "veth", "peer", "name", "vb", "netns", &b.name]);
+        ip(&[
+            "link", "add", "va", "netns", &a.name, "type", "veth", "peer", "name", "vb", "netns",
+            &b.name,
+        ]);
         for (ns, dev, addr) in [(&a, "va", "192.0.2.1/24"), (&b, "vb", "192.0.2.2/24")] {
             ns.sysctl_write(&format!("net.ipv6.conf.{dev}.accept_dad"), "0");
             ns.ip(&["addr", "add", addr, "dev", dev]);
@@ -133,13 +145,20 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Optio
         if let Some(v) = check() {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
 /// Async counterpart of [`wait_for`].
-pub async fn wait_for_async<T, Fut>(what: &str, limit: Duration, mut check: impl FnMut() -> Fut) -> T
+pub async fn wait_for_async<T, Fut>(
+    what: &str,
+    limit: Duration,
+    mut check: impl FnMut() -> Fut,
+) -> T
 where
     Fut: Future<Output = Option<T>>,
 {
@@ -148,7 +167,10 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -162,7 +184,10 @@ pub mod entries {
 
     pub fn prefix(s: &str) -> Prefix {
         match s.split_once('/') {
-            Some((a, l)) => Prefix { addr: a.parse().unwrap(), len: l.parse().unwrap() },
+            Some((a, l)) => Prefix {
+                addr: a.parse().unwrap(),
+                len: l.parse().unwrap(),
+            },
             None => Prefix::host(s.parse().unwrap()),
         }
     }
@@ -217,7 +242,10 @@ pub mod entries {
     }
 
     pub fn via(r: RouteEntry, gw: &str) -> RouteEntry {
-        RouteEntry { via: Some(gw.parse::<IpAddr>().unwrap()), ..r }
+        RouteEntry {
+            via: Some(gw.parse::<IpAddr>().unwrap()),
+            ..r
+        }
     }
 
     pub fn rule(family: Family, action: RuleAction) -> RuleEntry {
@@ -262,7 +290,13 @@ pub struct Capture {
 
 impl Capture {
     /// Collects up to `count` frames for which `keep` is true, for at most `limit`.
-    pub fn start(ns: &Netns, ifname: &str, count: usize, limit: Duration, keep: fn(&[u8]) -> bool) -> Capture {
+    pub fn start(
+        ns: &Netns,
+        ifname: &str,
+        count: usize,
+        limit: Duration,
+        keep: fn(&[u8]) -> bool,
+    ) -> Capture {
         use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags};
         use std::os::fd::AsRawFd;
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -278,7 +312,12 @@ impl Capture {
             while frames.len() < count && Instant::now() < deadline {
                 let mut iov = [std::io::IoSliceMut::new(&mut buf)];
                 let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
-                let Ok(msg) = recvmsg::<()>(socket.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()) else {
+                let Ok(msg) = recvmsg::<()>(
+                    socket.as_raw_fd(),
+                    &mut iov,
+                    Some(&mut cmsg),
+                    MsgFlags::empty(),
+                ) else {
                     continue;
                 };
                 let n = msg.bytes;
@@ -289,7 +328,10 @@ impl Capture {
                     }
                 }
                 if keep(&buf[..n]) {
-                    frames.push(Frame { at, bytes: buf[..n].to_vec() });
+                    frames.push(Frame {
+                        at,
+                        bytes: buf[..n].to_vec(),
+                    });
                 }
             }
             frames
@@ -309,7 +351,12 @@ impl Capture {
 fn packet_socket(ifname: &str) -> socket2::Socket {
     use socket2::{Domain, Protocol, SockAddr, SockAddrStorage, Socket, Type};
     let all = (libc::ETH_P_ALL as u16).to_be();
-    let socket = Socket::new(Domain::PACKET, Type::RAW, Some(Protocol::from(i32::from(all)))).expect("AF_PACKET socket");
+    let socket = Socket::new(
+        Domain::PACKET,
+        Type::RAW,
+        Some(Protocol::from(i32::from(all))),
+    )
+    .expect("AF_PACKET socket");
     let name = std::ffi::CString::new(ifname).unwrap();
     // SAFETY: name is a valid C string.
     let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
@@ -321,18 +368,28 @@ fn packet_socket(ifname: &str) -> socket2::Socket {
     sll.sll_protocol = all;
     sll.sll_ifindex = index as i32;
     // SAFETY: the storage holds an initialised sockaddr_ll of that length.
-    let address = unsafe { SockAddr::new(storage, std::mem::size_of::<libc::sockaddr_ll>() as u32) };
+    let address =
+        unsafe { SockAddr::new(storage, std::mem::size_of::<libc::sockaddr_ll>() as u32) };
     socket.bind(&address).expect("bind AF_PACKET socket");
-    socket.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
     socket
 }
 
 /// Hex dump for assertion messages.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join("")
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join("")
 }
 
 pub fn unhex(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }

@@ -6,7 +6,9 @@ use crate::config::model::{AddressEntry, Broadcast, Family};
 use crate::net::error::{Change, NetError, Result};
 use futures::StreamExt;
 use rtnetlink::packet_core::{NLM_F_CREATE, NLM_F_EXCL};
-use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressMessage, AddressScope, CacheInfo};
+use rtnetlink::packet_route::address::{
+    AddressAttribute, AddressFlags, AddressMessage, AddressScope, CacheInfo,
+};
 use rtnetlink::packet_route::RouteNetlinkMessage;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -106,11 +108,17 @@ fn check_entry(entry: &AddressEntry) -> Result<()> {
     let family = Family::of(&entry.prefix.addr);
     let max_len = if family == Family::Inet { 32 } else { 128 };
     if entry.prefix.len > max_len {
-        return Err(NetError::Invalid(format!("address {}: prefix length too long", entry.prefix)));
+        return Err(NetError::Invalid(format!(
+            "address {}: prefix length too long",
+            entry.prefix
+        )));
     }
     if let Some(peer) = entry.peer {
         if Family::of(&peer.addr) != family || peer.len > max_len {
-            return Err(NetError::Invalid(format!("address {}: bad peer {peer}", entry.prefix)));
+            return Err(NetError::Invalid(format!(
+                "address {}: bad peer {peer}",
+                entry.prefix
+            )));
         }
     }
     if let Some(label) = &entry.label {
@@ -201,7 +209,9 @@ pub(crate) fn del_message(index: u32, entry: &AddressEntry) -> Result<AddressMes
     message.header.family = address_family(family);
     message.header.prefix_len = entry.peer.map_or(entry.prefix.len, |p| p.len);
     message.header.index = index;
-    message.attributes.push(AddressAttribute::Local(entry.prefix.addr));
+    message
+        .attributes
+        .push(AddressAttribute::Local(entry.prefix.addr));
     // The kernel matches IFA_ADDRESS against the address's subnet (the peer's, for a
     // point-to-point address), so send the peer when there is one.
     let address = entry.peer.map_or(entry.prefix.addr, |p| p.addr);
@@ -219,18 +229,24 @@ impl Netlink {
     /// `ip addr add` for one entry on `index`; already present is `Unchanged`.
     pub async fn add_address(&self, index: u32, entry: &AddressEntry) -> Result<Change> {
         let message = add_message(index, entry)?;
-        self.change(RouteNetlinkMessage::NewAddress(message), NLM_F_CREATE | NLM_F_EXCL, &[libc::EEXIST], || {
-            format!("add address {}", describe(index, entry))
-        })
+        self.change(
+            RouteNetlinkMessage::NewAddress(message),
+            NLM_F_CREATE | NLM_F_EXCL,
+            &[libc::EEXIST],
+            || format!("add address {}", describe(index, entry)),
+        )
         .await
     }
 
     /// `ip addr del`; an absent address (or interface) is `Unchanged`.
     pub async fn delete_address(&self, index: u32, entry: &AddressEntry) -> Result<Change> {
         let message = del_message(index, entry)?;
-        self.change(RouteNetlinkMessage::DelAddress(message), 0, &[libc::EADDRNOTAVAIL, libc::ENODEV], || {
-            format!("delete address {}", describe(index, entry))
-        })
+        self.change(
+            RouteNetlinkMessage::DelAddress(message),
+            0,
+            &[libc::EADDRNOTAVAIL, libc::ENODEV],
+            || format!("delete address {}", describe(index, entry)),
+        )
         .await
     }
 
@@ -244,36 +260,58 @@ impl Netlink {
         if let Some(peer) = info.peer {
             message.attributes.push(AddressAttribute::Address(peer));
         }
-        self.change(RouteNetlinkMessage::DelAddress(message), 0, &[libc::EADDRNOTAVAIL, libc::ENODEV], || {
-            format!("delete address {}/{} on interface index {}", info.local, info.prefix_len, info.index)
-        })
+        self.change(
+            RouteNetlinkMessage::DelAddress(message),
+            0,
+            &[libc::EADDRNOTAVAIL, libc::ENODEV],
+            || {
+                format!(
+                    "delete address {}/{} on interface index {}",
+                    info.local, info.prefix_len, info.index
+                )
+            },
+        )
         .await
     }
 
     /// Adds many addresses with up to `PIPELINE_WINDOW` requests in flight; results come
     /// back in input order.
     pub async fn add_addresses(&self, items: &[(u32, AddressEntry)]) -> Vec<Result<Change>> {
-        futures::stream::iter(items.iter().map(|(index, entry)| self.add_address(*index, entry)))
-            .buffered(PIPELINE_WINDOW)
-            .collect()
-            .await
+        futures::stream::iter(
+            items
+                .iter()
+                .map(|(index, entry)| self.add_address(*index, entry)),
+        )
+        .buffered(PIPELINE_WINDOW)
+        .collect()
+        .await
     }
 
     /// The batch counterpart of [`Netlink::delete_address`].
     pub async fn delete_addresses(&self, items: &[(u32, AddressEntry)]) -> Vec<Result<Change>> {
-        futures::stream::iter(items.iter().map(|(index, entry)| self.delete_address(*index, entry)))
-            .buffered(PIPELINE_WINDOW)
-            .collect()
-            .await
+        futures::stream::iter(
+            items
+                .iter()
+                .map(|(index, entry)| self.delete_address(*index, entry)),
+        )
+        .buffered(PIPELINE_WINDOW)
+        .collect()
+        .await
     }
 
     /// Addresses of one family (or both), optionally of one interface.
-    pub async fn addresses(&self, family: Option<Family>, index: Option<u32>) -> Result<Vec<AddressInfo>> {
+    pub async fn addresses(
+        &self,
+        family: Option<Family>,
+        index: Option<u32>,
+    ) -> Result<Vec<AddressInfo>> {
         let mut query = AddressMessage::default();
         if let Some(family) = family {
             query.header.family = address_family(family);
         }
-        let replies = self.dump(RouteNetlinkMessage::GetAddress(query), "addresses").await?;
+        let replies = self
+            .dump(RouteNetlinkMessage::GetAddress(query), "addresses")
+            .await?;
         Ok(replies
             .iter()
             .filter_map(|m| match m {
@@ -293,7 +331,10 @@ mod tests {
 
     fn entry(addr: &str, len: u8) -> AddressEntry {
         AddressEntry {
-            prefix: Prefix { addr: addr.parse().unwrap(), len },
+            prefix: Prefix {
+                addr: addr.parse().unwrap(),
+                len,
+            },
             dev: None,
             scope: 0,
             broadcast: None,
@@ -312,7 +353,10 @@ mod tests {
         }
     }
 
-    fn attr<'a>(m: &'a AddressMessage, pick: impl Fn(&AddressAttribute) -> bool) -> Vec<&'a AddressAttribute> {
+    fn attr(
+        m: &AddressMessage,
+        pick: impl Fn(&AddressAttribute) -> bool,
+    ) -> Vec<&AddressAttribute> {
         m.attributes.iter().filter(|a| pick(a)).collect()
     }
 
@@ -338,7 +382,14 @@ mod tests {
         e.label = Some("eth0:vip".into());
         let m = add_message(3, &e).unwrap();
         assert!(attr(&m, |a| matches!(a, AddressAttribute::Flags(_))).is_empty());
-        assert_eq!(attr(&m, |a| matches!(a, AddressAttribute::Label(l) if l == "eth0:vip")).len(), 1);
+        assert_eq!(
+            attr(
+                &m,
+                |a| matches!(a, AddressAttribute::Label(l) if l == "eth0:vip")
+            )
+            .len(),
+            1
+        );
         assert_eq!(m.header.index, 3);
     }
 
@@ -351,9 +402,18 @@ mod tests {
         let flags: Vec<_> = m
             .attributes
             .iter()
-            .filter_map(|a| if let AddressAttribute::Flags(f) = a { Some(*f) } else { None })
+            .filter_map(|a| {
+                if let AddressAttribute::Flags(f) = a {
+                    Some(*f)
+                } else {
+                    None
+                }
+            })
             .collect();
-        assert_eq!(flags, vec![AddressFlags::Nodad | AddressFlags::Noprefixroute]);
+        assert_eq!(
+            flags,
+            vec![AddressFlags::Nodad | AddressFlags::Noprefixroute]
+        );
         assert!(m.attributes.iter().any(|a| matches!(a,
             AddressAttribute::CacheInfo(c) if c.ifa_preferred == 0 && c.ifa_valid == u32::MAX)));
     }
@@ -361,13 +421,22 @@ mod tests {
     #[test]
     fn peer_sets_prefix_and_address() {
         let mut e = entry("192.0.2.1", 32);
-        e.peer = Some(Prefix { addr: "192.0.2.2".parse().unwrap(), len: 30 });
+        e.peer = Some(Prefix {
+            addr: "192.0.2.2".parse().unwrap(),
+            len: 30,
+        });
         let m = add_message(1, &e).unwrap();
         assert_eq!(m.header.prefix_len, 30);
-        assert!(m.attributes.contains(&AddressAttribute::Address("192.0.2.2".parse().unwrap())));
-        assert!(m.attributes.contains(&AddressAttribute::Local("192.0.2.1".parse().unwrap())));
+        assert!(m
+            .attributes
+            .contains(&AddressAttribute::Address("192.0.2.2".parse().unwrap())));
+        assert!(m
+            .attributes
+            .contains(&AddressAttribute::Local("192.0.2.1".parse().unwrap())));
         let d = del_message(1, &e).unwrap();
-        assert!(d.attributes.contains(&AddressAttribute::Address("192.0.2.2".parse().unwrap())));
+        assert!(d
+            .attributes
+            .contains(&AddressAttribute::Address("192.0.2.2".parse().unwrap())));
     }
 
     #[test]
@@ -378,7 +447,10 @@ mod tests {
         e.label = Some("a-very-long-label-x".into());
         assert!(matches!(add_message(1, &e), Err(NetError::Invalid(_))));
         e.label = None;
-        e.peer = Some(Prefix { addr: "2001:db8::1".parse().unwrap(), len: 128 });
+        e.peer = Some(Prefix {
+            addr: "2001:db8::1".parse().unwrap(),
+            len: 128,
+        });
         assert!(matches!(add_message(1, &e), Err(NetError::Invalid(_))));
     }
 }

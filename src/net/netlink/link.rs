@@ -146,7 +146,11 @@ pub struct MacvlanSpec {
 }
 
 pub(crate) fn check_ifname(name: &str) -> Result<()> {
-    if name.is_empty() || name.len() > IFNAME_MAX || name.contains(['/', ' ', '\0']) || name == "." || name == ".."
+    if name.is_empty()
+        || name.len() > IFNAME_MAX
+        || name.contains(['/', ' ', '\0'])
+        || name == "."
+        || name == ".."
     {
         return Err(NetError::Invalid(format!(
             "invalid interface name '{name}' (1 to {IFNAME_MAX} bytes, no '/' or spaces)"
@@ -161,10 +165,14 @@ impl Netlink {
             return Err(NetError::NoSuchInterface(name.to_string()));
         }
         let mut message = LinkMessage::default();
-        message.attributes.push(LinkAttribute::IfName(name.to_string()));
+        message
+            .attributes
+            .push(LinkAttribute::IfName(name.to_string()));
         match self.get_one(RouteNetlinkMessage::GetLink(message)).await {
             Ok(Some(RouteNetlinkMessage::NewLink(found))) => Ok(Link::from_message(&found)),
-            Ok(_) | Err(Refusal::Errno(libc::ENODEV)) => Err(NetError::NoSuchInterface(name.to_string())),
+            Ok(_) | Err(Refusal::Errno(libc::ENODEV)) => {
+                Err(NetError::NoSuchInterface(name.to_string()))
+            }
             Err(refusal) => Err(refusal.into_error(|| format!("look up interface {name}"))),
         }
     }
@@ -184,7 +192,12 @@ impl Netlink {
     }
 
     pub async fn links(&self) -> Result<Vec<Link>> {
-        let replies = self.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()), "links").await?;
+        let replies = self
+            .dump(
+                RouteNetlinkMessage::GetLink(LinkMessage::default()),
+                "links",
+            )
+            .await?;
         Ok(replies
             .iter()
             .filter_map(|m| match m {
@@ -202,18 +215,28 @@ impl Netlink {
         if up {
             message.header.flags = LinkFlags::Up;
         }
-        self.ack(RouteNetlinkMessage::SetLink(message), 0).await.map_err(|r| {
-            r.into_error(|| format!("set interface index {index} {}", if up { "up" } else { "down" }))
-        })
+        self.ack(RouteNetlinkMessage::SetLink(message), 0)
+            .await
+            .map_err(|r| {
+                r.into_error(|| {
+                    format!(
+                        "set interface index {index} {}",
+                        if up { "up" } else { "down" }
+                    )
+                })
+            })
     }
 
     /// Deletes a link; an already missing one is `Unchanged`.
     pub async fn delete_link(&self, index: u32) -> Result<Change> {
         let mut message = LinkMessage::default();
         message.header.index = index;
-        self.change(RouteNetlinkMessage::DelLink(message), 0, &[libc::ENODEV], || {
-            format!("delete interface index {index}")
-        })
+        self.change(
+            RouteNetlinkMessage::DelLink(message),
+            0,
+            &[libc::ENODEV],
+            || format!("delete interface index {index}"),
+        )
         .await
     }
 
@@ -222,9 +245,13 @@ impl Netlink {
         check_ifname(&spec.name)?;
         let mut message = LinkMessage::default();
         message.header.interface_family = AddressFamily::Unspec;
-        message.attributes.push(LinkAttribute::IfName(spec.name.clone()));
+        message
+            .attributes
+            .push(LinkAttribute::IfName(spec.name.clone()));
         message.attributes.push(LinkAttribute::Link(spec.parent));
-        message.attributes.push(LinkAttribute::Address(spec.mac.to_vec()));
+        message
+            .attributes
+            .push(LinkAttribute::Address(spec.mac.to_vec()));
         if let Some(group) = spec.group {
             message.attributes.push(LinkAttribute::Group(group));
         }
@@ -232,9 +259,12 @@ impl Netlink {
             message.attributes.push(LinkAttribute::Controller(master));
         }
         message.attributes.push(macvlan_info(spec.mode));
-        self.ack(RouteNetlinkMessage::NewLink(message), NLM_F_CREATE | NLM_F_EXCL)
-            .await
-            .map_err(|r| r.into_error(|| format!("create macvlan {}", spec.name)))?;
+        self.ack(
+            RouteNetlinkMessage::NewLink(message),
+            NLM_F_CREATE | NLM_F_EXCL,
+        )
+        .await
+        .map_err(|r| r.into_error(|| format!("create macvlan {}", spec.name)))?;
         Ok(self.link_by_name(&spec.name).await?.index)
     }
 
@@ -242,7 +272,9 @@ impl Netlink {
     pub async fn update_macvlan(&self, index: u32, mac: [u8; 6], mode: MacvlanMode) -> Result<()> {
         let mut message = LinkMessage::default();
         message.header.index = index;
-        message.attributes.push(LinkAttribute::Address(mac.to_vec()));
+        message
+            .attributes
+            .push(LinkAttribute::Address(mac.to_vec()));
         message.attributes.push(macvlan_info(mode));
         self.ack(RouteNetlinkMessage::NewLink(message), 0)
             .await
@@ -254,19 +286,25 @@ impl Netlink {
     pub async fn set_addr_gen_mode_none(&self, index: u32) -> Result<()> {
         let mut message = LinkMessage::default();
         message.header.index = index;
-        message.attributes.push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(vec![
-            AfSpecInet6::AddrGenMode(In6AddrGenMode::None),
-        ])]));
+        message
+            .attributes
+            .push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
+                vec![AfSpecInet6::AddrGenMode(In6AddrGenMode::None)],
+            )]));
         self.ack(RouteNetlinkMessage::SetLink(message), 0)
             .await
-            .map_err(|r| r.into_error(|| format!("set addrgenmode none on interface index {index}")))
+            .map_err(|r| {
+                r.into_error(|| format!("set addrgenmode none on interface index {index}"))
+            })
     }
 }
 
 fn macvlan_info(mode: MacvlanMode) -> LinkAttribute {
     LinkAttribute::LinkInfo(vec![
         LinkInfo::Kind(InfoKind::MacVlan),
-        LinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(MacVlanMode::from(mode))])),
+        LinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(
+            MacVlanMode::from(mode),
+        )])),
     ])
 }
 
@@ -290,7 +328,8 @@ mod tests {
         m.header.index = 7;
         m.header.flags = LinkFlags::Up | LinkFlags::Running;
         m.attributes.push(LinkAttribute::IfName("vrrp.51".into()));
-        m.attributes.push(LinkAttribute::Address(vec![0, 0, 0x5e, 0, 1, 51]));
+        m.attributes
+            .push(LinkAttribute::Address(vec![0, 0, 0x5e, 0, 1, 51]));
         m.attributes.push(LinkAttribute::Group(4));
         m.attributes.push(LinkAttribute::Link(3));
         m.attributes.push(macvlan_info(MacvlanMode::Private));

@@ -11,8 +11,8 @@ mod route;
 mod rule;
 
 pub use addr::AddressInfo;
-pub use link::{Link, MacvlanMode, MacvlanSpec, IFNAME_MAX};
 pub(crate) use link::check_ifname;
+pub use link::{Link, MacvlanMode, MacvlanSpec, IFNAME_MAX};
 pub use route::{NexthopInfo, RouteInfo};
 pub use rule::RuleInfo;
 
@@ -107,7 +107,10 @@ impl Netlink {
     }
 
     /// A request answered by a single object (e.g. RTM_GETLINK by name).
-    async fn get_one(&self, message: RouteNetlinkMessage) -> Result<Option<RouteNetlinkMessage>, Refusal> {
+    async fn get_one(
+        &self,
+        message: RouteNetlinkMessage,
+    ) -> Result<Option<RouteNetlinkMessage>, Refusal> {
         let mut request = NetlinkMessage::from(message);
         request.header.flags = NLM_F_REQUEST;
         let mut handle = self.handle.clone();
@@ -128,7 +131,11 @@ impl Netlink {
     }
 
     /// A dump, retried when the kernel flags it as interrupted by a concurrent change.
-    async fn dump(&self, message: RouteNetlinkMessage, what: &str) -> Result<Vec<RouteNetlinkMessage>> {
+    async fn dump(
+        &self,
+        message: RouteNetlinkMessage,
+        what: &str,
+    ) -> Result<Vec<RouteNetlinkMessage>> {
         const ATTEMPTS: usize = 5;
         let mut last = Vec::new();
         for _ in 0..ATTEMPTS {

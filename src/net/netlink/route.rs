@@ -2,12 +2,15 @@
 //! (vrrp_iproute.c `netlink_route`), make-before-break replace, and listing.
 
 use super::{address_family, family_of, Netlink};
-use crate::config::model::{Family, Nexthop, Prefix, RouteEntry, RouteKey, RouteMetrics, RouteMode, RouteType};
+use crate::config::model::{
+    Family, Nexthop, Prefix, RouteEntry, RouteKey, RouteMetrics, RouteMode, RouteType,
+};
 use crate::net::error::{Change, NetError, Result};
 use rtnetlink::packet_core::{NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
 use rtnetlink::packet_route::route::{
     RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteMetric, RouteNextHop,
-    RouteNextHopFlags, RoutePreference, RouteProtocol, RouteRealm, RouteScope, RouteType as NlRouteType, RouteVia,
+    RouteNextHopFlags, RoutePreference, RouteProtocol, RouteRealm, RouteScope,
+    RouteType as NlRouteType, RouteVia,
 };
 use rtnetlink::packet_route::RouteNetlinkMessage;
 use std::net::IpAddr;
@@ -72,7 +75,10 @@ impl RouteInfo {
         let mut info = RouteInfo {
             family,
             rtype: model_route_type(header.kind),
-            dest: Prefix { addr: unspecified, len: header.destination_prefix_length },
+            dest: Prefix {
+                addr: unspecified,
+                len: header.destination_prefix_length,
+            },
             from: None,
             table: u32::from(header.table),
             protocol: u8::from(header.protocol),
@@ -89,7 +95,10 @@ impl RouteInfo {
             match attribute {
                 RouteAttribute::Destination(a) => info.dest.addr = ip_of(a)?,
                 RouteAttribute::Source(a) => {
-                    info.from = Some(Prefix { addr: ip_of(a)?, len: header.source_prefix_length })
+                    info.from = Some(Prefix {
+                        addr: ip_of(a)?,
+                        len: header.source_prefix_length,
+                    })
                 }
                 RouteAttribute::Table(t) => info.table = *t,
                 RouteAttribute::Priority(p) => info.metric = Some(*p),
@@ -238,7 +247,11 @@ fn check_entry(entry: &RouteEntry) -> Result<()> {
     if Family::of(&entry.dest.addr) != entry.family {
         return invalid("destination family differs from the route family");
     }
-    let max_len = if entry.family == Family::Inet { 32 } else { 128 };
+    let max_len = if entry.family == Family::Inet {
+        32
+    } else {
+        128
+    };
     if entry.dest.len > max_len {
         return invalid("prefix length too long");
     }
@@ -252,7 +265,11 @@ fn check_entry(entry: &RouteEntry) -> Result<()> {
             return invalid("`from` needs an IPv6 route and prefix");
         }
     }
-    if entry.nexthops.iter().any(|n| n.weight.is_some_and(|w| w == 0 || w > 256)) {
+    if entry
+        .nexthops
+        .iter()
+        .any(|n| n.weight.is_some_and(|w| w == 0 || w > 256))
+    {
         return invalid("nexthop weight must be 1 to 256");
     }
     Ok(())
@@ -268,7 +285,11 @@ fn set_table(header: &mut RouteHeader, attrs: &mut Vec<RouteAttribute>, table: u
     }
 }
 
-pub(crate) fn route_message(entry: &RouteEntry, devices: &RouteDevices, delete: bool) -> Result<RouteMessage> {
+pub(crate) fn route_message(
+    entry: &RouteEntry,
+    devices: &RouteDevices,
+    delete: bool,
+) -> Result<RouteMessage> {
     check_entry(entry)?;
     let mut message = RouteMessage::default();
     let header = &mut message.header;
@@ -285,7 +306,9 @@ pub(crate) fn route_message(entry: &RouteEntry, devices: &RouteDevices, delete: 
     }
     set_table(header, attrs, entry.table);
     if entry.dest.len > 0 {
-        attrs.push(RouteAttribute::Destination(RouteAddress::from(entry.dest.addr)));
+        attrs.push(RouteAttribute::Destination(RouteAddress::from(
+            entry.dest.addr,
+        )));
     }
     if let Some(from) = entry.from {
         header.source_prefix_length = from.len;
@@ -304,7 +327,10 @@ pub(crate) fn route_message(entry: &RouteEntry, devices: &RouteDevices, delete: 
         attrs.push(RouteAttribute::Priority(metric));
     }
     if let Some(realms) = entry.realms {
-        attrs.push(RouteAttribute::Realm(RouteRealm { source: (realms >> 16) as u16, destination: realms as u16 }));
+        attrs.push(RouteAttribute::Realm(RouteRealm {
+            source: (realms >> 16) as u16,
+            destination: realms as u16,
+        }));
     }
     if let Some(expires) = entry.expires {
         attrs.push(RouteAttribute::Expires(expires));
@@ -332,7 +358,9 @@ fn nexthop(family: Family, nh: &Nexthop, oif: Option<u32>) -> RouteNextHop {
     let mut hop = RouteNextHop::default();
     hop.interface_index = oif.unwrap_or(0);
     // Weights are validated to 1..=256 in check_entry; the kernel stores weight - 1.
-    hop.hops = nh.weight.map_or(0, |w| (w.saturating_sub(1)).min(255) as u8);
+    hop.hops = nh
+        .weight
+        .map_or(0, |w| (w.saturating_sub(1)).min(255) as u8);
     if nh.onlink {
         hop.flags |= RouteNextHopFlags::Onlink;
     }
@@ -385,9 +413,12 @@ impl Netlink {
                 RouteMode::Prepend => 0,
                 RouteMode::Append => NLM_F_APPEND,
             };
-        self.change(RouteNetlinkMessage::NewRoute(message), flags, &[libc::EEXIST], || {
-            format!("add route {}", describe(entry))
-        })
+        self.change(
+            RouteNetlinkMessage::NewRoute(message),
+            flags,
+            &[libc::EEXIST],
+            || format!("add route {}", describe(entry)),
+        )
         .await
     }
 
@@ -396,9 +427,12 @@ impl Netlink {
     pub async fn replace_route(&self, entry: &RouteEntry) -> Result<()> {
         let devices = self.route_devices(entry).await?;
         let message = route_message(entry, &devices, false)?;
-        self.ack(RouteNetlinkMessage::NewRoute(message), NLM_F_CREATE | NLM_F_REPLACE)
-            .await
-            .map_err(|r| r.into_error(|| format!("replace route {}", describe(entry))))
+        self.ack(
+            RouteNetlinkMessage::NewRoute(message),
+            NLM_F_CREATE | NLM_F_REPLACE,
+        )
+        .await
+        .map_err(|r| r.into_error(|| format!("replace route {}", describe(entry))))
     }
 
     /// Deletes the route; an absent one is `Unchanged`.
@@ -410,9 +444,12 @@ impl Netlink {
             Err(e) => return Err(e),
         };
         let message = route_message(entry, &devices, true)?;
-        self.change(RouteNetlinkMessage::DelRoute(message), 0, &[libc::ESRCH, libc::ENOENT], || {
-            format!("delete route {}", describe(entry))
-        })
+        self.change(
+            RouteNetlinkMessage::DelRoute(message),
+            0,
+            &[libc::ESRCH, libc::ENOENT],
+            || format!("delete route {}", describe(entry)),
+        )
         .await
     }
 
@@ -431,7 +468,9 @@ impl Netlink {
         }
         set_table(header, attrs, info.table);
         if info.dest.len > 0 {
-            attrs.push(RouteAttribute::Destination(RouteAddress::from(info.dest.addr)));
+            attrs.push(RouteAttribute::Destination(RouteAddress::from(
+                info.dest.addr,
+            )));
         }
         if let Some(from) = info.from {
             header.source_prefix_length = from.len;
@@ -446,15 +485,22 @@ impl Netlink {
         if let Some(via) = info.via {
             attrs.push(gateway_attribute(info.family, via));
         }
-        self.change(RouteNetlinkMessage::DelRoute(message), 0, &[libc::ESRCH, libc::ENOENT], || {
-            format!("delete route {} table {}", info.dest, info.table)
-        })
+        self.change(
+            RouteNetlinkMessage::DelRoute(message),
+            0,
+            &[libc::ESRCH, libc::ENOENT],
+            || format!("delete route {} table {}", info.dest, info.table),
+        )
         .await
     }
 
     /// All routes of one family (or both), every table, optionally only one protocol
     /// (`Some(RTPROT_KEEPALIVED)` finds what kad or keepalived left behind).
-    pub async fn routes(&self, family: Option<Family>, protocol: Option<u8>) -> Result<Vec<RouteInfo>> {
+    pub async fn routes(
+        &self,
+        family: Option<Family>,
+        protocol: Option<u8>,
+    ) -> Result<Vec<RouteInfo>> {
         let families = match family {
             Some(f) => vec![f],
             None => vec![Family::Inet, Family::Inet6],
@@ -463,7 +509,9 @@ impl Netlink {
         for family in families {
             let mut query = RouteMessage::default();
             query.header.address_family = address_family(family);
-            let replies = self.dump(RouteNetlinkMessage::GetRoute(query), "routes").await?;
+            let replies = self
+                .dump(RouteNetlinkMessage::GetRoute(query), "routes")
+                .await?;
             out.extend(
                 replies
                     .iter()
@@ -521,7 +569,10 @@ mod tests {
         r.table = 100;
         let m = route_message(&r, &RouteDevices::default(), false).unwrap();
         assert_eq!(m.header.table, 100);
-        assert!(!m.attributes.iter().any(|a| matches!(a, RouteAttribute::Table(_))));
+        assert!(!m
+            .attributes
+            .iter()
+            .any(|a| matches!(a, RouteAttribute::Table(_))));
     }
 
     #[test]
@@ -529,8 +580,13 @@ mod tests {
         let mut r = route("0.0.0.0", 0);
         r.via = Some("2001:db8::1".parse().unwrap());
         let m = route_message(&r, &RouteDevices::default(), false).unwrap();
-        assert!(!m.attributes.iter().any(|a| matches!(a, RouteAttribute::Destination(_))));
-        assert!(m.attributes.contains(&RouteAttribute::Via(RouteVia::Inet6("2001:db8::1".parse().unwrap()))));
+        assert!(!m
+            .attributes
+            .iter()
+            .any(|a| matches!(a, RouteAttribute::Destination(_))));
+        assert!(m.attributes.contains(&RouteAttribute::Via(RouteVia::Inet6(
+            "2001:db8::1".parse().unwrap()
+        ))));
         assert_eq!(u8::from(m.header.protocol), 18);
         assert_eq!(u8::from(m.header.scope), 0);
         let d = route_message(&r, &RouteDevices::default(), true).unwrap();
@@ -541,17 +597,36 @@ mod tests {
     fn multipath_weights_and_metrics_lock() {
         let mut r = route("203.0.113.0", 24);
         r.nexthops = vec![
-            Nexthop { via: Some("192.0.2.1".parse().unwrap()), dev: None, weight: Some(1), onlink: false },
-            Nexthop { via: Some("192.0.2.2".parse().unwrap()), dev: None, weight: Some(3), onlink: true },
+            Nexthop {
+                via: Some("192.0.2.1".parse().unwrap()),
+                dev: None,
+                weight: Some(1),
+                onlink: false,
+            },
+            Nexthop {
+                via: Some("192.0.2.2".parse().unwrap()),
+                dev: None,
+                weight: Some(3),
+                onlink: true,
+            },
         ];
         r.metrics.mtu = Some((1400, true));
         r.metrics.advmss = Some(1360);
-        let devices = RouteDevices { oif: None, nexthops: vec![Some(5), None] };
+        let devices = RouteDevices {
+            oif: None,
+            nexthops: vec![Some(5), None],
+        };
         let m = route_message(&r, &devices, false).unwrap();
         let hops = m
             .attributes
             .iter()
-            .find_map(|a| if let RouteAttribute::MultiPath(h) = a { Some(h.clone()) } else { None })
+            .find_map(|a| {
+                if let RouteAttribute::MultiPath(h) = a {
+                    Some(h.clone())
+                } else {
+                    None
+                }
+            })
             .unwrap();
         assert_eq!(hops.len(), 2);
         assert_eq!((hops[0].hops, hops[0].interface_index), (0, 5));
@@ -560,7 +635,13 @@ mod tests {
         let metrics = m
             .attributes
             .iter()
-            .find_map(|a| if let RouteAttribute::Metrics(v) = a { Some(v.clone()) } else { None })
+            .find_map(|a| {
+                if let RouteAttribute::Metrics(v) = a {
+                    Some(v.clone())
+                } else {
+                    None
+                }
+            })
             .unwrap();
         assert!(metrics.contains(&RouteMetric::Mtu(1400)));
         assert!(metrics.contains(&RouteMetric::Advmss(1360)));
@@ -573,13 +654,24 @@ mod tests {
     #[test]
     fn bad_entries_are_rejected() {
         let mut r = route("198.51.100.0", 24);
-        r.from = Some(Prefix { addr: "2001:db8::".parse().unwrap(), len: 64 });
-        assert!(matches!(route_message(&r, &RouteDevices::default(), false), Err(NetError::Invalid(_))));
+        r.from = Some(Prefix {
+            addr: "2001:db8::".parse().unwrap(),
+            len: 64,
+        });
+        assert!(matches!(
+            route_message(&r, &RouteDevices::default(), false),
+            Err(NetError::Invalid(_))
+        ));
         let mut r = route("198.51.100.0", 24);
         r.family = Family::Inet6;
         assert!(route_message(&r, &RouteDevices::default(), false).is_err());
         let mut r = route("198.51.100.0", 24);
-        r.nexthops = vec![Nexthop { via: None, dev: None, weight: Some(0), onlink: false }];
+        r.nexthops = vec![Nexthop {
+            via: None,
+            dev: None,
+            weight: Some(0),
+            onlink: false,
+        }];
         assert!(route_message(&r, &RouteDevices::default(), false).is_err());
     }
 }

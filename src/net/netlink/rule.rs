@@ -51,8 +51,18 @@ impl RuleInfo {
         for attribute in &message.attributes {
             match attribute {
                 RuleAttribute::Priority(p) => info.priority = Some(*p),
-                RuleAttribute::Source(a) => info.from = Some(Prefix { addr: *a, len: header.src_len }),
-                RuleAttribute::Destination(a) => info.to = Some(Prefix { addr: *a, len: header.dst_len }),
+                RuleAttribute::Source(a) => {
+                    info.from = Some(Prefix {
+                        addr: *a,
+                        len: header.src_len,
+                    })
+                }
+                RuleAttribute::Destination(a) => {
+                    info.to = Some(Prefix {
+                        addr: *a,
+                        len: header.dst_len,
+                    })
+                }
                 RuleAttribute::Table(t) => table = *t,
                 RuleAttribute::Goto(g) => goto = Some(*g),
                 RuleAttribute::L3MDev(on) => l3mdev = *on,
@@ -81,7 +91,9 @@ fn check_entry(entry: &RuleEntry) -> Result<()> {
     for prefix in [entry.from, entry.to].into_iter().flatten() {
         let max_len = if prefix.is_ipv6() { 128 } else { 32 };
         if Family::of(&prefix.addr) != entry.family || prefix.len > max_len {
-            return Err(NetError::Invalid(format!("rule: prefix {prefix} does not fit the rule's family")));
+            return Err(NetError::Invalid(format!(
+                "rule: prefix {prefix} does not fit the rule's family"
+            )));
         }
     }
     Ok(())
@@ -136,7 +148,10 @@ pub(crate) fn rule_message(entry: &RuleEntry) -> Result<RuleMessage> {
         }
     }
     if let Some(realms) = entry.realms {
-        attrs.push(RuleAttribute::Realm(RouteRealm { source: (realms >> 16) as u16, destination: realms as u16 }));
+        attrs.push(RuleAttribute::Realm(RouteRealm {
+            source: (realms >> 16) as u16,
+            destination: realms as u16,
+        }));
     }
     if let Some(len) = entry.suppress_prefixlength {
         attrs.push(RuleAttribute::SuppressPrefixLen(len));
@@ -164,7 +179,10 @@ pub(crate) fn rule_message(entry: &RuleEntry) -> Result<RuleMessage> {
         attrs.push(RuleAttribute::SourcePortRange(RulePortRange { start, end }));
     }
     if let Some((start, end)) = entry.dport {
-        attrs.push(RuleAttribute::DestinationPortRange(RulePortRange { start, end }));
+        attrs.push(RuleAttribute::DestinationPortRange(RulePortRange {
+            start,
+            end,
+        }));
     }
     Ok(message)
 }
@@ -189,31 +207,44 @@ impl Netlink {
     /// duplicate (the kernel allows duplicates without EXCL).
     pub async fn add_rule(&self, entry: &RuleEntry) -> Result<Change> {
         let message = rule_message(entry)?;
-        self.change(RouteNetlinkMessage::NewRule(message), NLM_F_CREATE | NLM_F_EXCL, &[libc::EEXIST], || {
-            format!("add rule {}", describe(entry))
-        })
+        self.change(
+            RouteNetlinkMessage::NewRule(message),
+            NLM_F_CREATE | NLM_F_EXCL,
+            &[libc::EEXIST],
+            || format!("add rule {}", describe(entry)),
+        )
         .await
     }
 
     /// `ip rule del`; an absent rule is `Unchanged`.
     pub async fn delete_rule(&self, entry: &RuleEntry) -> Result<Change> {
         let message = rule_message(entry)?;
-        self.change(RouteNetlinkMessage::DelRule(message), 0, &[libc::ENOENT], || {
-            format!("delete rule {}", describe(entry))
-        })
+        self.change(
+            RouteNetlinkMessage::DelRule(message),
+            0,
+            &[libc::ENOENT],
+            || format!("delete rule {}", describe(entry)),
+        )
         .await
     }
 
     /// Deletes a rule found by [`Netlink::rules`] (stale cleanup).
     pub async fn delete_rule_info(&self, info: &RuleInfo) -> Result<Change> {
-        self.change(RouteNetlinkMessage::DelRule(info.message.clone()), 0, &[libc::ENOENT], || {
-            format!("delete rule priority {:?} {:?}", info.priority, info.action)
-        })
+        self.change(
+            RouteNetlinkMessage::DelRule(info.message.clone()),
+            0,
+            &[libc::ENOENT],
+            || format!("delete rule priority {:?} {:?}", info.priority, info.action),
+        )
         .await
     }
 
     /// Rules of one family (or both), optionally only one protocol.
-    pub async fn rules(&self, family: Option<Family>, protocol: Option<u8>) -> Result<Vec<RuleInfo>> {
+    pub async fn rules(
+        &self,
+        family: Option<Family>,
+        protocol: Option<u8>,
+    ) -> Result<Vec<RuleInfo>> {
         let families = match family {
             Some(f) => vec![f],
             None => vec![Family::Inet, Family::Inet6],
@@ -222,7 +253,9 @@ impl Netlink {
         for family in families {
             let mut query = RuleMessage::default();
             query.header.family = address_family(family);
-            let replies = self.dump(RouteNetlinkMessage::GetRule(query), "rules").await?;
+            let replies = self
+                .dump(RouteNetlinkMessage::GetRule(query), "rules")
+                .await?;
             out.extend(
                 replies
                     .iter()
@@ -272,7 +305,10 @@ mod tests {
     #[test]
     fn roundtrip_through_info() {
         let mut r = rule(RuleAction::Table(1000));
-        r.from = Some(Prefix { addr: "192.0.2.0".parse().unwrap(), len: 24 });
+        r.from = Some(Prefix {
+            addr: "192.0.2.0".parse().unwrap(),
+            len: 24,
+        });
         r.priority = Some(100);
         r.iif = Some("eth0".into());
         r.invert = true;
@@ -291,17 +327,29 @@ mod tests {
     fn goto_nop_and_l3mdev() {
         let m = rule_message(&rule(RuleAction::Goto(300))).unwrap();
         assert_eq!(m.header.action, NlRuleAction::Goto);
-        assert_eq!(RuleInfo::from_message(&m).unwrap().action, Some(RuleAction::Goto(300)));
+        assert_eq!(
+            RuleInfo::from_message(&m).unwrap().action,
+            Some(RuleAction::Goto(300))
+        );
         let m = rule_message(&rule(RuleAction::Nop)).unwrap();
-        assert_eq!(RuleInfo::from_message(&m).unwrap().action, Some(RuleAction::Nop));
+        assert_eq!(
+            RuleInfo::from_message(&m).unwrap().action,
+            Some(RuleAction::Nop)
+        );
         let m = rule_message(&rule(RuleAction::L3mdev)).unwrap();
-        assert_eq!(RuleInfo::from_message(&m).unwrap().action, Some(RuleAction::L3mdev));
+        assert_eq!(
+            RuleInfo::from_message(&m).unwrap().action,
+            Some(RuleAction::L3mdev)
+        );
     }
 
     #[test]
     fn family_mismatch_is_rejected() {
         let mut r = rule(RuleAction::Blackhole);
-        r.to = Some(Prefix { addr: "2001:db8::".parse().unwrap(), len: 32 });
+        r.to = Some(Prefix {
+            addr: "2001:db8::".parse().unwrap(),
+            len: 32,
+        });
         assert!(matches!(rule_message(&r), Err(NetError::Invalid(_))));
     }
 }
