@@ -61,7 +61,15 @@ fn address_options_reach_the_kernel_and_changes_are_idempotent() {
     v6.noprefixroute = true;
     let mut v6dad = address("2001:db8::11/64");
     v6dad.nodad = false;
-    let entries = vec![labelled.clone(), p2p.clone(), v6.clone(), v6dad.clone()];
+    let mut scoped = address("203.0.113.5/32");
+    scoped.scope = 253; // link
+    let entries = vec![
+        labelled.clone(),
+        p2p.clone(),
+        v6.clone(),
+        v6dad.clone(),
+        scoped.clone(),
+    ];
     let added = {
         let entries = entries.clone();
         pair.a.run(move || async move {
@@ -73,14 +81,31 @@ fn address_options_reach_the_kernel_and_changes_are_idempotent() {
                 results.push(nl.add_address(index, e).await.unwrap());
             }
             let listed = nl.addresses(None, Some(index)).await.unwrap();
-            let all_found = entries
+            let ours = entries
                 .iter()
-                .all(|e| listed.iter().any(|a| a.matches(index, e)));
-            (results, all_found)
+                .map(|e| {
+                    listed
+                        .iter()
+                        .find(|a| a.matches(index, e))
+                        .map(|a| a.protocol)
+                })
+                .collect::<Vec<_>>();
+            let base = listed
+                .iter()
+                .find(|a| a.local.to_string() == "192.0.2.1")
+                .map(|a| a.protocol);
+            (results, ours, base)
         })
     };
-    assert_eq!(added.0, [Change::Applied, Change::Unchanged].repeat(4));
-    assert!(added.1, "listing shows every added address");
+    assert_eq!(added.0, [Change::Applied, Change::Unchanged].repeat(5));
+    assert_eq!(
+        added.1,
+        vec![Some(RTPROT_KEEPALIVED); 5],
+        "listed, marked as ours"
+    );
+    assert_eq!(added.2, Some(0), "an address added by ip is not marked");
+    let a = find_addr(&pair.a, "va", "203.0.113.5").unwrap();
+    assert_eq!(a["scope"], "link");
 
     let a = find_addr(&pair.a, "va", "192.0.2.10").unwrap();
     assert_eq!(a["label"], "va:vip");
@@ -105,8 +130,14 @@ fn address_options_reach_the_kernel_and_changes_are_idempotent() {
         }
         results
     });
-    assert_eq!(deleted, [Change::Applied, Change::Unchanged].repeat(4));
-    for local in ["192.0.2.10", "192.0.2.20", "2001:db8::10", "2001:db8::11"] {
+    assert_eq!(deleted, [Change::Applied, Change::Unchanged].repeat(5));
+    for local in [
+        "192.0.2.10",
+        "192.0.2.20",
+        "2001:db8::10",
+        "2001:db8::11",
+        "203.0.113.5",
+    ] {
         assert!(
             find_addr(&pair.a, "va", local).is_none(),
             "{local} still present"

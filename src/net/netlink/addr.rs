@@ -1,13 +1,13 @@
 //! Addresses: `AddressEntry` → RTM_NEWADDR/RTM_DELADDR as keepalived builds them
 //! (vrrp_ipaddress.c `netlink_ipaddress`), listing, and a pipelined batch add.
 
-use super::{address_family, family_of, Netlink, PIPELINE_WINDOW};
+use super::{address_family, family_of, Netlink, PIPELINE_WINDOW, RTPROT_KEEPALIVED};
 use crate::config::model::{AddressEntry, Broadcast, Family};
 use crate::net::error::{Change, NetError, Result};
 use futures::StreamExt;
 use rtnetlink::packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use rtnetlink::packet_route::address::{
-    AddressAttribute, AddressFlags, AddressMessage, AddressScope, CacheInfo,
+    AddressAttribute, AddressFlags, AddressMessage, AddressProtocol, AddressScope, CacheInfo,
 };
 use rtnetlink::packet_route::RouteNetlinkMessage;
 use std::net::{IpAddr, Ipv4Addr};
@@ -35,6 +35,9 @@ pub struct AddressInfo {
     pub broadcast: Option<Ipv4Addr>,
     pub preferred_lft: Option<u32>,
     pub valid_lft: Option<u32>,
+    /// IFA_PROTO (Linux 5.18+): who added the address; kad marks its own with
+    /// [`RTPROT_KEEPALIVED`](super::RTPROT_KEEPALIVED) like keepalived 2.4 does.
+    pub protocol: u8,
 }
 
 impl AddressInfo {
@@ -83,6 +86,7 @@ impl AddressInfo {
             broadcast: None,
             preferred_lft: None,
             valid_lft: None,
+            protocol: 0,
         };
         for attribute in &message.attributes {
             match attribute {
@@ -95,6 +99,7 @@ impl AddressInfo {
                     info.preferred_lft = Some(c.ifa_preferred);
                     info.valid_lft = Some(c.ifa_valid);
                 }
+                AddressAttribute::Protocol(p) => info.protocol = u8::from(*p),
                 _ => {}
             }
         }
@@ -199,6 +204,10 @@ pub(crate) fn add_message(index: u32, entry: &AddressEntry) -> Result<AddressMes
     } else if family == Family::Inet {
         attrs.push(AddressAttribute::Address(entry.prefix.addr));
     }
+    // Kernels before 5.18 ignore the attribute.
+    attrs.push(AddressAttribute::Protocol(AddressProtocol::from(
+        RTPROT_KEEPALIVED,
+    )));
     Ok(message)
 }
 
@@ -299,7 +308,8 @@ impl Netlink {
         .await
     }
 
-    /// Addresses of one family (or both), optionally of one interface.
+    /// Addresses of one family (or both), optionally of one interface. Those with
+    /// `protocol == RTPROT_KEEPALIVED` were added by kad or keepalived ≥ 2.4.
     pub async fn addresses(
         &self,
         family: Option<Family>,
