@@ -601,3 +601,69 @@ fn batch_of_1000_ipv6_addresses() {
         adds[0]
     );
 }
+
+#[test]
+fn other_route_types_tos_and_ipv6_source_routing() {
+    let pair = Pair::new("rk");
+    let mut unreachable = route("198.51.100.0/25");
+    unreachable.rtype = RouteType::Unreachable;
+    let mut prohibit = route("198.51.100.128/25");
+    prohibit.rtype = RouteType::Prohibit;
+    prohibit.table = 7;
+    let mut throw = route("203.0.113.0/24");
+    throw.rtype = RouteType::Throw;
+    throw.table = 7;
+    let mut tos = route("203.0.113.0/24");
+    tos.tos = Some(0x10);
+    tos.dev = Some("va".into());
+    let mut local = route("203.0.113.77/32");
+    local.rtype = RouteType::Local;
+    local.dev = Some("va".into());
+    local.table = 100;
+    let mut from = route("2001:db8:3::/48");
+    from.from = Some(prefix("2001:db8:4::/48"));
+    from.dev = Some("va".into());
+    let all = vec![unreachable, prohibit, throw, tos, local, from];
+    let results = {
+        let all = all.clone();
+        pair.a.run(move || async move {
+            let nl = Netlink::connect().unwrap();
+            let mut results = Vec::new();
+            for r in &all {
+                results.push(nl.add_route(r).await.map_err(|e| e.to_string()));
+            }
+            results
+        })
+    };
+    assert!(
+        results.iter().all(|r| *r == Ok(Change::Applied)),
+        "{results:?}"
+    );
+    let v4 = pair.a.ip(&["route", "show", "table", "all"]);
+    for want in [
+        "unreachable 198.51.100.0/25 proto keepalived",
+        "prohibit 198.51.100.128/25 table 7 proto keepalived",
+        "throw 203.0.113.0/24 table 7 proto keepalived",
+        "203.0.113.0/24 tos 0x10 dev va proto keepalived",
+        "local 203.0.113.77 dev va table 100 proto keepalived scope host",
+    ] {
+        assert!(v4.contains(want), "missing '{want}' in:\n{v4}");
+    }
+    let v6 = pair.a.ip(&["-6", "route", "show"]);
+    assert!(
+        v6.contains("2001:db8:3::/48 from 2001:db8:4::/48 dev va proto keepalived"),
+        "{v6}"
+    );
+    let deleted = pair.a.run(move || async move {
+        let nl = Netlink::connect().unwrap();
+        let mut deleted = Vec::new();
+        for r in &all {
+            deleted.push(nl.delete_route(r).await.map_err(|e| e.to_string()));
+        }
+        deleted
+    });
+    assert!(
+        deleted.iter().all(|r| *r == Ok(Change::Applied)),
+        "{deleted:?}"
+    );
+}

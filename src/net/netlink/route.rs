@@ -182,6 +182,23 @@ fn netlink_route_type(rtype: RouteType) -> NlRouteType {
     }
 }
 
+const RT_SCOPE_UNIVERSE: u8 = 0;
+const RT_SCOPE_LINK: u8 = 253;
+const RT_SCOPE_HOST: u8 = 254;
+/// On delete: match a route of any scope.
+const RT_SCOPE_NOWHERE: u8 = 255;
+
+/// The scope of a route added without `scope`. keepalived always sends universe, which
+/// the kernel refuses ("Invalid scope") for local, nat, broadcast, anycast and multicast
+/// routes; those get iproute2's defaults instead. Unicast keeps keepalived's universe.
+fn default_scope(rtype: RouteType) -> u8 {
+    match rtype {
+        RouteType::Local | RouteType::Nat => RT_SCOPE_HOST,
+        RouteType::Broadcast | RouteType::Anycast | RouteType::Multicast => RT_SCOPE_LINK,
+        _ => RT_SCOPE_UNIVERSE,
+    }
+}
+
 /// Interface indexes for the `dev` names of an entry, looked up at call time.
 #[derive(Debug, Default)]
 pub(crate) struct RouteDevices {
@@ -299,8 +316,11 @@ pub(crate) fn route_message(
     header.tos = entry.tos.unwrap_or(0);
     header.protocol = RouteProtocol::from(entry.protocol);
     header.kind = netlink_route_type(entry.rtype);
-    // keepalived: universe when adding, "any scope" when deleting, unless configured.
-    header.scope = RouteScope::from(entry.scope.unwrap_or(if delete { 255 } else { 0 }));
+    header.scope = RouteScope::from(entry.scope.unwrap_or(if delete {
+        RT_SCOPE_NOWHERE
+    } else {
+        default_scope(entry.rtype)
+    }));
     if entry.onlink {
         header.flags |= RouteFlags::Onlink;
     }
@@ -462,7 +482,7 @@ impl Netlink {
         header.destination_prefix_length = info.dest.len;
         header.tos = info.tos;
         header.protocol = RouteProtocol::from(info.protocol);
-        header.scope = RouteScope::NoWhere;
+        header.scope = RouteScope::from(RT_SCOPE_NOWHERE);
         if let Some(rtype) = info.rtype {
             header.kind = netlink_route_type(rtype);
         }
