@@ -148,13 +148,21 @@ fn address_options_reach_the_kernel_and_changes_are_idempotent() {
 #[test]
 fn kernel_refusals_carry_errno_and_message() {
     let pair = Pair::new("er");
-    let (unreachable, missing_dev) = pair.a.run(|| async {
+    let (unreachable, missing_dev, bad_scope) = pair.a.run(|| async {
         let nl = Netlink::connect().unwrap();
         let r = via(route("198.51.100.0/24"), "203.0.113.1");
         let unreachable = nl.add_route(&r).await;
         let mut on_missing = route("198.51.100.0/24");
         on_missing.dev = Some("nosuchdev0".into());
-        (unreachable, nl.add_route(&on_missing).await)
+        let mut local = route("203.0.113.77/32");
+        local.rtype = RouteType::Local;
+        local.scope = Some(0); // what keepalived sends for a local route
+        local.dev = Some("va".into());
+        (
+            unreachable,
+            nl.add_route(&on_missing).await,
+            nl.add_route(&local).await,
+        )
     });
     match unreachable {
         Err(NetError::Kernel { errno, message, op }) => {
@@ -168,6 +176,16 @@ fn kernel_refusals_carry_errno_and_message() {
         other => panic!("expected a kernel refusal, got {other:?}"),
     }
     assert!(matches!(missing_dev, Err(NetError::NoSuchInterface(n)) if n == "nosuchdev0"));
+    match bad_scope {
+        Err(NetError::Kernel { errno, message, .. }) => {
+            assert_eq!(errno, libc::EINVAL);
+            assert_eq!(
+                message, "Invalid scope (Invalid argument)",
+                "extended ack kept"
+            );
+        }
+        other => panic!("expected a kernel refusal, got {other:?}"),
+    }
 }
 
 #[test]

@@ -49,12 +49,17 @@ impl NetError {
         }
     }
 
-    pub(crate) fn kernel(op: impl Into<String>, errno: i32) -> NetError {
-        let message = io::Error::from_raw_os_error(errno).to_string();
+    /// `detail` is the kernel's extended-ack text ("Invalid scope"), when it sent one.
+    pub(crate) fn kernel(op: impl Into<String>, errno: i32, detail: Option<&str>) -> NetError {
+        let strerror = io::Error::from_raw_os_error(errno).to_string();
         // std appends " (os error N)"; the errno is printed separately.
-        let message = match message.find(" (os error") {
-            Some(cut) => message[..cut].to_string(),
-            None => message,
+        let strerror = match strerror.find(" (os error") {
+            Some(cut) => strerror[..cut].to_string(),
+            None => strerror,
+        };
+        let message = match detail {
+            Some(detail) => format!("{detail} ({strerror})"),
+            None => strerror,
         };
         NetError::Kernel {
             op: op.into(),

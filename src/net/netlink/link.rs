@@ -170,7 +170,7 @@ impl Netlink {
             .push(LinkAttribute::IfName(name.to_string()));
         match self.get_one(RouteNetlinkMessage::GetLink(message)).await {
             Ok(Some(RouteNetlinkMessage::NewLink(found))) => Ok(Link::from_message(&found)),
-            Ok(_) | Err(Refusal::Errno(libc::ENODEV)) => {
+            Ok(_) | Err(Refusal::Errno(libc::ENODEV, _)) => {
                 Err(NetError::NoSuchInterface(name.to_string()))
             }
             Err(refusal) => Err(refusal.into_error(|| format!("look up interface {name}"))),
@@ -182,7 +182,7 @@ impl Netlink {
         message.header.index = index;
         match self.get_one(RouteNetlinkMessage::GetLink(message)).await {
             Ok(Some(RouteNetlinkMessage::NewLink(found))) => Ok(Link::from_message(&found)),
-            Ok(_) | Err(Refusal::Errno(libc::ENODEV)) => Err(NetError::NoSuchIfindex(index)),
+            Ok(_) | Err(Refusal::Errno(libc::ENODEV, _)) => Err(NetError::NoSuchIfindex(index)),
             Err(refusal) => Err(refusal.into_error(|| format!("look up interface index {index}"))),
         }
     }

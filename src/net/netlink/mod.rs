@@ -39,14 +39,15 @@ const NETLINK_RCVBUF: i32 = 8 * 1024 * 1024;
 /// The kernel's answer to one request, before it is given an operation name.
 #[derive(Debug)]
 enum Refusal {
-    Errno(i32),
+    /// errno (positive) and the kernel's extended-ack message.
+    Errno(i32, Option<String>),
     Closed,
 }
 
 impl Refusal {
     fn into_error(self, op: impl FnOnce() -> String) -> NetError {
         match self {
-            Refusal::Errno(errno) => NetError::kernel(op(), errno),
+            Refusal::Errno(errno, detail) => NetError::kernel(op(), errno, detail.as_deref()),
             Refusal::Closed => NetError::Closed,
         }
     }
@@ -71,6 +72,9 @@ impl Netlink {
         // Only the errno is used from a NACK; without the echoed request the ACKs of a
         // pipelined batch stay small.
         let _ = socket.set_cap_ack(true);
+        // The kernel's own words on a refusal ("Invalid scope", "Nexthop has invalid
+        // gateway"...) are worth more in a log than the bare errno.
+        let _ = socket.set_ext_ack(true);
         tokio::spawn(connection);
         Ok(Netlink { handle })
     }
@@ -84,7 +88,8 @@ impl Netlink {
         while let Some(response) = responses.next().await {
             if let NetlinkPayload::Error(e) = response.payload {
                 if let Some(code) = e.code {
-                    return Err(Refusal::Errno(-code.get()));
+                    let detail = extack_message(response.header.flags, &e.header);
+                    return Err(Refusal::Errno(-code.get(), detail));
                 }
             }
         }
@@ -101,7 +106,7 @@ impl Netlink {
     ) -> Result<Change> {
         match self.ack(message, flags).await {
             Ok(()) => Ok(Change::Applied),
-            Err(Refusal::Errno(errno)) if unchanged.contains(&errno) => Ok(Change::Unchanged),
+            Err(Refusal::Errno(errno, _)) if unchanged.contains(&errno) => Ok(Change::Unchanged),
             Err(refusal) => Err(refusal.into_error(op)),
         }
     }
@@ -121,7 +126,8 @@ impl Netlink {
                 NetlinkPayload::InnerMessage(inner) => found = Some(inner),
                 NetlinkPayload::Error(e) => {
                     if let Some(code) = e.code {
-                        return Err(Refusal::Errno(-code.get()));
+                        let detail = extack_message(response.header.flags, &e.header);
+                        return Err(Refusal::Errno(-code.get(), detail));
                     }
                 }
                 _ => {}
@@ -151,7 +157,9 @@ impl Netlink {
                     NetlinkPayload::InnerMessage(inner) => items.push(inner),
                     NetlinkPayload::Error(e) => {
                         if let Some(code) = e.code {
-                            return Err(NetError::kernel(format!("dump {what}"), -code.get()));
+                            let detail = extack_message(response.header.flags, &e.header);
+                            let op = format!("dump {what}");
+                            return Err(NetError::kernel(op, -code.get(), detail.as_deref()));
                         }
                     }
                     _ => {}
@@ -164,6 +172,36 @@ impl Netlink {
         }
         Ok(last)
     }
+}
+
+const NLM_F_CAPPED: u16 = 0x100;
+const NLM_F_ACK_TLVS: u16 = 0x200;
+const NLMSGERR_ATTR_MSG: u16 = 1;
+const NLMSG_HEADER_LEN: usize = 16;
+
+/// The NLMSGERR_ATTR_MSG text of an error message. `payload` is what follows the error
+/// code: the echoed request (only its header when NLM_F_CAPPED), then the TLVs.
+fn extack_message(flags: u16, payload: &[u8]) -> Option<String> {
+    if flags & NLM_F_ACK_TLVS == 0 {
+        return None;
+    }
+    let echoed = if flags & NLM_F_CAPPED != 0 {
+        NLMSG_HEADER_LEN
+    } else {
+        u32::from_ne_bytes(payload.get(..4)?.try_into().ok()?) as usize
+    };
+    let mut tlvs = payload.get(echoed..)?;
+    while tlvs.len() >= 4 {
+        let len = usize::from(u16::from_ne_bytes([tlvs[0], tlvs[1]]));
+        let kind = u16::from_ne_bytes([tlvs[2], tlvs[3]]) & 0x3fff;
+        let value = tlvs.get(4..len)?;
+        if kind == NLMSGERR_ATTR_MSG {
+            let text = value.split(|b| *b == 0).next()?;
+            return Some(String::from_utf8_lossy(text).into_owned()).filter(|t| !t.is_empty());
+        }
+        tlvs = tlvs.get(len.div_ceil(4) * 4..)?;
+    }
+    None
 }
 
 fn require_runtime() -> Result<()> {
@@ -198,5 +236,46 @@ pub(crate) fn family_of(family: AddressFamily) -> Option<Family> {
         AddressFamily::Inet => Some(Family::Inet),
         AddressFamily::Inet6 => Some(Family::Inet6),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tlv(kind: u16, value: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&((4 + value.len()) as u16).to_ne_bytes());
+        out.extend_from_slice(&kind.to_ne_bytes());
+        out.extend_from_slice(value);
+        while out.len() % 4 != 0 {
+            out.push(0);
+        }
+        out
+    }
+
+    #[test]
+    fn extended_ack_text_is_found_after_the_echoed_request() {
+        let mut capped = vec![0u8; NLMSG_HEADER_LEN];
+        capped.extend(tlv(3, &7u32.to_ne_bytes())); // NLMSGERR_ATTR_OFFS, skipped
+        capped.extend(tlv(NLMSGERR_ATTR_MSG, b"Invalid scope\0"));
+        let flags = NLM_F_CAPPED | NLM_F_ACK_TLVS;
+        assert_eq!(
+            extack_message(flags, &capped).as_deref(),
+            Some("Invalid scope")
+        );
+
+        let mut full = 24u32.to_ne_bytes().to_vec();
+        full.resize(24, 0);
+        full.extend(tlv(NLMSGERR_ATTR_MSG, b"Nexthop has invalid gateway\0"));
+        let text = extack_message(NLM_F_ACK_TLVS, &full);
+        assert_eq!(text.as_deref(), Some("Nexthop has invalid gateway"));
+
+        assert_eq!(
+            extack_message(NLM_F_CAPPED, &capped),
+            None,
+            "no TLVs flagged"
+        );
+        assert_eq!(extack_message(flags, &capped[..10]), None, "truncated");
     }
 }
