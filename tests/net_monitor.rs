@@ -67,3 +67,39 @@ fn address_link_route_and_rule_changes_are_reported() {
         expect(&mut monitor, "link deleted", |e| matches!(e, NetEvent::LinkDeleted { index, name } if *index == new.index && name == "vx")).await;
     });
 }
+
+#[test]
+fn lost_notifications_are_reported_as_overrun() {
+    let pair = Pair::new("ov");
+    // 2000 route notifications while the monitor's runtime is blocked: far more than a
+    // 64 KiB socket buffer holds, so the kernel drops some and says so.
+    let batch = std::env::temp_dir().join(format!("kadnet-{}-overrun.batch", std::process::id()));
+    let lines: String = (1..=2_000)
+        .map(|table| format!("route add 198.51.100.0/24 dev va table {table}\n"))
+        .collect();
+    std::fs::write(&batch, lines).unwrap();
+    let ns = pair.a.name.clone();
+    let path = batch.to_string_lossy().into_owned();
+    pair.a.run(move || async move {
+        let mut monitor = Monitor::with_receive_buffer(64 * 1024).unwrap();
+        ip(&["-n", &ns, "-batch", &path]);
+        expect(&mut monitor, "an overrun", |e| *e == NetEvent::Overrun).await;
+    });
+    let _ = std::fs::remove_file(batch);
+}
+
+#[test]
+fn entering_a_missing_namespace_is_an_error() {
+    let name = format!("kadnet-{}-missing", std::process::id());
+    let result = std::thread::spawn(move || kad::net::netns::enter(&name))
+        .join()
+        .unwrap();
+    assert!(
+        matches!(result, Err(kad::net::NetError::Namespace { ref source, .. }) if source.kind() == std::io::ErrorKind::NotFound),
+        "{result:?}"
+    );
+    assert!(matches!(
+        kad::net::netns::enter("../etc"),
+        Err(kad::net::NetError::Invalid(_))
+    ));
+}

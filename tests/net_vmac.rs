@@ -340,3 +340,26 @@ fn garp_from_a_vmac_carries_the_virtual_mac() {
     );
     assert_eq!(hex(&frames[0].bytes[6..12]), "00005e000133");
 }
+
+#[test]
+fn a_vmac_can_stay_down_until_master() {
+    let pair = Pair::new("vd");
+    let ns_name = pair.a.name.clone();
+    let (down, up, down_again) = pair.a.run(move || async move {
+        let state = || {
+            net_util::ip(&["-n", &ns_name, "-j", "link", "show", "dev", "vrrp.51"])
+                .contains("\"UP\"")
+        };
+        let mut vmacs = Vmacs::new(Netlink::connect().unwrap());
+        let vmac = vmacs
+            .ensure(&spec("vrrp.51", 51, Family::Inet), false)
+            .await
+            .unwrap();
+        let down = state();
+        vmacs.set_up(&vmac, true).await.unwrap();
+        let up = state();
+        vmacs.set_up(&vmac, false).await.unwrap();
+        (down, up, state())
+    });
+    assert_eq!((down, up, down_again), (false, true, false));
+}

@@ -6,7 +6,7 @@
 //! [`Netlink`](super::netlink::Netlink) listings (reconcile, don't assume).
 
 use super::error::{NetError, Result};
-use super::netlink::{force_rcvbuf, AddressInfo, Link, RouteInfo, RuleInfo};
+use super::netlink::{force_rcvbuf, AddressInfo, Link, RouteInfo, RuleInfo, NETLINK_RCVBUF};
 use futures::channel::mpsc::UnboundedReceiver;
 use futures::StreamExt;
 use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
@@ -52,15 +52,22 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    /// Subscribes; must be called inside a tokio runtime. Events that happen after this
-    /// returns are delivered.
+    /// Subscribes with an 8 MiB receive buffer; must be called inside a tokio runtime.
+    /// Events that happen after this returns are delivered.
     pub fn open() -> Result<Monitor> {
+        Self::with_receive_buffer(NETLINK_RCVBUF)
+    }
+
+    /// Subscribes with a receive buffer of `bytes` (keepalived's
+    /// `vrrp_netlink_monitor_rcv_bufs`): a burst of changes larger than that is reported
+    /// as [`NetEvent::Overrun`].
+    pub fn with_receive_buffer(bytes: usize) -> Result<Monitor> {
         tokio::runtime::Handle::try_current().map_err(|_| {
             NetError::Invalid("the netlink monitor needs to run inside a tokio runtime".into())
         })?;
         let (mut connection, _handle, messages) = rtnetlink::new_multicast_connection(&GROUPS)
             .map_err(|e| NetError::io("subscribe to rtnetlink notifications", e))?;
-        force_rcvbuf(connection.socket_mut().socket_mut().as_raw_fd());
+        force_rcvbuf(connection.socket_mut().socket_mut().as_raw_fd(), bytes);
         let connection = tokio::spawn(connection);
         Ok(Monitor {
             messages,

@@ -34,7 +34,7 @@ pub const RTPROT_KEEPALIVED: u8 = 18;
 const PIPELINE_WINDOW: usize = 512;
 
 /// Receive buffer asked for on our netlink sockets (SO_RCVBUFFORCE, we are root).
-const NETLINK_RCVBUF: i32 = 8 * 1024 * 1024;
+pub(crate) const NETLINK_RCVBUF: usize = 8 * 1024 * 1024;
 
 /// The kernel's answer to one request, before it is given an operation name.
 #[derive(Debug)]
@@ -68,7 +68,7 @@ impl Netlink {
         let (mut connection, handle, _) =
             rtnetlink::new_connection().map_err(|e| NetError::io("open rtnetlink socket", e))?;
         let socket = connection.socket_mut().socket_mut();
-        force_rcvbuf(socket.as_raw_fd());
+        force_rcvbuf(socket.as_raw_fd(), NETLINK_RCVBUF);
         // Only the errno is used from a NACK; without the echoed request the ACKs of a
         // pipelined batch stay small.
         let _ = socket.set_cap_ack(true);
@@ -212,8 +212,8 @@ fn require_runtime() -> Result<()> {
 
 /// Best effort: a small buffer only costs resyncs (monitor) or nothing (requests are
 /// windowed), so a refusal is not an error.
-pub(crate) fn force_rcvbuf(fd: std::os::fd::RawFd) {
-    let size = NETLINK_RCVBUF;
+pub(crate) fn force_rcvbuf(fd: std::os::fd::RawFd, bytes: usize) {
+    let size = i32::try_from(bytes).unwrap_or(i32::MAX);
     let len = std::mem::size_of::<i32>() as libc::socklen_t;
     let ptr = &size as *const i32 as *const libc::c_void;
     // SAFETY: fd is an open socket owned by the caller; the option value is a live i32.
