@@ -169,7 +169,7 @@ impl Netlink {
             .attributes
             .push(LinkAttribute::IfName(name.to_string()));
         match self.get_one(RouteNetlinkMessage::GetLink(message)).await {
-            Ok(Some(RouteNetlinkMessage::NewLink(found))) => Ok(Link::from_message(&found)),
+            Ok(RouteNetlinkMessage::NewLink(found)) => Ok(Link::from_message(&found)),
             Ok(_) | Err(Refusal::Errno(libc::ENODEV, _)) => {
                 Err(NetError::NoSuchInterface(name.to_string()))
             }
@@ -181,7 +181,7 @@ impl Netlink {
         let mut message = LinkMessage::default();
         message.header.index = index;
         match self.get_one(RouteNetlinkMessage::GetLink(message)).await {
-            Ok(Some(RouteNetlinkMessage::NewLink(found))) => Ok(Link::from_message(&found)),
+            Ok(RouteNetlinkMessage::NewLink(found)) => Ok(Link::from_message(&found)),
             Ok(_) | Err(Refusal::Errno(libc::ENODEV, _)) => Err(NetError::NoSuchIfindex(index)),
             Err(refusal) => Err(refusal.into_error(|| format!("look up interface index {index}"))),
         }

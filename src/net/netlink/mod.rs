@@ -75,11 +75,15 @@ impl Netlink {
         // The kernel's own words on a refusal ("Invalid scope", "Nexthop has invalid
         // gateway"...) are worth more in a log than the bare errno.
         let _ = socket.set_ext_ack(true);
+        // ACKs and dump ends are what tell a finished request from a lost connection.
+        connection.set_forward_ack(true);
+        connection.set_forward_done(true);
         tokio::spawn(connection);
         Ok(Netlink { handle })
     }
 
-    /// Sends one request and waits for its ACK.
+    /// Sends one request and waits for its ACK. A response stream that ends without
+    /// one means the connection went away, not success.
     async fn ack(&self, message: RouteNetlinkMessage, flags: u16) -> Result<(), Refusal> {
         let mut request = NetlinkMessage::from(message);
         request.header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
@@ -87,13 +91,16 @@ impl Netlink {
         let mut responses = handle.request(request).map_err(|_| Refusal::Closed)?;
         while let Some(response) = responses.next().await {
             if let NetlinkPayload::Error(e) = response.payload {
-                if let Some(code) = e.code {
-                    let detail = extack_message(response.header.flags, &e.header);
-                    return Err(Refusal::Errno(-code.get(), detail));
-                }
+                return match e.code {
+                    None => Ok(()),
+                    Some(code) => {
+                        let detail = extack_message(response.header.flags, &e.header);
+                        Err(Refusal::Errno(-code.get(), detail))
+                    }
+                };
             }
         }
-        Ok(())
+        Err(Refusal::Closed)
     }
 
     /// Sends a change request; `unchanged` lists the errnos meaning "already so".
@@ -112,18 +119,14 @@ impl Netlink {
     }
 
     /// A request answered by a single object (e.g. RTM_GETLINK by name).
-    async fn get_one(
-        &self,
-        message: RouteNetlinkMessage,
-    ) -> Result<Option<RouteNetlinkMessage>, Refusal> {
+    async fn get_one(&self, message: RouteNetlinkMessage) -> Result<RouteNetlinkMessage, Refusal> {
         let mut request = NetlinkMessage::from(message);
         request.header.flags = NLM_F_REQUEST;
         let mut handle = self.handle.clone();
         let mut responses = handle.request(request).map_err(|_| Refusal::Closed)?;
-        let mut found = None;
         while let Some(response) = responses.next().await {
             match response.payload {
-                NetlinkPayload::InnerMessage(inner) => found = Some(inner),
+                NetlinkPayload::InnerMessage(inner) => return Ok(inner),
                 NetlinkPayload::Error(e) => {
                     if let Some(code) = e.code {
                         let detail = extack_message(response.header.flags, &e.header);
@@ -133,17 +136,17 @@ impl Netlink {
                 _ => {}
             }
         }
-        Ok(found)
+        Err(Refusal::Closed)
     }
 
-    /// A dump, retried when the kernel flags it as interrupted by a concurrent change.
+    /// A dump, retried when the kernel flags it as interrupted by a concurrent change
+    /// (its content may then be incomplete).
     async fn dump(
         &self,
         message: RouteNetlinkMessage,
         what: &str,
     ) -> Result<Vec<RouteNetlinkMessage>> {
         const ATTEMPTS: usize = 5;
-        let mut last = Vec::new();
         for _ in 0..ATTEMPTS {
             let mut request = NetlinkMessage::from(message.clone());
             request.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
@@ -151,10 +154,12 @@ impl Netlink {
             let mut responses = handle.request(request).map_err(|_| NetError::Closed)?;
             let mut items = Vec::new();
             let mut interrupted = false;
+            let mut complete = false;
             while let Some(response) = responses.next().await {
                 interrupted |= response.header.flags & NLM_F_DUMP_INTR != 0;
                 match response.payload {
                     NetlinkPayload::InnerMessage(inner) => items.push(inner),
+                    NetlinkPayload::Done(_) => complete = true,
                     NetlinkPayload::Error(e) => {
                         if let Some(code) = e.code {
                             let detail = extack_message(response.header.flags, &e.header);
@@ -165,12 +170,16 @@ impl Netlink {
                     _ => {}
                 }
             }
+            if !complete {
+                return Err(NetError::Closed);
+            }
             if !interrupted {
                 return Ok(items);
             }
-            last = items;
         }
-        Ok(last)
+        Err(NetError::NotReady(format!(
+            "dump {what}: interrupted {ATTEMPTS} times by concurrent changes"
+        )))
     }
 }
 
