@@ -262,8 +262,7 @@ fn multicast_membership_is_restored_after_link_reset_and_recreation() {
     let (ready, ready_rx) = mpsc::channel::<()>();
     let rx = pair.b.spawn(move || async move {
         let iface = interface("vb").await;
-        let mut socket =
-            VrrpSocket::open(SocketOptions::multicast(Family::Inet, iface, None)).unwrap();
+        let socket = VrrpSocket::open(SocketOptions::multicast(Family::Inet, iface, None)).unwrap();
         ready.send(()).unwrap();
         let mut seen = Vec::new();
         let mut buf = vec![0u8; 2048];

@@ -18,6 +18,7 @@ use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type}
 use std::io::{IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU32, Ordering};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
@@ -93,9 +94,12 @@ pub struct Received {
     pub ifindex: u32,
 }
 
+/// Shareable between a receiving task and senders (every method takes `&self`).
 pub struct VrrpSocket {
     fd: AsyncFd<Socket>,
     options: SocketOptions,
+    /// The interface's current index (it changes when the interface is re-created).
+    index: AtomicU32,
 }
 
 fn io_err(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> NetError {
@@ -229,11 +233,13 @@ impl VrrpSocket {
                 });
             }
         }
-        let mut vrrp = VrrpSocket {
+        let index = options.interface.as_ref().map_or(0, |i| i.index);
+        let vrrp = VrrpSocket {
             fd: register(socket, &what)?,
             options,
+            index: AtomicU32::new(index),
         };
-        vrrp.join_groups()?;
+        vrrp.join_groups(index)?;
         Ok(vrrp)
     }
 
@@ -303,7 +309,7 @@ impl VrrpSocket {
         Ok(())
     }
 
-    fn join_groups(&mut self) -> Result<()> {
+    fn join_groups(&self, index: u32) -> Result<()> {
         let Some(interface) = &self.options.interface else {
             return Ok(());
         };
@@ -311,9 +317,9 @@ impl VrrpSocket {
         for group in &self.options.groups {
             let joined = match group {
                 IpAddr::V4(g) => {
-                    socket.join_multicast_v4_n(g, &InterfaceIndexOrAddress::Index(interface.index))
+                    socket.join_multicast_v4_n(g, &InterfaceIndexOrAddress::Index(index))
                 }
-                IpAddr::V6(g) => socket.join_multicast_v6(g, interface.index),
+                IpAddr::V6(g) => socket.join_multicast_v6(g, index),
             };
             match joined {
                 Ok(()) => {}
@@ -333,18 +339,19 @@ impl VrrpSocket {
     /// Restores the binding and the group memberships after the interface was reset or
     /// re-created (keepalived issue 1847: adverts stop arriving after a driver restart).
     /// `index` is the interface's current index, which changes when it is re-created.
-    pub fn rejoin(&mut self, index: u32) -> Result<()> {
-        let Some(interface) = self.options.interface.clone() else {
+    pub fn rejoin(&self, index: u32) -> Result<()> {
+        let Some(interface) = &self.options.interface else {
             return Ok(());
         };
+        let old = self.index.load(Ordering::Relaxed);
         let socket = self.fd.get_ref();
         for group in &self.options.groups {
             // Leaving fails when the membership died with the old device; that is fine.
             let _ = match group {
                 IpAddr::V4(g) => {
-                    socket.leave_multicast_v4_n(g, &InterfaceIndexOrAddress::Index(interface.index))
+                    socket.leave_multicast_v4_n(g, &InterfaceIndexOrAddress::Index(old))
                 }
-                IpAddr::V6(g) => socket.leave_multicast_v6(g, interface.index),
+                IpAddr::V6(g) => socket.leave_multicast_v6(g, old),
             };
         }
         let what = format!("rejoin VRRP groups on {}", interface.name);
@@ -356,12 +363,11 @@ impl VrrpSocket {
             Family::Inet6 => socket.set_multicast_if_v6(index),
         }
         .map_err(io_err(format!("{what}: multicast interface")))?;
-        if let Some(current) = self.options.interface.as_mut() {
-            current.index = index;
-        }
-        self.join_groups()
+        self.index.store(index, Ordering::Relaxed);
+        self.join_groups(index)
     }
 
+    /// The options it was opened with (the interface index there is the original one).
     pub fn options(&self) -> &SocketOptions {
         &self.options
     }
@@ -399,7 +405,11 @@ impl VrrpSocket {
                 self.options.family
             )));
         }
-        let index = self.options.interface.as_ref().map(|i| i.index);
+        let index = self
+            .options
+            .interface
+            .as_ref()
+            .map(|_| self.index.load(Ordering::Relaxed));
         let address: SockaddrStorage = match dst {
             IpAddr::V4(v4) => SockaddrStorage::from(SocketAddrV4::new(v4, 0)),
             IpAddr::V6(v6) => {
