@@ -15,6 +15,9 @@ pub mod model;
 pub(crate) mod parser;
 pub mod validate;
 
+#[cfg(test)]
+mod tests;
+
 use diag::{Diagnostic, Diagnostics};
 use model::Config;
 use std::collections::BTreeSet;

@@ -470,8 +470,14 @@ fn vs_name(p: &mut Parser<'_>) -> String {
 fn vs_script(p: &mut Parser<'_>, line: &Line) {
     let Some(cmd) = script_command(p, line) else { return };
     if let Some(s) = vs(p) {
-        let (user, group) = (s.script.script.user.take(), s.script.script.group.take());
-        s.script.script = ScriptCommand { user: cmd.user.or(user), group: cmd.group.or(group), ..cmd };
+        // Only the command counts here: the user comes from the `user` keyword.
+        let old = std::mem::take(&mut s.script.script);
+        s.script.script = ScriptCommand {
+            user: old.user,
+            group: old.group,
+            set_supplementary_groups: old.set_supplementary_groups,
+            ..cmd
+        };
         s.has_script = true;
     }
 }

@@ -622,7 +622,7 @@ fn line_has_block_after(lines: &[Line], pos: usize) -> bool {
 
 /// Script keywords: re-split the raw line with keepalived's quoted/escaped rules.
 pub(crate) fn script_command(p: &mut Parser<'_>, line: &Line) -> Option<ScriptCommand> {
-    match script::script_from_line(&line.raw, &line.span) {
+    match script::script_from_line(&script_source(line), &line.span) {
         Ok(cmd) => Some(cmd),
         Err(script::ScriptError::Split(script::SplitError::UnmatchedQuote(q))) => {
             p.error(
@@ -642,6 +642,19 @@ pub(crate) fn script_command(p: &mut Parser<'_>, line: &Line) -> Option<ScriptCo
             None
         }
     }
+}
+
+/// The text a script keyword is re-split from. A lexer that dropped the double quotes
+/// from `raw` (while marking tokens as quoted) cannot be trusted with it: rebuild the line
+/// from its tokens instead.
+fn script_source(line: &Line) -> std::borrow::Cow<'_, str> {
+    let lossy = line.tokens.iter().any(|t| t.quoted) && !line.raw.contains('"');
+    if !lossy {
+        return std::borrow::Cow::Borrowed(&line.raw);
+    }
+    let words: Vec<String> =
+        line.tokens.iter().map(|t| if t.quoted { format!("\"{}\"", t.text) } else { t.text.clone() }).collect();
+    std::borrow::Cow::Owned(words.join(" "))
 }
 
 pub(crate) fn secs(s: u64) -> Duration {

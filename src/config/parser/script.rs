@@ -149,18 +149,21 @@ pub(crate) fn quote_command(argv: &[String]) -> String {
     quote_word(&inner.join(" "), '"')
 }
 
-/// One word quoted with `q` so that split_quoted_escaped returns it unchanged.
+/// One word quoted with `q` so that split_quoted_escaped returns it unchanged. Double
+/// quotes, `$` and control characters are written as `\xHH` so that the configuration
+/// lexer (quotes, parameter substitution) leaves the line alone.
 pub(crate) fn quote_word(word: &str, q: char) -> String {
     let mut out = String::with_capacity(word.len() + 2);
     out.push(q);
     for c in word.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
+            '"' | '$' => out.push_str(&format!("\\{:03o}", c as u32)),
             c if c == q => {
                 out.push('\\');
                 out.push(c);
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\{:03o}", c as u32)),
             c => out.push(c),
         }
     }
@@ -220,7 +223,8 @@ mod tests {
 
     #[test]
     fn quoting_round_trips_any_argv() {
-        let argv: Vec<String> = vec!["/bin/x y".into(), "it's".into(), "a\"b".into(), "back\\slash".into(), "\t".into()];
+        let argv: Vec<String> =
+            vec!["/bin/x y".into(), "it's".into(), "a\"bc".into(), "back\\slash".into(), "\t1".into(), "$HOME".into(), String::new()];
         let quoted = quote_command(&argv);
         let words = split(&quoted);
         assert_eq!(words.len(), 1);

@@ -9,7 +9,7 @@ use crate::config::diag::ErrClass;
 use crate::config::model::Prefix;
 use nom::bytes::complete::take_while;
 use nom::character::complete::{char, digit1, hex_digit1, oct_digit0};
-use nom::combinator::{all_consuming, opt, recognize};
+use nom::combinator::{all_consuming, opt};
 use nom::sequence::preceded;
 use nom::{IResult, Parser};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -176,7 +176,7 @@ pub(crate) fn strtoul0(s: &str) -> Option<(u64, &str)> {
             .parse(i)
     }
     fn oct(i: &str) -> IResult<&str, &str> {
-        recognize((char('0'), oct_digit0)).parse(i)
+        preceded(char('0'), oct_digit0).parse(i)
     }
     let t = s.trim_start_matches(WHITE_SPACE);
     let t = t.strip_prefix('+').unwrap_or(t);
@@ -184,6 +184,7 @@ pub(crate) fn strtoul0(s: &str) -> Option<(u64, &str)> {
         return u64::from_str_radix(digits, 16).ok().map(|v| (v, rest));
     }
     if let Ok((rest, digits)) = oct(t) {
+        let digits = if digits.is_empty() { "0" } else { digits };
         return u64::from_str_radix(digits, 8).ok().map(|v| (v, rest));
     }
     let (rest, digits): (&str, &str) = digit1::<&str, nom::error::Error<&str>>(t).ok()?;

@@ -1,0 +1,6 @@
+//! Tests of the configuration reader, by keyword family and by keepalived quirk.
+
+mod support;
+mod quirks;
+mod roundtrip;
+mod smoke;
