@@ -605,10 +605,6 @@ fn route(r: &RouteEntry) -> String {
 
 fn rule(r: &RuleEntry) -> String {
     let mut parts: Vec<String> = Vec::new();
-    let shown = ip_family_shown(&[r.from.map(|p| p.addr), r.to.map(|p| p.addr)]);
-    if r.family == Family::Inet6 && !shown {
-        parts.push("inet6".into());
-    }
     if r.invert {
         parts.push("not".into());
     }
@@ -677,6 +673,11 @@ fn rule(r: &RuleEntry) -> String {
         RuleAction::Prohibit => "prohibit".into(),
         RuleAction::L3mdev => "l3mdev".into(),
     });
+    // Last: keepalived skips the word after a family keyword.
+    let shown = ip_family_shown(&[r.from.map(|p| p.addr), r.to.map(|p| p.addr)]);
+    if r.family == Family::Inet6 && !shown {
+        parts.push("inet6".into());
+    }
     parts.join(" ")
 }
 

@@ -68,13 +68,15 @@ pub(crate) fn complete(raw: RawConfig, opts: &LoadOptions, diags: &mut Diagnosti
     if global.vrrp_garp_lower_prio_delay.is_none() {
         global.vrrp_garp_lower_prio_delay = Some(global.vrrp_garp_master_delay);
     }
+    // A FIFO script without its FIFO is never run, but keepalived still counts it when it
+    // decides on the SECURITY VIOLATION.
+    let mut orphan_fifo_scripts = Vec::new();
     for fifo in [&mut global.notify_fifo, &mut global.vrrp_notify_fifo] {
         if fifo.as_ref().is_some_and(|f| f.path.is_empty()) {
-            if let Some(script) = fifo.as_ref().and_then(|f| f.script.as_ref()) {
-                let span = script.span.clone();
-                rep.note(&span, "a notify_fifo_script without its notify_fifo is not run".into());
+            if let Some(script) = fifo.take().and_then(|f| f.script) {
+                rep.note(&script.span, "a notify_fifo_script without its notify_fifo is not run".into());
+                orphan_fifo_scripts.push(script);
             }
-            *fifo = None;
         }
     }
 
@@ -155,7 +157,7 @@ pub(crate) fn complete(raw: RawConfig, opts: &LoadOptions, diags: &mut Diagnosti
                     rep.diags.push(d);
                 }
             }
-            None => default_script_security(&config, &mut rep),
+            None => default_script_security(&config, &orphan_fifo_scripts, &mut rep),
         }
     }
     Some(config)
@@ -852,11 +854,11 @@ pub fn configured_scripts(config: &Config) -> Vec<&ScriptCommand> {
 
 /// Without the notify module's path checks: a configured script that exists makes
 /// keepalived report the SECURITY VIOLATION unless enable_script_security is set.
-fn default_script_security(config: &Config, rep: &mut Report<'_>) {
+fn default_script_security(config: &Config, orphans: &[ScriptCommand], rep: &mut Report<'_>) {
     if config.global.enable_script_security {
         return;
     }
-    let existing = configured_scripts(config).into_iter().find(|s| script_exists(&s.argv));
+    let existing = configured_scripts(config).into_iter().chain(orphans).find(|s| script_exists(&s.argv));
     if let Some(script) = existing {
         let mut d = Diagnostic::new(
             ErrClass::SecurityError,

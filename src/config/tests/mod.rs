@@ -1,6 +1,7 @@
 //! Tests of the configuration reader, by keyword family and by keepalived quirk.
 
 mod support;
+mod keepalived_parity;
 mod quirks;
 mod roundtrip;
 mod smoke;

@@ -127,14 +127,14 @@ vrrp_instance VI_INT {
     virtual_routes {
         0.0.0.0/0 via 203.0.113.254 dev eth4
         198.51.100.64/26 src 198.51.100.10 dev eth5 table 10 metric 7 scope link protocol static no_track mtu lock 1400 rtt 300ms rttvar 2s advmss 1360 window 64 cwnd lock 10 initcwnd 10 quickack 1 congctl lock cubic features ecn realms 1/2 append
-        inet6 2001:db8:1::/48 dev eth1 pref high expires 60 from 2001:db8:2::/64
+        2001:db8:1::/48 dev eth1 pref high expires 60 from 2001:db8:2::/64
         192.0.2.128/25 nexthop via 192.0.2.2 dev eth0 weight 2 nexthop via 192.0.2.3 dev eth0 onlink
         unreachable 10.255.0.0/16
     }
     virtual_rules {
         from 192.0.2.0/24 to 198.51.100.0/24 table 10 priority 100 fwmark 0x10/0xff iif eth0
         not to 203.0.113.0/24 priority 200 sport 1000-2000 dport 80 ipproto 6 uidrange 100-200 goto 300
-        inet6 priority 400 blackhole no_track protocol 4
+        priority 400 blackhole no_track protocol 4 inet6
         priority 500 suppress_prefixlength 0 table main
     }
     backup_routes {
