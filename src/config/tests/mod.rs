@@ -1,6 +1,8 @@
 //! Tests of the configuration reader, by keyword family and by keepalived quirk.
 
 mod support;
+mod bench;
+mod fuzz;
 mod keepalived_parity;
 mod quirks;
 mod roundtrip;
