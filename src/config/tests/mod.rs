@@ -2,8 +2,11 @@
 
 mod support;
 mod bench;
+mod derived;
 mod fuzz;
 mod keepalived_parity;
 mod quirks;
 mod roundtrip;
 mod smoke;
+mod strict;
+mod entries;
