@@ -342,6 +342,9 @@ pub struct RouteMetrics {
     pub quickack: Option<u32>,
     pub congctl: Option<(String, bool)>,
     pub fastopen_no_cookie: Option<u32>,
+    /// `lock` given for advmss, rtt, rttvar, reordering, cwnd, ssthresh or rto_min: bit
+    /// `1 << RTAX_*` (mtu and congctl carry their own lock flag).
+    pub locks: u32,
 }
 
 /// One line of `virtual_routes`, `static_routes` or kad's `backup_routes`.
@@ -369,6 +372,8 @@ pub struct RouteEntry {
     pub pref: Option<u8>,
     pub expires: Option<u32>,
     pub mode: RouteMode,
+    /// `ttl-propagate enabled|disabled` (MPLS).
+    pub ttl_propagate: Option<bool>,
     pub nexthops: Vec<Nexthop>,
     pub no_track: bool,
     pub track_group: Option<String>,
@@ -531,9 +536,9 @@ pub struct Notifies {
     pub deleted: Option<ScriptCommand>,
     pub generic: Option<ScriptCommand>,
     pub master_rx_lower_pri: Option<ScriptCommand>,
-    /// `notify_deleted` was given, with or without a script: a deleted instance is then
-    /// reported as DELETED instead of keepalived's legacy FAULT.
-    pub notify_deleted: bool,
+    /// `notify_deleted` was given (with or without a script): a removed instance reports
+    /// DELETED instead of FAULT.
+    pub deleted_configured: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -592,6 +597,9 @@ pub struct VrrpInstance {
     pub timer_expired_backup: Option<u8>,
     /// Name of the sync group this instance belongs to (filled in by validation).
     pub sync_group: Option<String>,
+    /// Configuration problems that keep the instance in FAULT (keepalived's
+    /// num_config_faults), with the reason for the status dump and logs.
+    pub config_faults: Vec<String>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -638,6 +646,39 @@ pub struct TrackFileDef {
     pub init_file: Option<(i64, bool)>,
 }
 
+/// `garp_group { … }`: GARP/NA pacing shared by a set of interfaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GarpGroup {
+    pub garp_interval: Option<Duration>,
+    pub gna_interval: Option<Duration>,
+    pub interfaces: Vec<String>,
+    pub span: Span,
+}
+
+/// `track_group NAME { group { INSTANCE … } }`: instances put in FAULT when a static
+/// address/route/rule naming this group cannot be restored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackGroup {
+    pub name: String,
+    pub members: Vec<String>,
+    pub span: Span,
+}
+
+/// One line of `interface_up_down_delays { IF DOWN [UP] }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterfaceDelays {
+    pub interface: String,
+    pub down: Duration,
+    pub up: Duration,
+}
+
+/// One line of `linkbeat_interfaces { IF [MII|ETHTOOL|IOCTL] }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkbeatInterface {
+    pub interface: String,
+    pub method: Option<String>,
+}
+
 /// Sections that kad reads but does not act on (LVS, BFD, ...): kept so that `-d`
 /// can say what was skipped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -657,4 +698,8 @@ pub struct Config {
     pub static_routes: Vec<RouteEntry>,
     pub static_rules: Vec<RuleEntry>,
     pub skipped: Vec<SkippedSection>,
+    pub garp_groups: Vec<GarpGroup>,
+    pub track_groups: Vec<TrackGroup>,
+    pub interface_delays: Vec<InterfaceDelays>,
+    pub linkbeat_interfaces: Vec<LinkbeatInterface>,
 }

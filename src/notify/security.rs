@@ -633,7 +633,7 @@ impl Vetting {
             deleted: vet(&notifies.deleted),
             generic: vet(&notifies.generic),
             master_rx_lower_pri: vet(&notifies.master_rx_lower_pri),
-            notify_deleted: notifies.notify_deleted || notifies.deleted.is_some(),
+            notify_deleted: notifies.deleted_configured || notifies.deleted.is_some(),
         }
     }
 
