@@ -216,6 +216,7 @@ pub mod entries {
     pub fn route(dest: &str) -> RouteEntry {
         let dest = prefix(dest);
         RouteEntry {
+            ttl_propagate: None,
             family: Family::of(&dest.addr),
             rtype: RouteType::Unicast,
             dest,

@@ -164,6 +164,7 @@ pub fn track_ref(name: &str) -> TrackRef {
 /// An instance with only the fields the notify and tracker code read set meaningfully.
 pub fn instance(name: &str, track_scripts: &[&str], track_files: &[&str], notify: Notifies) -> VrrpInstance {
     VrrpInstance {
+        config_faults: Vec::new(),
         name: name.to_string(),
         span: Default::default(),
         initial_state: InitialState::Backup,

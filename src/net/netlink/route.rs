@@ -554,6 +554,7 @@ mod tests {
     pub(crate) fn route(dest: &str, len: u8) -> RouteEntry {
         let addr: IpAddr = dest.parse().unwrap();
         RouteEntry {
+            ttl_propagate: None,
             family: Family::of(&addr),
             rtype: RouteType::Unicast,
             dest: Prefix { addr, len },

@@ -221,6 +221,7 @@ fn a_clock_stepping_back_does_not_move_deadlines() {
 fn base_instance(name: &str) -> VrrpInstance {
     let p = params(name, 51, 100);
     VrrpInstance {
+        config_faults: Vec::new(),
         name: name.into(),
         span: Span::default(),
         initial_state: InitialState::Backup,

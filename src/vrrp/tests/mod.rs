@@ -63,6 +63,7 @@ pub(super) fn vip(s: &str) -> AddressEntry {
 
 pub(super) fn route(dest: &str, via: &str) -> RouteEntry {
     RouteEntry {
+        ttl_propagate: None,
         family: Family::Inet,
         rtype: RouteType::Unicast,
         dest: prefix(dest),
