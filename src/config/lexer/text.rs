@@ -1,0 +1,172 @@
+//! A line of text that remembers, for every byte, the source column it came from.
+//!
+//! keepalived edits its line buffer in place (comment stripping, `\#` unescaping, `@id`
+//! removal, `$NAME` substitution, brace splitting); carrying the column alongside each
+//! byte lets every token point back at the character the operator wrote, and makes
+//! substituted text point at the `$` that produced it.
+
+use std::ops::Range;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Text {
+    text: String,
+    /// 1-based source column of each byte of `text` (all bytes of one char share it).
+    cols: Vec<u32>,
+}
+
+/// keepalived's `isblank`: what it trims around lines and before a trailing `\`.
+pub(super) fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// keepalived's token separators (`WHITE_SPACE_STR`).
+pub(super) fn is_white(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+impl Text {
+    /// A physical line: columns count characters, starting at 1.
+    pub fn from_source(line: &str) -> Text {
+        let mut cols = Vec::with_capacity(line.len());
+        for (n, c) in line.chars().enumerate() {
+            let col = u32::try_from(n + 1).unwrap_or(u32::MAX);
+            cols.extend(std::iter::repeat_n(col, c.len_utf8()));
+        }
+        Text { text: line.to_string(), cols }
+    }
+
+    /// Text that all comes from one place (a substitution, a generated line).
+    pub fn uniform(text: &str, col: u32) -> Text {
+        Text { text: text.to_string(), cols: vec![col; text.len()] }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        self.text.as_bytes()
+    }
+
+    pub fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.cols.clear();
+    }
+
+    /// Column of the byte at `at`; past the end, the column after the last character.
+    pub fn col(&self, at: usize) -> u32 {
+        match self.cols.get(at) {
+            Some(c) => *c,
+            None => self.cols.last().map_or(1, |c| c.saturating_add(1)),
+        }
+    }
+
+    /// `at` must be a char boundary (callers only cut at ASCII bytes they found).
+    pub fn truncate(&mut self, at: usize) {
+        if at < self.text.len() && self.text.is_char_boundary(at) {
+            self.text.truncate(at);
+            self.cols.truncate(at);
+        }
+    }
+
+    pub fn remove(&mut self, range: Range<usize>) {
+        self.replace(range, "", 0);
+    }
+
+    /// Replace `range` with `with`, all of whose bytes are attributed to `col`.
+    pub fn replace(&mut self, range: Range<usize>, with: &str, col: u32) {
+        let end = range.end.min(self.text.len());
+        let start = range.start.min(end);
+        if !self.text.is_char_boundary(start) || !self.text.is_char_boundary(end) {
+            return;
+        }
+        self.text.replace_range(start..end, with);
+        self.cols.splice(start..end, std::iter::repeat_n(col, with.len()));
+    }
+
+    pub fn push(&mut self, c: char, col: u32) {
+        self.text.push(c);
+        self.cols.extend(std::iter::repeat_n(col, c.len_utf8()));
+    }
+
+    /// Split at a char boundary, keeping the head and returning the tail.
+    pub fn split_off(&mut self, at: usize) -> Text {
+        if at >= self.text.len() || !self.text.is_char_boundary(at) {
+            return Text::default();
+        }
+        Text { text: self.text.split_off(at), cols: self.cols.split_off(at) }
+    }
+
+    pub fn trim_start_blank(&mut self) {
+        let n = self.bytes().iter().take_while(|b| is_blank(**b)).count();
+        if n > 0 {
+            self.remove(0..n);
+        }
+    }
+
+    pub fn trim_end_blank(&mut self) {
+        let n = self.bytes().iter().rev().take_while(|b| is_blank(**b)).count();
+        let keep = self.len() - n;
+        self.truncate(keep);
+    }
+
+    /// The substring `range` with its columns.
+    pub fn slice(&self, range: Range<usize>) -> Text {
+        match self.text.get(range.clone()) {
+            Some(s) => Text { text: s.to_string(), cols: self.cols[range].to_vec() },
+            None => Text::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        let t = Text::from_source("é x");
+        assert_eq!(t.col(0), 1);
+        assert_eq!(t.col(1), 1);
+        assert_eq!(t.col(2), 2);
+        assert_eq!(t.col(3), 3);
+        assert_eq!(t.col(4), 4, "past the end is the next column");
+    }
+
+    #[test]
+    fn replaced_text_takes_the_column_it_was_given() {
+        let mut t = Text::from_source("a $X b");
+        t.replace(2..4, "hello", 3);
+        assert_eq!(t.as_str(), "a hello b");
+        assert_eq!(t.col(2), 3);
+        assert_eq!(t.col(6), 3);
+        assert_eq!(t.col(8), 6);
+    }
+
+    #[test]
+    fn cuts_inside_a_character_are_refused_not_panicking() {
+        let mut t = Text::from_source("éé");
+        t.truncate(1);
+        assert_eq!(t.as_str(), "éé");
+        assert!(t.split_off(3).is_empty());
+        t.replace(1..2, "x", 1);
+        assert_eq!(t.as_str(), "éé");
+    }
+
+    #[test]
+    fn trimming_only_removes_spaces_and_tabs() {
+        let mut t = Text::from_source(" \t\x0bx \t");
+        t.trim_start_blank();
+        t.trim_end_blank();
+        assert_eq!(t.as_str(), "\x0bx");
+        assert_eq!(t.col(0), 3);
+    }
+}
