@@ -679,7 +679,7 @@ impl<'d> Lexer<'d> {
                     w.text.clear();
                     return;
                 };
-                let matches = &w.text.as_str()[ofs..ws] == self.config_id;
+                let matches = w.text.as_str()[ofs..ws] == self.config_id;
                 if matches == reverse {
                     w.text.clear();
                     return;
@@ -794,8 +794,7 @@ impl<'d> Lexer<'d> {
         // Names whose replacement text is being re-scanned, with where that text ends.
         let mut active: Vec<(String, usize)> = Vec::new();
         let mut steps = 0;
-        loop {
-            let Some(pos) = w.text.as_str()[cur..].find('$').map(|p| p + cur) else { break };
+        while let Some(pos) = w.text.as_str()[cur..].find('$').map(|p| p + cur) {
             if pos + 1 >= w.text.len() {
                 break;
             }
@@ -838,7 +837,7 @@ impl<'d> Lexer<'d> {
             let use_end = pos + replaced;
             active.retain(|(_, end)| *end >= use_end && *end > pos);
             let recursive = active.iter().any(|(n, _)| *n == u.name)
-                || (u.def.multiline && w.via.iter().any(|n| *n == u.name));
+                || (u.def.multiline && w.via.contains(&u.name));
             steps += 1;
             if recursive || steps > MAX_SUBSTITUTIONS {
                 let msg = format!("Definition ${} is used within its own value - ignoring line", u.name);
@@ -959,10 +958,8 @@ impl<'d> Lexer<'d> {
         w.text.trim_end_blank();
         match w.text.as_str() {
             "{" => self.open_braces.push(Span { file: w.origin.file.to_string(), line: w.origin.line, col: w.text.col(0) }),
-            "}" => {
-                if self.open_braces.pop().is_none() {
-                    self.report_at(ErrClass::UnexpectedEob, &w.origin.clone(), w.text.col(0), 1, "Extra '}' found".to_string());
-                }
+            "}" if self.open_braces.pop().is_none() => {
+                self.report_at(ErrClass::UnexpectedEob, &w.origin.clone(), w.text.col(0), 1, "Extra '}' found".to_string());
             }
             _ => {}
         }
