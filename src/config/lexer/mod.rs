@@ -36,7 +36,11 @@ mod seq;
 mod text;
 
 #[cfg(test)]
+mod parity;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_support;
 
 use super::diag::Diagnostics;
 use super::model::Span;

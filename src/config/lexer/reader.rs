@@ -106,6 +106,8 @@ pub(super) struct Lexer<'d> {
     global_defs: GlobalDefs,
     generated: usize,
     generated_reported: bool,
+    /// Shared empty expansion chain for lines read from files.
+    no_via: Rc<[String]>,
     files_opened: usize,
     pub file_error: bool,
     pub files: Vec<String>,
@@ -146,6 +148,7 @@ impl<'d> Lexer<'d> {
             global_defs: GlobalDefs::default(),
             generated: 0,
             generated_reported: false,
+            no_via: Rc::from(Vec::new()),
             files_opened: 0,
             file_error: false,
             files: Vec::new(),
@@ -322,7 +325,10 @@ impl<'d> Lexer<'d> {
             let Some(file) = self.current_file() else { continue };
             let (name, line_no) = (file.name.clone(), file.line_no);
             let (text, problem) = match p {
-                Physical::Line(bytes) => (String::from_utf8_lossy(&bytes).into_owned(), None),
+                Physical::Line(bytes) => {
+                    let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                    (text, None)
+                }
                 Physical::TooLong => (String::new(), Some("line too long - ignoring")),
                 Physical::EmbeddedNul => {
                     (String::new(), Some("configuration appears to have embedded NULs - ignoring line"))
@@ -600,7 +606,7 @@ impl<'d> Lexer<'d> {
                 }
                 continue;
             }
-            let mut w = Work { text: Text::from_source(trimmed), origin, via: Rc::from(Vec::new()) };
+            let mut w = Work { text: Text::from_source(trimmed), origin, via: self.no_via.clone() };
             self.decomment(&mut w);
             if !w.text.is_empty() {
                 return Some(w);
@@ -733,8 +739,9 @@ impl<'d> Lexer<'d> {
         let is_seq = line.as_bytes().get(1) == Some(&b'S');
         let parsed = if is_seq {
             let origin = w.origin.clone();
+            let no_via = self.no_via.clone();
             let mut substitute = |args: &str| {
-                let mut t = Work { text: Text::uniform(args, 1), origin: origin.clone(), via: Rc::from(Vec::new()) };
+                let mut t = Work { text: Text::uniform(args, 1), origin: origin.clone(), via: no_via.clone() };
                 let mut no_ml = None;
                 // Arguments use a 64-byte buffer; a partial substitution is kept as keepalived does.
                 match self.substitute(&mut t, seq::SEQ_ARGS_MAX, &mut no_ml) {

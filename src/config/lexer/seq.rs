@@ -304,7 +304,9 @@ mod tests {
         assert_eq!(strtol(b"-99999999999999999999"), (i64::MIN, 21));
     }
 
-    fn lst(line: &str) -> Result<(Vec<String>, Vec<Vec<String>>, String), Vec<String>> {
+    type Listed = (Vec<String>, Vec<Vec<String>>, String);
+
+    fn lst(line: &str) -> Result<Listed, Vec<String>> {
         let h = parse_lst(line)?;
         let Iteration::List { vars, sets, .. } = h.iteration else { panic!("not a list") };
         Ok((vars, sets, line[h.text_start..].to_string()))

@@ -3,8 +3,7 @@
 
 use super::*;
 use crate::config::diag::{Diagnostics, ErrClass};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use super::tests_support::TempDir;
 
 fn opts() -> LexOptions {
     LexOptions { config_id: Some("host1".into()), all_config: false }
@@ -34,38 +33,6 @@ fn reported(d: &Diagnostics, class: ErrClass, needle: &str) -> bool {
 
 fn messages(d: &Diagnostics) -> String {
     d.list.iter().map(|x| format!("{:?}: {}", x.class, x.message)).collect::<Vec<_>>().join("\n")
-}
-
-/// A directory unique to this run and test, removed on drop (also on panic).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::SeqCst);
-        let p = std::env::temp_dir().join(format!("kad-lexer-{}-{n}-{tag}", std::process::id()));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-
-    fn write(&self, rel: &str, content: &str) -> PathBuf {
-        let p = self.0.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, content).unwrap();
-        p
-    }
-
-    fn read(&self, main: &str, opts: &LexOptions) -> (ConfigRead, Diagnostics) {
-        let mut d = Diagnostics::default();
-        let r = read_config_detailed(&self.0.join(main), opts, &mut d);
-        (r, d)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 // ---------------------------------------------------------------------------------------
