@@ -280,10 +280,13 @@ fn walk(pattern: &str, base: Option<&Path>, out: &mut GlobOutcome, scanned: &mut
                     if !pat.matches_with(&name.to_string_lossy(), opts) {
                         continue;
                     }
-                    let path = dir.join(&name);
-                    if !last && !path.is_dir() {
+                    // glibc's GLOB_ONLYDIR keeps symlinks too; one that is not a directory
+                    // then counts as missing when it is searched.
+                    let could_be_dir = entry.file_type().is_ok_and(|t| t.is_dir() || t.is_symlink());
+                    if !last && !could_be_dir {
                         continue;
                     }
+                    let path = dir.join(&name);
                     next.push(path);
                     if next.len() > MAX_MATCHES {
                         out.truncated = true;

@@ -128,6 +128,7 @@ fn include_checks_match_keepalived() {
     let dir = TempDir::new("parity-inc");
     dir.write("inc/a.conf", "probe_a\n");
     dir.write("inc/sub/s.conf", "probe_s\n");
+    dir.write("inc/other/t.conf", "probe_t\n");
     let exe = dir.write("inc/x.conf", "probe_x\n");
     std::fs::set_permissions(&exe, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     for kind in ["include", "includew"] {
@@ -136,7 +137,7 @@ fn include_checks_match_keepalived() {
             &main,
             &format!(
                 "{kind} inc/missing.conf\n{kind} inc/*.nomatch\n{kind} inc/{{a,zz}}.conf\n{kind} inc/sub\n\
-                 {kind} inc/x.conf\n{kind} inc/nodir/*.conf\n"
+                 {kind} inc/x.conf\n{kind} inc/nodir/*.conf\n{kind} inc/*/s.conf\n"
             ),
         );
         assert_parity(&dir, &main);
