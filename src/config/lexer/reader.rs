@@ -39,7 +39,7 @@ const MAX_SUBSTITUTIONS: usize = 10_000;
 struct Origin {
     file: Rc<str>,
     line: u32,
-    source: Rc<str>,
+    source: String,
 }
 
 /// A line being processed, with where it came from.
@@ -165,7 +165,7 @@ impl<'d> Lexer<'d> {
             Some(Span { file: origin.file.to_string(), line: origin.line, col }),
             message,
         );
-        d.source_line = Some(origin.source.to_string());
+        d.source_line = Some(origin.source.clone());
         d.width = width;
         self.diags.push(d);
     }
@@ -298,7 +298,7 @@ impl<'d> Lexer<'d> {
     /// The next physical line of the current file, moving through glob matches and
     /// back up the include stack at end of file. Lines that keepalived ignores (too
     /// long, embedded NUL) are reported and returned empty.
-    fn next_physical(&mut self) -> Option<(Rc<Origin>, String)> {
+    fn next_physical(&mut self) -> Option<Rc<Origin>> {
         loop {
             let frame = self.frames.last_mut()?;
             let Some(file) = frame.current.as_mut() else {
@@ -334,11 +334,11 @@ impl<'d> Lexer<'d> {
                     (String::new(), Some("configuration appears to have embedded NULs - ignoring line"))
                 }
             };
-            let origin = Rc::new(Origin { file: name, line: line_no, source: text.as_str().into() });
+            let origin = Rc::new(Origin { file: name, line: line_no, source: text });
             if let Some(msg) = problem {
                 self.report_at(ErrClass::GeneralError, &origin, 1, 0, msg.to_string());
             }
-            return Some((origin, text));
+            return Some(origin);
         }
     }
 
@@ -598,15 +598,16 @@ impl<'d> Lexer<'d> {
     /// Next non-blank, decommented line from the files; `None` at the end of input.
     fn next_file_line(&mut self) -> Option<Work> {
         loop {
-            let (origin, raw) = self.next_physical()?;
-            let trimmed = raw.trim_end_matches(['\n', '\r']);
+            let origin = self.next_physical()?;
+            let trimmed = origin.source.trim_end_matches(['\n', '\r']);
             if trimmed.is_empty() {
                 if let Some(name) = self.collecting.take() {
                     self.end_definition(&name);
                 }
                 continue;
             }
-            let mut w = Work { text: Text::from_source(trimmed), origin, via: self.no_via.clone() };
+            let text = Text::from_source(trimmed);
+            let mut w = Work { text, origin, via: self.no_via.clone() };
             self.decomment(&mut w);
             if !w.text.is_empty() {
                 return Some(w);
@@ -1018,7 +1019,7 @@ impl<'d> Lexer<'d> {
         let line = Line {
             span: tokens[0].span.clone(),
             raw: s.to_string(),
-            source: w.origin.source.to_string(),
+            source: w.origin.source.clone(),
             tokens,
         };
         self.track_global_defs(&line);

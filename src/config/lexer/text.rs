@@ -7,11 +7,26 @@
 
 use std::ops::Range;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Text {
     text: String,
-    /// 1-based source column of each byte of `text` (all bytes of one char share it).
-    cols: Vec<u32>,
+    cols: Cols,
+}
+
+/// Where each byte came from. Most lines are ASCII and only ever trimmed or cut, so
+/// their columns stay a plain offset; any other edit switches to a per-byte map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Cols {
+    /// Byte `i` is column `i + 1 + offset`.
+    Ascii { offset: u32 },
+    /// 1-based source column of each byte (all bytes of one char share it).
+    Map(Vec<u32>),
+}
+
+impl Default for Text {
+    fn default() -> Text {
+        Text { text: String::new(), cols: Cols::Ascii { offset: 0 } }
+    }
 }
 
 /// keepalived's `isblank`: what it trims around lines and before a trailing `\`.
@@ -27,17 +42,19 @@ pub(super) fn is_white(b: u8) -> bool {
 impl Text {
     /// A physical line: columns count characters, starting at 1.
     pub fn from_source(line: &str) -> Text {
+        if line.is_ascii() {
+            return Text { text: line.to_string(), cols: Cols::Ascii { offset: 0 } };
+        }
         let mut cols = Vec::with_capacity(line.len());
         for (n, c) in line.chars().enumerate() {
-            let col = u32::try_from(n + 1).unwrap_or(u32::MAX);
-            cols.extend(std::iter::repeat_n(col, c.len_utf8()));
+            cols.extend(std::iter::repeat_n(to_col(n + 1), c.len_utf8()));
         }
-        Text { text: line.to_string(), cols }
+        Text { text: line.to_string(), cols: Cols::Map(cols) }
     }
 
     /// Text that all comes from one place (a substitution, a generated line).
     pub fn uniform(text: &str, col: u32) -> Text {
-        Text { text: text.to_string(), cols: vec![col; text.len()] }
+        Text { text: text.to_string(), cols: Cols::Map(vec![col; text.len()]) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -58,26 +75,48 @@ impl Text {
 
     pub fn clear(&mut self) {
         self.text.clear();
-        self.cols.clear();
+        self.cols = Cols::Ascii { offset: 0 };
     }
 
     /// Column of the byte at `at`; past the end, the column after the last character.
     pub fn col(&self, at: usize) -> u32 {
-        match self.cols.get(at) {
-            Some(c) => *c,
-            None => self.cols.last().map_or(1, |c| c.saturating_add(1)),
+        match &self.cols {
+            Cols::Ascii { offset } => to_col(at + 1).saturating_add(*offset),
+            Cols::Map(cols) => match cols.get(at) {
+                Some(c) => *c,
+                None => cols.last().map_or(1, |c| c.saturating_add(1)),
+            },
         }
+    }
+
+    /// Apply `edit` to the per-byte column map, building it first if needed.
+    fn edit_cols(&mut self, edit: impl FnOnce(&mut Vec<u32>)) {
+        let mut cols = match std::mem::replace(&mut self.cols, Cols::Ascii { offset: 0 }) {
+            Cols::Map(cols) => cols,
+            Cols::Ascii { offset } => (0..self.text.len()).map(|i| to_col(i + 1).saturating_add(offset)).collect(),
+        };
+        edit(&mut cols);
+        self.cols = Cols::Map(cols);
     }
 
     /// `at` must be a char boundary (callers only cut at ASCII bytes they found).
     pub fn truncate(&mut self, at: usize) {
         if at < self.text.len() && self.text.is_char_boundary(at) {
             self.text.truncate(at);
-            self.cols.truncate(at);
+            if let Cols::Map(cols) = &mut self.cols {
+                cols.truncate(at);
+            }
         }
     }
 
     pub fn remove(&mut self, range: Range<usize>) {
+        if range.start == 0 && range.end <= self.text.len() && self.text.is_char_boundary(range.end) {
+            if let Cols::Ascii { offset } = &mut self.cols {
+                self.text.replace_range(..range.end, "");
+                *offset = offset.saturating_add(to_col(range.end));
+                return;
+            }
+        }
         self.replace(range, "", 0);
     }
 
@@ -88,13 +127,15 @@ impl Text {
         if !self.text.is_char_boundary(start) || !self.text.is_char_boundary(end) {
             return;
         }
+        self.edit_cols(|cols| {
+            cols.splice(start..end, std::iter::repeat_n(col, with.len()));
+        });
         self.text.replace_range(start..end, with);
-        self.cols.splice(start..end, std::iter::repeat_n(col, with.len()));
     }
 
     pub fn push(&mut self, c: char, col: u32) {
+        self.edit_cols(|cols| cols.extend(std::iter::repeat_n(col, c.len_utf8())));
         self.text.push(c);
-        self.cols.extend(std::iter::repeat_n(col, c.len_utf8()));
     }
 
     /// Split at a char boundary, keeping the head and returning the tail.
@@ -102,7 +143,12 @@ impl Text {
         if at >= self.text.len() || !self.text.is_char_boundary(at) {
             return Text::default();
         }
-        Text { text: self.text.split_off(at), cols: self.cols.split_off(at) }
+        let text = self.text.split_off(at);
+        let cols = match &mut self.cols {
+            Cols::Ascii { offset } => Cols::Ascii { offset: offset.saturating_add(to_col(at)) },
+            Cols::Map(cols) => Cols::Map(cols.split_off(at)),
+        };
+        Text { text, cols }
     }
 
     pub fn trim_start_blank(&mut self) {
@@ -120,11 +166,17 @@ impl Text {
 
     /// The substring `range` with its columns.
     pub fn slice(&self, range: Range<usize>) -> Text {
-        match self.text.get(range.clone()) {
-            Some(s) => Text { text: s.to_string(), cols: self.cols[range].to_vec() },
-            None => Text::default(),
-        }
+        let Some(text) = self.text.get(range.clone()) else { return Text::default() };
+        let cols = match &self.cols {
+            Cols::Ascii { offset } => Cols::Ascii { offset: offset.saturating_add(to_col(range.start)) },
+            Cols::Map(cols) => Cols::Map(cols[range].to_vec()),
+        };
+        Text { text: text.to_string(), cols }
     }
+}
+
+fn to_col(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -159,6 +211,22 @@ mod tests {
         assert!(t.split_off(3).is_empty());
         t.replace(1..2, "x", 1);
         assert_eq!(t.as_str(), "éé");
+    }
+
+    #[test]
+    fn ascii_lines_keep_their_columns_through_trims_cuts_and_edits() {
+        let mut t = Text::from_source("  ab {cd} \\#e");
+        t.trim_start_blank();
+        assert_eq!((t.col(0), t.col(3)), (3, 6));
+        let mut tail = t.split_off(3);
+        assert_eq!(tail.col(0), 6);
+        let inner = tail.slice(1..3);
+        assert_eq!((inner.as_str(), inner.col(0)), ("cd", 7));
+        tail.remove(5..6);
+        assert_eq!(tail.as_str(), "{cd} #e");
+        assert_eq!((tail.col(5), tail.col(6)), (12, 13));
+        tail.push('!', 40);
+        assert_eq!((tail.col(6), tail.col(7)), (13, 40));
     }
 
     #[test]
