@@ -775,12 +775,16 @@ fn a_thousand_instance_config_tokenises_quickly() {
         }
         text.push_str("    }\n}\n");
     }
-    let start = std::time::Instant::now();
-    let (lines, d) = lex(&text);
-    let elapsed = start.elapsed();
-    assert_eq!(lines.len(), 1000 * 21);
-    assert!(d.list.is_empty());
-    println!("tokenised {} lines ({} bytes) in {:?}", lines.len(), text.len(), elapsed);
+    // The best of a few runs: the figure is printed, never asserted.
+    let mut best = std::time::Duration::MAX;
+    for _ in 0..5 {
+        let start = std::time::Instant::now();
+        let (lines, d) = lex(&text);
+        best = best.min(start.elapsed());
+        assert_eq!(lines.len(), 1000 * 21);
+        assert!(d.list.is_empty());
+    }
+    println!("tokenised {} lines ({} bytes) in {best:?} (best of 5)", 1000 * 21, text.len());
 }
 
 mod properties {
