@@ -227,9 +227,8 @@ pub(super) struct Rng(u64);
 
 impl Rng {
     pub fn from_clock() -> Rng {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
         Rng((nanos ^ (u64::from(std::process::id()) << 32)) | 1)
     }
 

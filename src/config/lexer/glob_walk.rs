@@ -247,7 +247,8 @@ fn walk(pattern: &str, base: Option<&Path>, out: &mut GlobOutcome, scanned: &mut
         Some(rest) => (PathBuf::from("/"), rest),
         None => (base.map(Path::to_path_buf).unwrap_or_default(), pattern),
     };
-    let opts = MatchOptions { case_sensitive: true, require_literal_separator: true, require_literal_leading_dot: true };
+    let opts =
+        MatchOptions { case_sensitive: true, require_literal_separator: true, require_literal_leading_dot: true };
     let comps: Vec<&str> = rest.split('/').collect();
     let mut current = vec![root];
     let mut only_dirs = false;
@@ -366,7 +367,8 @@ mod tests {
 
     #[test]
     fn posix_patterns_translate() {
-        let o = MatchOptions { case_sensitive: true, require_literal_separator: true, require_literal_leading_dot: true };
+        let o =
+            MatchOptions { case_sensitive: true, require_literal_separator: true, require_literal_leading_dot: true };
         assert!(compile("a**b").matches_with("axyzb", o));
         assert!(compile(r"a\*").matches_with("a*", o));
         assert!(!compile(r"a\*").matches_with("ab", o));

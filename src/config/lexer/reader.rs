@@ -160,11 +160,8 @@ impl<'d> Lexer<'d> {
     // Diagnostics
 
     fn report_at(&mut self, class: ErrClass, origin: &Origin, col: u32, width: usize, message: String) {
-        let mut d = Diagnostic::new(
-            class,
-            Some(Span { file: origin.file.to_string(), line: origin.line, col }),
-            message,
-        );
+        let mut d =
+            Diagnostic::new(class, Some(Span { file: origin.file.to_string(), line: origin.line, col }), message);
         d.source_line = Some(origin.source.clone());
         d.width = width;
         self.diags.push(d);
@@ -194,7 +191,10 @@ impl<'d> Lexer<'d> {
             self.diags.report(
                 ErrClass::GeneralError,
                 None,
-                format!("Configuration file pattern '{pattern}' matches too many files - reading the first {}", outcome.matches.len()),
+                format!(
+                    "Configuration file pattern '{pattern}' matches too many files - reading the first {}",
+                    outcome.matches.len()
+                ),
             );
         }
         if !self.glob_checks(&pattern, 0, &outcome, None) {
@@ -205,7 +205,12 @@ impl<'d> Lexer<'d> {
         for m in &outcome.matches {
             let name = m.display();
             if m.is_dir {
-                self.file_error_report(0, INCLUDE_R, None, format!("Configuration file '{name}' is a directory - skipping"));
+                self.file_error_report(
+                    0,
+                    INCLUDE_R,
+                    None,
+                    format!("Configuration file '{name}' is a directory - skipping"),
+                );
                 usable = false;
                 continue;
             }
@@ -230,7 +235,10 @@ impl<'d> Lexer<'d> {
             self.diags.report(
                 ErrClass::MultipleFiles,
                 None,
-                format!("WARNING, multiple configuration file matches of {pattern}, starting with {}", outcome.matches[0].display()),
+                format!(
+                    "WARNING, multiple configuration file matches of {pattern}, starting with {}",
+                    outcome.matches[0].display()
+                ),
             );
         } else if usable && count == 0 {
             self.diags.report(ErrClass::FileNotFound, None, format!("Unable to find configuration file {pattern}"));
@@ -282,7 +290,11 @@ impl<'d> Lexer<'d> {
         }
         if let Some(first) = self.open_braces.first().cloned() {
             let n = self.open_braces.len();
-            let mut d = Diagnostic::new(ErrClass::MissingEob, Some(first), format!("There are {n} missing '}}'s or extra '{{'s"));
+            let mut d = Diagnostic::new(
+                ErrClass::MissingEob,
+                Some(first),
+                format!("There are {n} missing '}}'s or extra '{{'s"),
+            );
             d.width = 1;
             self.diags.push(d);
         }
@@ -326,7 +338,8 @@ impl<'d> Lexer<'d> {
             let (name, line_no) = (file.name.clone(), file.line_no);
             let (text, problem) = match p {
                 Physical::Line(bytes) => {
-                    let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                    let text =
+                        String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
                     (text, None)
                 }
                 Physical::TooLong => (String::new(), Some("line too long - ignoring")),
@@ -361,7 +374,12 @@ impl<'d> Lexer<'d> {
             let (include_type, span) = (frame.include_type, frame.span.clone());
             let name = m.display();
             if m.is_dir {
-                self.file_error_report(include_type, INCLUDE_R, span, format!("Configuration file '{name}' is a directory - skipping"));
+                self.file_error_report(
+                    include_type,
+                    INCLUDE_R,
+                    span,
+                    format!("Configuration file '{name}' is a directory - skipping"),
+                );
                 continue;
             }
             if !is_regular_non_executable(&m.path) {
@@ -376,10 +394,7 @@ impl<'d> Lexer<'d> {
             let canonical = std::fs::canonicalize(&m.path).ok();
             let depth = self.frames.len();
             let looping = canonical.is_some()
-                && self.frames[..depth - 1]
-                    .iter()
-                    .filter_map(|f| f.current.as_ref())
-                    .any(|f| f.canonical == canonical);
+                && self.frames[..depth - 1].iter().filter_map(|f| f.current.as_ref()).any(|f| f.canonical == canonical);
             if looping {
                 self.diags.report(
                     ErrClass::GeneralError,
@@ -730,7 +745,8 @@ impl<'d> Lexer<'d> {
                 return;
             }
         }
-        let msg = format!("Definitions keep expanding on line '{}' - recursive definition? Ignoring line", w.text.as_str());
+        let msg =
+            format!("Definitions keep expanding on line '{}' - recursive definition? Ignoring line", w.text.as_str());
         self.report_at(ErrClass::GeneralError, &w.origin.clone(), w.text.col(0), 0, msg);
         w.text.clear();
     }
@@ -757,7 +773,12 @@ impl<'d> Lexer<'d> {
         match parsed {
             Ok(header) => {
                 let text = w.text.slice(header.text_start.min(w.text.len())..w.text.len());
-                self.seqs.push(ActiveSeq { iteration: header.iteration, text, origin: w.origin.clone(), via: w.via.clone() });
+                self.seqs.push(ActiveSeq {
+                    iteration: header.iteration,
+                    text,
+                    origin: w.origin.clone(),
+                    via: w.via.clone(),
+                });
             }
             Err(messages) => {
                 let width = line.chars().count();
@@ -765,7 +786,13 @@ impl<'d> Lexer<'d> {
                     self.report_at(ErrClass::GeneralError, &w.origin, w.text.col(0), width, m);
                 }
                 let kind = if is_seq { "~SEQ" } else { "~LST" };
-                self.report_at(ErrClass::GeneralError, &w.origin, w.text.col(0), width, format!("Invalid {kind} specification '{line}'"));
+                self.report_at(
+                    ErrClass::GeneralError,
+                    &w.origin,
+                    w.text.col(0),
+                    width,
+                    format!("Invalid {kind} specification '{line}'"),
+                );
             }
         }
     }
@@ -784,10 +811,9 @@ impl<'d> Lexer<'d> {
                 }
                 value
             }
-            Computed::Env => params
-                .and_then(std::env::var_os)
-                .map(|v| v.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            Computed::Env => {
+                params.and_then(std::env::var_os).map(|v| v.to_string_lossy().into_owned()).unwrap_or_default()
+            }
         }
     }
 
@@ -827,11 +853,8 @@ impl<'d> Lexer<'d> {
                 Some(what) => self.computed_value(what, params.as_deref(), w).into(),
                 None => u.def.value.clone(),
             };
-            let replacing: String = if u.def.multiline {
-                value.split('\n').next().unwrap_or("").to_string()
-            } else {
-                value.to_string()
-            };
+            let replacing: String =
+                if u.def.multiline { value.split('\n').next().unwrap_or("").to_string() } else { value.to_string() };
             let replaced = u.replaced_len().min(w.text.len() - pos);
 
             if w.text.len() + replacing.len() - replaced >= max_len {
@@ -844,8 +867,7 @@ impl<'d> Lexer<'d> {
             }
             let use_end = pos + replaced;
             active.retain(|(_, end)| *end >= use_end && *end > pos);
-            let recursive = active.iter().any(|(n, _)| *n == u.name)
-                || (u.def.multiline && w.via.contains(&u.name));
+            let recursive = active.iter().any(|(n, _)| *n == u.name) || (u.def.multiline && w.via.contains(&u.name));
             steps += 1;
             if recursive || steps > MAX_SUBSTITUTIONS {
                 let msg = format!("Definition ${} is used within its own value - ignoring line", u.name);
@@ -965,9 +987,17 @@ impl<'d> Lexer<'d> {
         }
         w.text.trim_end_blank();
         match w.text.as_str() {
-            "{" => self.open_braces.push(Span { file: w.origin.file.to_string(), line: w.origin.line, col: w.text.col(0) }),
+            "{" => {
+                self.open_braces.push(Span { file: w.origin.file.to_string(), line: w.origin.line, col: w.text.col(0) })
+            }
             "}" if self.open_braces.pop().is_none() => {
-                self.report_at(ErrClass::UnexpectedEob, &w.origin.clone(), w.text.col(0), 1, "Extra '}' found".to_string());
+                self.report_at(
+                    ErrClass::UnexpectedEob,
+                    &w.origin.clone(),
+                    w.text.col(0),
+                    1,
+                    "Extra '}' found".to_string(),
+                );
             }
             _ => {}
         }
@@ -1016,12 +1046,7 @@ impl<'d> Lexer<'d> {
         if tokens.is_empty() {
             return;
         }
-        let line = Line {
-            span: tokens[0].span.clone(),
-            raw: s.to_string(),
-            source: w.origin.source.clone(),
-            tokens,
-        };
+        let line = Line { span: tokens[0].span.clone(), raw: s.to_string(), source: w.origin.source.clone(), tokens };
         self.track_global_defs(&line);
         self.lines.push(line);
     }

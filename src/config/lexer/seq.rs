@@ -277,7 +277,9 @@ mod tests {
         assert_eq!(seq("~SEQ({i,3) x").unwrap_err()[0], "Invalid ~SEQ definition '~SEQ({i,3) x'");
         assert_eq!(seq("~SEQ(i,3 x").unwrap_err()[0], "~SEQ missing terminating ')' '~SEQ(i,3 x'");
         assert!(seq("~SEQ(i,1 2)").unwrap_err()[0].starts_with("Invalid ~SEQ definition"));
-        assert!(seq(&format!("~SEQ(i,{})", "1".repeat(70))).unwrap_err()[0].starts_with("~SEQ parameter strings too long"));
+        assert!(
+            seq(&format!("~SEQ(i,{})", "1".repeat(70))).unwrap_err()[0].starts_with("~SEQ parameter strings too long")
+        );
         assert_eq!(seq("~SEQUENCE(i,3)").unwrap_err(), Vec::<String>::new());
     }
 

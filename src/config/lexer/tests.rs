@@ -1,9 +1,9 @@
 //! Rule-by-rule tests of the lexer, through its public entry points. Expected
 //! behaviour was checked against keepalived (2.2.7 binary, 2.4 source) where noted.
 
+use super::tests_support::TempDir;
 use super::*;
 use crate::config::diag::{Diagnostics, ErrClass};
-use super::tests_support::TempDir;
 
 fn opts() -> LexOptions {
     LexOptions { config_id: Some("host1".into()), all_config: false }
@@ -70,12 +70,10 @@ fn single_quotes_are_ordinary_characters_and_do_not_protect_comments() {
 fn a_double_quoted_token_loses_its_quotes_and_is_marked_quoted() {
     let (lines, _) = lex("a \"b c\" \"\" d\n");
     let t = &lines[0].tokens;
-    assert_eq!(t.iter().map(|t| (t.text.as_str(), t.quoted)).collect::<Vec<_>>(), [
-        ("a", false),
-        ("b c", true),
-        ("", true),
-        ("d", false)
-    ]);
+    assert_eq!(
+        t.iter().map(|t| (t.text.as_str(), t.quoted)).collect::<Vec<_>>(),
+        [("a", false), ("b c", true), ("", true), ("d", false)]
+    );
 }
 
 #[test]
@@ -191,17 +189,12 @@ fn raw_is_the_processed_line_without_brace_and_source_is_the_physical_line() {
 #[test]
 fn token_columns_point_at_the_source_characters() {
     let (lines, _) = lex("é\t\"x y\" {z}\n");
-    let cols: Vec<(String, u32, u32)> = lines
-        .iter()
-        .flat_map(|l| l.tokens.iter().map(|t| (t.text.clone(), t.span.line, t.span.col)))
-        .collect();
-    assert_eq!(cols, vec![
-        ("é".into(), 1, 1),
-        ("x y".into(), 1, 3),
-        ("{".into(), 1, 9),
-        ("z".into(), 1, 10),
-        ("}".into(), 1, 11)
-    ]);
+    let cols: Vec<(String, u32, u32)> =
+        lines.iter().flat_map(|l| l.tokens.iter().map(|t| (t.text.clone(), t.span.line, t.span.col))).collect();
+    assert_eq!(
+        cols,
+        vec![("é".into(), 1, 1), ("x y".into(), 1, 3), ("{".into(), 1, 9), ("z".into(), 1, 10), ("}".into(), 1, 11)]
+    );
     assert_eq!(lines[0].span.file, "/virtual/k.conf");
 }
 
@@ -233,7 +226,12 @@ fn an_at_id_alone_on_a_line_is_dropped() {
 fn the_config_id_defaults_to_the_short_host_name() {
     let host = nix::unistd::gethostname().unwrap().to_string_lossy().into_owned();
     let short = host.split('.').next().unwrap().to_string();
-    let lines = lex_str_with(&format!("@{short} yes\n@^{short} no\n"), "k.conf", &LexOptions::default(), &mut Diagnostics::default());
+    let lines = lex_str_with(
+        &format!("@{short} yes\n@^{short} no\n"),
+        "k.conf",
+        &LexOptions::default(),
+        &mut Diagnostics::default(),
+    );
     assert_eq!(words(&lines), w(&[&["yes"]]));
 }
 
@@ -328,7 +326,10 @@ fn predefined_instance_is_the_config_id() {
 #[test]
 fn predefined_hash_and_bang_start_a_comment_unless_escaped_or_quoted() {
     // keepalived 2.2.7: `${_HASH}probe1` disappears, `\${_HASH}` gives a literal '#'.
-    assert_eq!(toks("${_HASH}probe1\nk a \\${_HASH} \\${_BANG} \"${_HASH}\" b\n"), w(&[&["k", "a", "#", "!", "#", "b"]]));
+    assert_eq!(
+        toks("${_HASH}probe1\nk a \\${_HASH} \\${_BANG} \"${_HASH}\" b\n"),
+        w(&[&["k", "a", "#", "!", "#", "b"]])
+    );
 }
 
 #[test]
@@ -338,10 +339,13 @@ fn predefined_pwd_is_the_directory_of_the_file_being_read() {
     dir.write("main.conf", "main ${_PWD}\ninclude sub/inc.conf\n");
     let (r, _) = dir.read("main.conf", &opts());
     let root = std::fs::canonicalize(&dir.0).unwrap();
-    assert_eq!(words(&r.lines), vec![
-        vec!["main".to_string(), root.display().to_string()],
-        vec!["in".to_string(), root.join("sub").display().to_string()],
-    ]);
+    assert_eq!(
+        words(&r.lines),
+        vec![
+            vec!["main".to_string(), root.display().to_string()],
+            vec!["in".to_string(), root.join("sub").display().to_string()],
+        ]
+    );
 }
 
 #[test]
@@ -411,7 +415,10 @@ fn an_expansion_past_the_line_limit_is_refused() {
 
 #[test]
 fn seq_repeats_the_rest_of_the_line_with_its_variable_defined() {
-    assert_eq!(toks("~SEQ(i, 3) vip 10.0.0.$i\n"), w(&[&["vip", "10.0.0.1"], &["vip", "10.0.0.2"], &["vip", "10.0.0.3"]]));
+    assert_eq!(
+        toks("~SEQ(i, 3) vip 10.0.0.$i\n"),
+        w(&[&["vip", "10.0.0.1"], &["vip", "10.0.0.2"], &["vip", "10.0.0.3"]])
+    );
 }
 
 #[test]
@@ -421,10 +428,7 @@ fn seqx_counts_in_hex() {
 
 #[test]
 fn seq_and_lst_nest_innermost_first() {
-    assert_eq!(
-        toks("~SEQ(i,2) ~LST(c,x,y) ${i}$c\n"),
-        w(&[&["1x"], &["1y"], &["2x"], &["2y"]])
-    );
+    assert_eq!(toks("~SEQ(i,2) ~LST(c,x,y) ${i}$c\n"), w(&[&["1x"], &["1y"], &["2x"], &["2y"]]));
 }
 
 #[test]
@@ -458,7 +462,8 @@ fn seq_and_lst_errors_carry_keepalived_messages() {
         let (lines, d) = lex(&format!("{line}\n"));
         assert!(lines.is_empty());
         assert!(reported(&d, ErrClass::GeneralError, msg), "{line}: {}", messages(&d));
-        let generic = if line.starts_with("~SEQ") { "Invalid ~SEQ specification" } else { "Invalid ~LST specification" };
+        let generic =
+            if line.starts_with("~SEQ") { "Invalid ~SEQ specification" } else { "Invalid ~LST specification" };
         assert!(reported(&d, ErrClass::GeneralError, generic), "{line}: {}", messages(&d));
     }
 }
@@ -578,7 +583,11 @@ fn includer_refuses_directories_and_executables() {
     dir.write("main.conf", "includer x.conf\nincluder sub\n");
     let (r, d) = dir.read("main.conf", &opts());
     assert!(r.lines.is_empty());
-    assert!(reported(&d, ErrClass::FileNotFound, "x.conf' is not a regular non-executable file - skipping"), "{}", messages(&d));
+    assert!(
+        reported(&d, ErrClass::FileNotFound, "x.conf' is not a regular non-executable file - skipping"),
+        "{}",
+        messages(&d)
+    );
     assert!(reported(&d, ErrClass::FileNotFound, "sub/' is a directory - skipping"));
     assert!(r.include_file_error);
 }
@@ -634,7 +643,10 @@ fn the_e_option_turns_every_include_check_on() {
 fn include_check_in_global_defs_applies_to_later_includes_until_its_file_ends() {
     let dir = TempDir::new("include-check");
     dir.write("checks.conf", "global_defs {\n include_check match\n}\ninclude missing1.conf\n");
-    dir.write("main.conf", "include checks.conf\ninclude missing2.conf\nglobal_defs { include_check }\ninclude missing3.conf\n");
+    dir.write(
+        "main.conf",
+        "include checks.conf\ninclude missing2.conf\nglobal_defs { include_check }\ninclude missing3.conf\n",
+    );
     let (_, d) = dir.read("main.conf", &opts());
     assert!(reported(&d, ErrClass::FileNotFound, "missing1.conf"), "{}", messages(&d));
     assert!(reported(&d, ErrClass::Ok, "missing2.conf"), "restored after the included file ends");
@@ -658,7 +670,13 @@ fn include_check_words_follow_keepalived() {
     assert_eq!(include_check_value(0, &["+wildcard_match"]).0, INCLUDE_W);
     let (bits, complaints) = include_check_value(0, &["read", "match", "bogus"]);
     assert_eq!(bits, INCLUDE_R);
-    assert_eq!(complaints, vec!["Duplicate include_check 'match' specified - ignoring", "Duplicate include_check 'bogus' specified - ignoring"]);
+    assert_eq!(
+        complaints,
+        vec![
+            "Duplicate include_check 'match' specified - ignoring",
+            "Duplicate include_check 'bogus' specified - ignoring"
+        ]
+    );
     let (bits, complaints) = include_check_value(INCLUDE_B, &["+bogus"]);
     assert_eq!(bits, INCLUDE_B);
     assert_eq!(complaints, vec!["Unknown include_check type 'bogus' - ignoring"]);
@@ -670,7 +688,10 @@ fn the_include_keyword_must_start_the_line_and_be_followed_by_a_space() {
     dir.write("a.conf", "a\n");
     dir.write("main.conf", "include\nincludex a.conf\nincluder\nx include a.conf\n@host1 include a.conf\n");
     let (r, _) = dir.read("main.conf", &opts());
-    assert_eq!(words(&r.lines), w(&[&["include"], &["includex", "a.conf"], &["includer"], &["x", "include", "a.conf"], &["a"]]));
+    assert_eq!(
+        words(&r.lines),
+        w(&[&["include"], &["includex", "a.conf"], &["includer"], &["x", "include", "a.conf"], &["a"]])
+    );
 }
 
 #[test]
@@ -736,7 +757,11 @@ fn a_main_pattern_with_several_matches_warns_and_reads_them_all() {
     let (r, d) = dir.read("*.conf", &opts());
     assert!(!r.main_file_unusable);
     assert_eq!(words(&r.lines), w(&[&["a"], &["b"]]));
-    assert!(reported(&d, ErrClass::MultipleFiles, "WARNING, multiple configuration file matches of"), "{}", messages(&d));
+    assert!(
+        reported(&d, ErrClass::MultipleFiles, "WARNING, multiple configuration file matches of"),
+        "{}",
+        messages(&d)
+    );
 }
 
 #[test]
@@ -792,11 +817,53 @@ mod properties {
     use proptest::prelude::*;
 
     const SOUP: &[&str] = &[
-        "{", "}", "\"", "#", "!", "\\", "\\#", "'", " ", "\t", "\n", "\n", "\n", "@host1 ", "@^host1 ", "@x", "$X",
-        "${X}", "$X=", "$Y=${X}${X}", "$X=$Y", "$ML=a \\\n", "$ML", "$", "${", "${_RANDOM 1 5}", "${_HASH}",
-        "${_ENV HOME}", "${_PWD}", "~SEQ(i,3) ", "~SEQx(i, 1, 2, 9) ", "~LST(i,a,b) ", "~LST({a,b},{1,2},{3}) ",
-        "~SEQ(", ")", ",", "$i", "word", "vrrp_instance", "include nonexistent.conf", "includea {a,b}.none",
-        "include_check", "global_defs", "\r", "\0", "é", "\u{fffd}",
+        "{",
+        "}",
+        "\"",
+        "#",
+        "!",
+        "\\",
+        "\\#",
+        "'",
+        " ",
+        "\t",
+        "\n",
+        "\n",
+        "\n",
+        "@host1 ",
+        "@^host1 ",
+        "@x",
+        "$X",
+        "${X}",
+        "$X=",
+        "$Y=${X}${X}",
+        "$X=$Y",
+        "$ML=a \\\n",
+        "$ML",
+        "$",
+        "${",
+        "${_RANDOM 1 5}",
+        "${_HASH}",
+        "${_ENV HOME}",
+        "${_PWD}",
+        "~SEQ(i,3) ",
+        "~SEQx(i, 1, 2, 9) ",
+        "~LST(i,a,b) ",
+        "~LST({a,b},{1,2},{3}) ",
+        "~SEQ(",
+        ")",
+        ",",
+        "$i",
+        "word",
+        "vrrp_instance",
+        "include nonexistent.conf",
+        "includea {a,b}.none",
+        "include_check",
+        "global_defs",
+        "\r",
+        "\0",
+        "é",
+        "\u{fffd}",
     ];
 
     fn soup() -> impl Strategy<Value = String> {
