@@ -695,6 +695,18 @@ fn the_include_keyword_must_start_the_line_and_be_followed_by_a_space() {
 }
 
 #[test]
+fn text_after_a_brace_is_read_as_a_new_line_with_at_id_and_include_rules() {
+    // keepalived 2.2.7 -i host1: `@other probe_c` after a brace is dropped, and an
+    // include after a `}` is followed.
+    let dir = TempDir::new("residue");
+    dir.write("inc/a.conf", "probe_inc\n");
+    dir.write("main.conf", "probe_a { @host1 probe_b } @other probe_c\n} include inc/a.conf\n");
+    let (r, d) = dir.read("main.conf", &opts());
+    assert_eq!(words(&r.lines), w(&[&["probe_a"], &["{"], &["probe_b"], &["}"], &["}"], &["probe_inc"]]));
+    assert!(reported(&d, ErrClass::UnexpectedEob, "Extra '}' found"), "{}", messages(&d));
+}
+
+#[test]
 fn an_include_loop_is_an_error_not_a_hang() {
     let dir = TempDir::new("loop");
     dir.write("a.conf", "in_a\ninclude b.conf\n");
