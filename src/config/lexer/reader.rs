@@ -77,6 +77,14 @@ struct OpenFile {
     line_no: u32,
 }
 
+/// Where an include directive was written, for its diagnostics.
+#[derive(Clone)]
+struct Site {
+    span: Span,
+    source: String,
+    width: usize,
+}
+
 /// One include directive (or the main file): its glob matches, read in turn.
 struct Frame {
     include_type: u8,
@@ -84,7 +92,7 @@ struct Frame {
     matches: Vec<Match>,
     next: usize,
     current: Option<OpenFile>,
-    span: Option<Span>,
+    site: Option<Site>,
 }
 
 pub(super) struct Lexer<'d> {
@@ -169,14 +177,23 @@ impl<'d> Lexer<'d> {
 
     /// keepalived's `file_config_error`: an error only if the include's own checks or
     /// the global `include_check` ask for `bit`; otherwise informational.
-    fn file_error_report(&mut self, include_type: u8, bit: u8, span: Option<Span>, message: String) {
+    fn file_error_report(&mut self, include_type: u8, bit: u8, site: Option<&Site>, message: String) {
         let class = if (self.include_check | include_type) & bit != 0 {
             self.file_error = true;
             ErrClass::FileNotFound
         } else {
             ErrClass::Ok
         };
-        self.diags.report(class, span, message);
+        self.report_site(class, site, message);
+    }
+
+    fn report_site(&mut self, class: ErrClass, site: Option<&Site>, message: String) {
+        let mut d = Diagnostic::new(class, site.map(|s| s.span.clone()), message);
+        if let Some(s) = site {
+            d.source_line = Some(s.source.clone());
+            d.width = s.width;
+        }
+        self.diags.push(d);
     }
 
     // ----------------------------------------------------------------------------
@@ -253,7 +270,7 @@ impl<'d> Lexer<'d> {
             matches: outcome.matches,
             next: 0,
             current: None,
-            span: None,
+            site: None,
         });
         if !self.open_next_match() {
             self.frames.pop();
@@ -278,7 +295,7 @@ impl<'d> Lexer<'d> {
                 reader: Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
                 line_no: 0,
             }),
-            span: None,
+            site: None,
         });
         self.files.push(file.to_string());
         self.run();
@@ -371,13 +388,13 @@ impl<'d> Lexer<'d> {
             let Some(frame) = self.frames.last_mut() else { return false };
             let Some(m) = frame.matches.get(frame.next).cloned() else { return false };
             frame.next += 1;
-            let (include_type, span) = (frame.include_type, frame.span.clone());
+            let (include_type, site) = (frame.include_type, frame.site.clone());
             let name = m.display();
             if m.is_dir {
                 self.file_error_report(
                     include_type,
                     INCLUDE_R,
-                    span,
+                    site.as_ref(),
                     format!("Configuration file '{name}' is a directory - skipping"),
                 );
                 continue;
@@ -386,7 +403,7 @@ impl<'d> Lexer<'d> {
                 self.file_error_report(
                     include_type,
                     INCLUDE_R,
-                    span,
+                    site.as_ref(),
                     format!("Configuration file '{name}' is not a regular non-executable file - skipping"),
                 );
                 continue;
@@ -396,17 +413,17 @@ impl<'d> Lexer<'d> {
             let looping = canonical.is_some()
                 && self.frames[..depth - 1].iter().filter_map(|f| f.current.as_ref()).any(|f| f.canonical == canonical);
             if looping {
-                self.diags.report(
+                self.report_site(
                     ErrClass::GeneralError,
-                    span,
+                    site.as_ref(),
                     format!("Configuration file '{name}' includes itself - skipping (include loop)"),
                 );
                 continue;
             }
             if self.files_opened >= MAX_FILES {
-                self.diags.report(
+                self.report_site(
                     ErrClass::GeneralError,
-                    span,
+                    site.as_ref(),
                     format!("More than {MAX_FILES} configuration files read - skipping '{name}'"),
                 );
                 continue;
@@ -417,7 +434,7 @@ impl<'d> Lexer<'d> {
                     self.file_error_report(
                         include_type,
                         INCLUDE_R,
-                        span,
+                        site.as_ref(),
                         format!("Configuration file '{name}' open problem ({e}) - skipping"),
                     );
                     continue;
@@ -439,18 +456,18 @@ impl<'d> Lexer<'d> {
     }
 
     /// keepalived's `open_and_check_glob` verdict: false if nothing is to be read.
-    fn glob_checks(&mut self, pattern: &str, include_type: u8, o: &glob_walk::GlobOutcome, span: Option<Span>) -> bool {
+    fn glob_checks(&mut self, pattern: &str, include_type: u8, o: &glob_walk::GlobOutcome, site: Option<&Site>) -> bool {
         if o.matches.is_empty() {
             if o.missing {
                 let bit = if glob_walk::has_brace(pattern) { INCLUDE_B } else { INCLUDE_M };
-                self.file_error_report(include_type, bit, span, format!("Config files missing '{pattern}'."));
+                self.file_error_report(include_type, bit, site, format!("Config files missing '{pattern}'."));
             } else if o.have_wildcards && (self.include_check | include_type) & INCLUDE_W != 0 {
-                self.file_error_report(include_type, INCLUDE_W, span, format!("No config files matched '{pattern}'."));
+                self.file_error_report(include_type, INCLUDE_W, site, format!("No config files matched '{pattern}'."));
             }
             return false;
         }
         if o.missing {
-            self.file_error_report(include_type, INCLUDE_B, span, format!("Some config files missing: \"{pattern}\"."));
+            self.file_error_report(include_type, INCLUDE_B, site, format!("Some config files missing: \"{pattern}\"."));
             if (self.include_check | include_type) & INCLUDE_B != 0 {
                 return false;
             }
@@ -480,16 +497,19 @@ impl<'d> Lexer<'d> {
         };
         let at = b[at..].iter().take_while(|c| is_blank(**c)).count() + at;
         let pattern = w.text.as_str()[at..].to_string();
-        let span = Span { file: w.origin.file.to_string(), line: w.origin.line, col: w.text.col(at) };
-        self.open_include(&pattern, include_type, span, w);
+        let site = Site {
+            span: Span { file: w.origin.file.to_string(), line: w.origin.line, col: w.text.col(at) },
+            source: w.origin.source.clone(),
+            width: pattern.chars().count(),
+        };
+        self.open_include(&pattern, include_type, site);
         true
     }
 
-    fn open_include(&mut self, pattern: &str, include_type: u8, span: Span, w: &Work) {
-        let width = pattern.chars().count();
+    fn open_include(&mut self, pattern: &str, include_type: u8, site: Site) {
         if self.frames.len() >= MAX_INCLUDE_DEPTH {
             let msg = format!("Includes nested more than {MAX_INCLUDE_DEPTH} deep - not including '{pattern}'");
-            self.report_at(ErrClass::GeneralError, &w.origin, span.col, width, msg);
+            self.report_site(ErrClass::GeneralError, Some(&site), msg);
             return;
         }
         let base = self.current_file().and_then(|f| f.dir.clone());
@@ -499,9 +519,9 @@ impl<'d> Lexer<'d> {
                 "include pattern '{pattern}' matches too many files - reading only the first {}",
                 outcome.matches.len()
             );
-            self.report_at(ErrClass::GeneralError, &w.origin, span.col, width, msg);
+            self.report_site(ErrClass::GeneralError, Some(&site), msg);
         }
-        if !self.glob_checks(pattern, include_type, &outcome, Some(span.clone())) {
+        if !self.glob_checks(pattern, include_type, &outcome, Some(&site)) {
             return;
         }
         self.frames.push(Frame {
@@ -510,7 +530,7 @@ impl<'d> Lexer<'d> {
             matches: outcome.matches,
             next: 0,
             current: None,
-            span: Some(span),
+            site: Some(site),
         });
         if !self.open_next_match() {
             self.frames.pop();

@@ -568,6 +568,9 @@ fn a_plain_include_problem_is_only_informational() {
     let (r, d) = dir.read("main.conf", &opts());
     assert_eq!(words(&r.lines), w(&[&["x"]]));
     assert!(reported(&d, ErrClass::Ok, "Config files missing 'missing.conf'."), "{}", messages(&d));
+    let first = &d.list[0];
+    assert_eq!((first.span.as_ref().unwrap().line, first.span.as_ref().unwrap().col), (1, 9), "points at the pattern");
+    assert_eq!((first.source_line.as_deref(), first.width), (Some("include missing.conf"), 12));
     assert!(reported(&d, ErrClass::Ok, "Config files missing 'nodir/*.conf'."));
     assert!(reported(&d, ErrClass::Ok, "is a directory - skipping"));
     assert_eq!(d.config_test_exit_code(), 0);
