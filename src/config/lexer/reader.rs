@@ -102,10 +102,15 @@ pub(super) struct Lexer<'d> {
     frames: Vec<Frame>,
     defs: Defs,
     rng: Rng,
+    /// Active `~SEQ`/`~LST`, innermost last (keepalived's `seq_list`).
     seqs: Vec<ActiveSeq>,
+    /// Sequences that existed when the current multi-line expansion started: they wait
+    /// until it is finished.
     multiline_seq_depth: usize,
     next_ml: Option<Cursor>,
+    /// Outer multi-line expansions interrupted by an inner one, with their sequence depth.
     ml_stack: Vec<(Cursor, usize)>,
+    /// What followed a brace on the last line (keepalived's `line_residue`).
     residue: Option<Work>,
     /// Name of the multi-line definition whose continuation lines are being read.
     collecting: Option<String>,
