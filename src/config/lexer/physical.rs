@@ -1,0 +1,106 @@
+//! Physical lines, read with keepalived's fixed-size buffer rules but without its
+//! memory: a line longer than the buffer is skipped, not held.
+
+use std::io::BufRead;
+
+/// keepalived's MAXBUF: `fgets` into 1024 bytes leaves room for 1022 characters plus the
+/// newline; a line that fills the buffer without a newline is "too long".
+pub const MAXBUF: usize = 1024;
+const MAX_CONTENT: usize = MAXBUF - 2;
+
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Physical {
+    /// The line's bytes, without the newline (trailing `\r` still present).
+    Line(Vec<u8>),
+    TooLong,
+    EmbeddedNul,
+}
+
+/// Reads the next physical line, or `None` at end of input. Only the first
+/// `MAXBUF` bytes of a line are ever stored.
+pub(super) fn next_line(reader: &mut dyn BufRead) -> std::io::Result<Option<Physical>> {
+    let mut kept: Vec<u8> = Vec::new();
+    let mut total = 0usize;
+    let mut nul = false;
+    let mut saw_any = false;
+    loop {
+        let chunk = match reader.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        saw_any = true;
+        let (part, found_newline) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => (&chunk[..i], true),
+            None => (chunk, false),
+        };
+        nul |= part.contains(&0);
+        let room = MAXBUF.saturating_sub(kept.len());
+        kept.extend_from_slice(&part[..part.len().min(room)]);
+        total = total.saturating_add(part.len());
+        let used = part.len() + usize::from(found_newline);
+        reader.consume(used);
+        if found_newline {
+            break;
+        }
+    }
+    if !saw_any {
+        return Ok(None);
+    }
+    Ok(Some(if nul {
+        Physical::EmbeddedNul
+    } else if total > MAX_CONTENT {
+        Physical::TooLong
+    } else {
+        Physical::Line(kept)
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(input: &[u8]) -> Vec<Physical> {
+        // A tiny buffer makes lines span many fill_buf() calls.
+        let mut r = std::io::BufReader::with_capacity(7, input);
+        let mut out = Vec::new();
+        while let Some(l) = next_line(&mut r).unwrap() {
+            out.push(l);
+        }
+        out
+    }
+
+    #[test]
+    fn splits_on_newlines_and_keeps_a_last_line_without_one() {
+        assert_eq!(
+            all(b"a b\n\ncd"),
+            vec![Physical::Line(b"a b".to_vec()), Physical::Line(vec![]), Physical::Line(b"cd".to_vec())]
+        );
+    }
+
+    #[test]
+    fn a_line_of_1022_characters_fits_and_1023_is_too_long() {
+        let ok = [vec![b'a'; 1022], b"\n".to_vec()].concat();
+        assert_eq!(all(&ok), vec![Physical::Line(vec![b'a'; 1022])]);
+        let long = [vec![b'a'; 1023], b"\nx\n".to_vec()].concat();
+        assert_eq!(all(&long), vec![Physical::TooLong, Physical::Line(b"x".to_vec())]);
+    }
+
+    #[test]
+    fn a_line_with_a_nul_is_flagged() {
+        assert_eq!(all(b"a\0b\nc\n"), vec![Physical::EmbeddedNul, Physical::Line(b"c".to_vec())]);
+    }
+
+    #[test]
+    fn a_ten_megabyte_line_is_skipped_without_being_stored() {
+        let mut big = vec![b'x'; 10 * 1024 * 1024];
+        big.extend_from_slice(b"\nafter\n");
+        let mut r = std::io::BufReader::new(&big[..]);
+        assert_eq!(next_line(&mut r).unwrap(), Some(Physical::TooLong));
+        assert_eq!(next_line(&mut r).unwrap(), Some(Physical::Line(b"after".to_vec())));
+        assert_eq!(next_line(&mut r).unwrap(), None);
+    }
+}
