@@ -121,6 +121,8 @@ pub struct Loaded {
 /// Read `path` (and everything it includes), parse and validate it.
 pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
     let mut diags = Diagnostics::default();
+    // Other LexOptions fields (if the lexer grows some) keep their defaults.
+    #[allow(clippy::needless_update)]
     let lex_opts = lexer::LexOptions { config_id: opts.config_id.clone(), all_config: opts.all_config, ..Default::default() };
     let lines = lexer::read_config(path, &lex_opts, &mut diags);
     finish(&lines, opts, diags)

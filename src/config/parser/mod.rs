@@ -500,20 +500,34 @@ impl<'a> Parser<'a> {
     /// read_unsigned on word `i`; on failure reports keepalived's number error and `then`.
     pub fn unsigned(&mut self, line: &Line, i: usize, min: u32, max: u32) -> Result<u32, ()> {
         let text = line.tokens.get(i).map(|t| t.text.as_str()).unwrap_or("");
-        values::read_unsigned(text, min, max).map_err(|e| self.error(e.class, line, Some(i), e.message))
+        values::read_unsigned(text, min, max).map_err(|e| self.number_error(line, i, e, format!("a whole number in {min}..{max}")))
     }
 
     pub fn int(&mut self, line: &Line, i: usize, min: i32, max: i32) -> Result<i32, ()> {
         let text = line.tokens.get(i).map(|t| t.text.as_str()).unwrap_or("");
-        values::read_int(text, min, max).map_err(|e| self.error(e.class, line, Some(i), e.message))
+        values::read_int(text, min, max).map_err(|e| self.number_error(line, i, e, format!("a whole number in {min}..{max}")))
     }
 
     /// A decimal number of seconds with `digits` decimals, as microseconds.
     pub fn decimal(&mut self, line: &Line, i: usize, min: u64, max: u64, digits: u32) -> Result<u64, ()> {
         let text = line.tokens.get(i).map(|t| t.text.as_str()).unwrap_or("");
         let d = values::read_decimal(text, min, max, digits);
-        self.value_errors(line, Some(i), d.errors);
+        let unit = 10u64.pow(digits);
+        let expected = format!(
+            "seconds in {}..{} with at most {digits} decimals",
+            values::micros(min * (1_000_000 / unit)).as_secs_f64(),
+            values::micros(max.saturating_mul(1_000_000 / unit)).as_secs_f64()
+        );
+        for e in d.errors {
+            self.number_error(line, i, e, expected.clone());
+        }
         d.value.ok_or(())
+    }
+
+    fn number_error(&mut self, line: &Line, i: usize, e: ValueError, expected: String) {
+        let mut d = self.diag_at(e.class, line, Some(i), e.message);
+        d.expected = Some(expected);
+        self.diags.push(d);
     }
 
     /// `KEYWORD [BOOL]`: a bare keyword is true; an invalid value is None (reported by
