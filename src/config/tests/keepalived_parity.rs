@@ -190,6 +190,21 @@ fn cases() -> Vec<(&'static str, String)> {
         ("timers", inst(" preempt_delay 1.5\n down_timer_adverts 5\n garp_extra_if all 10")),
         ("bools", inst(" lower_prio_no_advert\n higher_prio_send_advert false\n smtp_alert yes\n notify_priority_changes on\n strict_mode off")),
         ("bad bool", inst(" lower_prio_no_advert maybe")),
+        ("up down unknown interface", "interface_up_down_delays {\n nosuch 1\n}\n".to_string() + &inst("")),
+        ("linkbeat unknown interface", "linkbeat_interfaces {\n nosuch\n}\n".to_string() + &inst("")),
+        ("static default interface missing", "global_defs {\n default_interface nosuch\n}\nstatic_ipaddress {\n 192.0.2.9/24\n}\n".to_string() + &inst("")),
+        ("umask symbolic", "global_defs {\n umask IRUSR|IWUSR\n}\n".to_string() + &inst("")),
+        ("umask bad", "global_defs {\n umask IRUSR IWUSR\n}\n".to_string() + &inst("")),
+        ("script_user unknown", "global_defs {\n script_user no-such-user-kad\n}\n".to_string() + &inst(" notify_master /usr/bin/true")),
+        ("notify with bad user", inst(" notify_master /usr/bin/true no-such-user-kad")),
+        ("security on without default user", "global_defs {\n enable_script_security\n}\n".to_string() + &inst(" notify_master /usr/bin/true")),
+        ("vmac name too long", inst(" use_vmac abcdefghijklmnopqrstuvwxyz")),
+        ("vmac unicast", inst(" use_vmac\n unicast_peer {\n  192.0.2.9\n }")),
+        ("garp extra if instance", inst(" garp_extra_if 5\n virtual_ipaddress_excluded {\n  192.0.2.80 dev eth1\n }")),
+        ("vrrp_script user bad", "vrrp_script chk {\n script /usr/bin/true\n user no-such-user-kad\n}\n".to_string() + &inst(" track_script {\n  chk\n }")),
+        ("timers decimals", inst(" preempt_delay 1.0000005")),
+        ("sync group owner weights", "vrrp_script chk {\n script /usr/bin/true\n weight 10\n}\n".to_string() + &inst(" priority 255") + "vrrp_instance VJ {\n interface eth1\n virtual_router_id 52\n priority 255\n virtual_ipaddress {\n  192.0.2.2\n }\n}\nvrrp_sync_group G {\n group {\n  VI\n  VJ\n }\n track_script {\n  chk\n }\n}\n"),
+        ("quoted values", "global_defs {\n router_id \"a b\"\n}\n".to_string() + &inst(" notify \"/usr/bin/true 'x y'\" root")),
     ]
 }
 
