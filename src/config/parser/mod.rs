@@ -232,6 +232,9 @@ impl<'a> Parser<'a> {
     /// keepalived's process_stream: returns true when the block was left by skipping.
     fn process(&mut self, block: &'static Block, mut need_bob: bool) -> bool {
         let mut ret_err = false;
+        // Lines of '{' ignored in this block: the '}' that matched them in the author's
+        // mind closes this block instead.
+        let mut ignored_bobs: Vec<u32> = Vec::new();
         while !self.stopped {
             let Some(line) = self.next_line() else { break };
             let first = line.tokens[0].text.as_str();
@@ -277,10 +280,20 @@ impl<'a> Parser<'a> {
                      closes the enclosing block",
                 );
                 self.diags.push(d);
+                ignored_bobs.push(line.span.line);
                 continue;
             }
 
             if first == "}" && self.level > 0 {
+                if let Some(bob) = ignored_bobs.first() {
+                    self.note(
+                        line,
+                        format!(
+                            "this '}}' closes the enclosing block, not the block opened on line {bob} (that '{{' was ignored); \
+                             what follows is read one level up"
+                        ),
+                    );
+                }
                 break;
             }
 

@@ -23,6 +23,8 @@ fn unknown_block_body_is_read_at_current_level_and_its_brace_closes_the_enclosin
     assert!(has(&l, "Unknown keyword 'frob'"), "{m:?}");
     assert_eq!(class_of(&l, "Unexpected '{' - ignoring"), Some(ErrClass::UnexpectedBob));
     assert!(has(&l, "closes the enclosing block"));
+    let close = l.diags.list.iter().find(|d| d.message.contains("not the block opened on line 4")).unwrap();
+    assert_eq!(close.span.as_ref().unwrap().line, 6);
     // `priority 50` was applied to the instance; the '}' of frob closed vrrp_instance, so
     // virtual_ipaddress is an unknown root keyword.
     assert!(has(&l, "Unknown keyword 'virtual_ipaddress'"), "{m:?}");
