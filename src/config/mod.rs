@@ -135,6 +135,9 @@ pub fn load_str(text: &str, file_name: &str, opts: &LoadOptions) -> Loaded {
 }
 
 fn finish(lines: &[lexer::Line], opts: &LoadOptions, mut diags: Diagnostics) -> Loaded {
+    if diags.immediate_exit.is_some() {
+        return Loaded { config: None, diags };
+    }
     let raw = parser::Parser::new(lines, opts, &mut diags).run();
     let config = raw.and_then(|raw| validate::complete(raw, opts, &mut diags));
     Loaded { config, diags }

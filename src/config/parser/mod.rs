@@ -345,10 +345,11 @@ impl<'a> Parser<'a> {
         let word = line.tokens[0].text.as_str();
         let mut d = self.diag_at(ErrClass::UnknownKeyword, line, Some(0), format!("Unknown keyword '{word}'"));
         d.did_you_mean = did_you_mean(word, block.kws.iter().map(|k| k.name));
-        if d.did_you_mean.is_none() && self.level > 0 {
-            // A keyword of another level (often: a block closed one '}' too early).
-            if ROOT.kws.iter().any(|k| k.name == word) {
+        if d.did_you_mean.is_none() {
+            if self.level > 0 && ROOT.kws.iter().any(|k| k.name == word) {
                 d.message.push_str(" (a top-level keyword here: an earlier '}' may have closed this block too soon)");
+            } else if let Some(home) = home_block(word).filter(|h| !std::ptr::eq(h.1, block)) {
+                d.message.push_str(&format!(" (it belongs in a {} block)", home.0));
             }
         }
         self.diags.push(d);
@@ -615,6 +616,18 @@ impl<'a> Parser<'a> {
 }
 
 static EMPTY: Block = Block { kws: &[], end: None };
+
+/// The block a keyword belongs to, for "it belongs in …" hints.
+fn home_block(word: &str) -> Option<(&'static str, &'static Block)> {
+    let blocks: [(&'static str, &'static Block); 5] = [
+        ("global_defs", &global::GLOBAL),
+        ("vrrp_instance", &instance::INSTANCE),
+        ("vrrp_sync_group", &blocks::SYNC_GROUP),
+        ("vrrp_script", &blocks::SCRIPT),
+        ("track_file", &blocks::TRACK_FILE),
+    ];
+    blocks.into_iter().find(|(_, b)| b.kws.iter().any(|k| k.name == word))
+}
 
 /// The words of one value-block line (or of a keyword line), without block braces.
 #[derive(Clone, Copy)]

@@ -198,3 +198,11 @@ fn unmatched_quote_in_a_script_is_reported() {
     let l = load(&instance(" notify_master \"/bin/echo 'a\""));
     assert_eq!(class_of(&l, "missing terminating '"), Some(ErrClass::UnmatchedQuote));
 }
+
+#[test]
+fn keyword_of_another_block_says_where_it_belongs() {
+    let l = load(&instance(" vrrp_strict"));
+    assert!(has(&l, "Unknown keyword 'vrrp_strict' (it belongs in a global_defs block)"));
+    let l = load("global_defs {\n virtual_router_id 5\n}\n");
+    assert!(has(&l, "Unknown keyword 'virtual_router_id' (it belongs in a vrrp_instance block)"));
+}
