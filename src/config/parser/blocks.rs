@@ -761,7 +761,6 @@ fn track_file_end(p: &mut Parser<'_>) {
 // ----- static_* -----------------------------------------------------------------------------
 
 fn static_ipaddress<'a>(p: &mut Parser<'a>, line: &'a Line) {
-    p.raw.have_vrrp_config = true;
     p.value_block(line, |p, e| {
         if let Some(a) = parse_address(p, e, true) {
             p.raw.static_addresses.push(a);
@@ -770,7 +769,6 @@ fn static_ipaddress<'a>(p: &mut Parser<'a>, line: &'a Line) {
 }
 
 fn static_routes<'a>(p: &mut Parser<'a>, line: &'a Line) {
-    p.raw.have_vrrp_config = true;
     p.value_block(line, |p, e| {
         if let Some(r) = parse_route(p, e, true) {
             p.raw.static_routes.push(r);
@@ -779,7 +777,6 @@ fn static_routes<'a>(p: &mut Parser<'a>, line: &'a Line) {
 }
 
 fn static_rules<'a>(p: &mut Parser<'a>, line: &'a Line) {
-    p.raw.have_vrrp_config = true;
     p.value_block(line, |p, e| {
         if let Some(r) = parse_rule(p, e, true) {
             p.raw.static_rules.push(r);

@@ -153,8 +153,6 @@ pub(crate) struct RawConfig {
     pub non_existent_interface: bool,
     /// Interfaces seen, with what the system says about them.
     pub interfaces: HashMap<String, Option<IfaceInfo>>,
-    /// Any vrrp_instance keyword seen (keepalived's have_vrrp_config).
-    pub have_vrrp_config: bool,
 }
 
 /// The block walker. Handlers act on the last draft of their kind, as keepalived's do on
