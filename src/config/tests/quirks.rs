@@ -206,3 +206,14 @@ fn keyword_of_another_block_says_where_it_belongs() {
     let l = load("global_defs {\n virtual_router_id 5\n}\n");
     assert!(has(&l, "Unknown keyword 'virtual_router_id' (it belongs in a vrrp_instance block)"));
 }
+
+#[test]
+fn real_interface_check_reads_the_system_and_refuses_loopback() {
+    let o = crate::config::LoadOptions::default();
+    let text = "vrrp_instance VI {\n interface lo\n virtual_router_id 5\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n";
+    let l = crate::config::load_str(text, "t.conf", &o);
+    assert!(has(&l, "(VI) cannot use a loopback interface (lo) for vrrp - ignoring"));
+    assert!(has(&l, "(VI) Unknown interface!"));
+    let l = crate::config::load_str(&text.replace(" lo\n", " kad-no-such-if\n"), "t.conf", &o);
+    assert!(has(&l, "Non-existent interface specified in configuration"));
+}
