@@ -48,3 +48,9 @@ fn show_diagnostics() {
         eprintln!("{}", d.render());
     }
 }
+
+#[test]
+#[ignore]
+fn show_flagship_dump() {
+    eprintln!("{}", crate::config::dump(&config(FLAGSHIP)));
+}
