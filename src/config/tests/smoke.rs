@@ -39,18 +39,3 @@ fn flagship_config_loads() {
     assert_eq!(c.instances.len(), 1);
     assert_eq!(exit(&l), 0);
 }
-
-#[test]
-#[ignore]
-fn show_diagnostics() {
-    let text = std::env::var("KAD_SHOW").unwrap_or_else(|_| instance(" priority 300\n advert_int 300\n prio 5\n state master"));
-    for d in &load(&text).diags.list {
-        eprintln!("{}", d.render());
-    }
-}
-
-#[test]
-#[ignore]
-fn show_flagship_dump() {
-    eprintln!("{}", crate::config::dump(&config(FLAGSHIP)));
-}
