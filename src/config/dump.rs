@@ -66,11 +66,14 @@ pub fn dump(config: &Config) -> String {
     entries(&mut w, "static_routes", config.static_routes.iter().map(route));
     entries(&mut w, "static_rules", config.static_rules.iter().map(rule));
     for i in &config.instances {
-        instance(&mut w, i);
+        instance(&mut w, i, &config.global);
     }
     for g in &config.sync_groups {
         sync_group(&mut w, g);
     }
+    let end = w.out.trim_end().len();
+    w.out.truncate(end);
+    w.out.push('\n');
     w.out
 }
 
@@ -731,7 +734,7 @@ fn trackers(w: &mut Writer, ifs: &[TrackInterface], scripts: &[TrackRef], files:
     }
 }
 
-fn instance(w: &mut Writer, i: &VrrpInstance) {
+fn instance(w: &mut Writer, i: &VrrpInstance, global: &GlobalDefs) {
     w.open(&format!("vrrp_instance {}", word(&i.name)));
     w.line(match i.initial_state {
         InitialState::Master => "state MASTER",
@@ -836,8 +839,15 @@ fn instance(w: &mut Writer, i: &VrrpInstance) {
     }
     w.line(&format!("lower_prio_no_advert {}", on_off(i.lower_prio_no_advert)));
     w.line(&format!("higher_prio_send_advert {}", on_off(i.higher_prio_send_advert)));
-    w.line(&format!("owner_ignore_adverts {}", on_off(i.owner_ignore_adverts)));
-    w.line(&format!("v3_checksum_as_v2 {}", on_off(i.v3_checksum_as_v2)));
+    // Keywords keepalived 2.2.7 lacks are written only when they differ from what the
+    // reader derives without them.
+    let owner_default = global.vrrp_owner_ignore_adverts || (i.strict && i.priority == 255);
+    if i.owner_ignore_adverts != owner_default {
+        w.line(&format!("owner_ignore_adverts {}", on_off(i.owner_ignore_adverts)));
+    }
+    if i.v3_checksum_as_v2 != global.v3_checksum_as_v2 {
+        w.line(&format!("v3_checksum_as_v2 {}", on_off(i.v3_checksum_as_v2)));
+    }
     if let Some(p) = i.timer_expired_backup {
         w.line(&format!("timer_expired_backup {p}"));
     }

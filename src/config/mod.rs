@@ -121,6 +121,8 @@ pub struct Loaded {
 /// Read `path` (and everything it includes), parse and validate it.
 pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
     let mut diags = Diagnostics::default();
+    // Other LexOptions fields (if the lexer grows some) keep their defaults.
+    #[allow(clippy::needless_update)]
     let lex_opts = lexer::LexOptions { config_id: opts.config_id.clone(), all_config: opts.all_config, ..Default::default() };
     let lines = lexer::read_config(path, &lex_opts, &mut diags);
     finish(&lines, opts, diags)
@@ -133,6 +135,9 @@ pub fn load_str(text: &str, file_name: &str, opts: &LoadOptions) -> Loaded {
 }
 
 fn finish(lines: &[lexer::Line], opts: &LoadOptions, mut diags: Diagnostics) -> Loaded {
+    if diags.immediate_exit.is_some() {
+        return Loaded { config: None, diags };
+    }
     let raw = parser::Parser::new(lines, opts, &mut diags).run();
     let config = raw.and_then(|raw| validate::complete(raw, opts, &mut diags));
     Loaded { config, diags }

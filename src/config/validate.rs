@@ -567,7 +567,8 @@ fn complete_instance(
                 extra_if = true;
             }
         }
-        if !extra_vmac && !(extra.all && extra_if) {
+        let needed = extra_vmac || (extra.all && extra_if);
+        if !needed {
             d.inst.garp.extra_if = None;
         }
     }

@@ -78,7 +78,7 @@ impl Parser<'_> {
 
 // ----- vrrp_sync_group ----------------------------------------------------------------------
 
-static SYNC_GROUP: Block = Block { kws: &SYNC_GROUP_KWS, end: None };
+pub(crate) static SYNC_GROUP: Block = Block { kws: &SYNC_GROUP_KWS, end: None };
 
 static SYNC_GROUP_KWS: [Kw; 15] = [
     Kw::new("group", 0, sg_group),
@@ -426,7 +426,7 @@ pub(crate) fn track_file_entry(p: &mut Parser<'_>, e: Entry<'_>, owner: &str, ex
 
 // ----- vrrp_script --------------------------------------------------------------------------
 
-static SCRIPT: Block = Block { kws: &SCRIPT_KWS, end: Some(script_end) };
+pub(crate) static SCRIPT: Block = Block { kws: &SCRIPT_KWS, end: Some(script_end) };
 
 static SCRIPT_KWS: [Kw; 8] = [
     Kw::new("script", 0, vs_script),
@@ -620,7 +620,7 @@ fn script_end(p: &mut Parser<'_>) {
 
 // ----- track_file ---------------------------------------------------------------------------
 
-static TRACK_FILE: Block = Block { kws: &TRACK_FILE_KWS, end: Some(track_file_end) };
+pub(crate) static TRACK_FILE: Block = Block { kws: &TRACK_FILE_KWS, end: Some(track_file_end) };
 
 static TRACK_FILE_KWS: [Kw; 3] = [
     Kw::new("file", 0, tf_file),
@@ -761,7 +761,6 @@ fn track_file_end(p: &mut Parser<'_>) {
 // ----- static_* -----------------------------------------------------------------------------
 
 fn static_ipaddress<'a>(p: &mut Parser<'a>, line: &'a Line) {
-    p.raw.have_vrrp_config = true;
     p.value_block(line, |p, e| {
         if let Some(a) = parse_address(p, e, true) {
             p.raw.static_addresses.push(a);
@@ -770,7 +769,6 @@ fn static_ipaddress<'a>(p: &mut Parser<'a>, line: &'a Line) {
 }
 
 fn static_routes<'a>(p: &mut Parser<'a>, line: &'a Line) {
-    p.raw.have_vrrp_config = true;
     p.value_block(line, |p, e| {
         if let Some(r) = parse_route(p, e, true) {
             p.raw.static_routes.push(r);
@@ -779,7 +777,6 @@ fn static_routes<'a>(p: &mut Parser<'a>, line: &'a Line) {
 }
 
 fn static_rules<'a>(p: &mut Parser<'a>, line: &'a Line) {
-    p.raw.have_vrrp_config = true;
     p.value_block(line, |p, e| {
         if let Some(r) = parse_rule(p, e, true) {
             p.raw.static_rules.push(r);

@@ -215,12 +215,10 @@ pub(crate) fn parse_address<'a>(p: &mut Parser<'a>, e: Entry<'a>, static_addr: b
                 }
             }
             "use_vmac" if !static_addr => a.use_vmac = true,
-            _ => p.entry_error(
-                ErrClass::GeneralError,
-                e,
-                i,
-                format!("Unknown configuration entry '{kw}' for ip address - ignoring"),
-            ),
+            _ => {
+                let msg = format!("Unknown configuration entry '{kw}' for ip address - ignoring");
+                suggest(p, e, i, msg, kw, ADDRESS_WORDS);
+            }
         }
         i += 1;
     }
@@ -707,7 +705,10 @@ pub(crate) fn parse_route<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_grou
                 let mut errs = Vec::new();
                 let dest = parse_route_dest(w, &mut errs);
                 report_values(p, e, i, errs);
-                let Some(dest) = dest else { fail!(i, "unknown route keyword {w}") };
+                let Some(dest) = dest else {
+                    suggest(p, e, i, format!("unknown route keyword {w}"), w, ROUTE_WORDS);
+                    return None;
+                };
                 if let RouteDest::Prefix(pfx) = &dest {
                     let fam = Family::of(&pfx.addr);
                     if !merge_family(&mut st.family, fam) {
@@ -1207,15 +1208,7 @@ pub(crate) fn parse_rule<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_group
                         Some(RouteType::Prohibit) => RuleAction::Prohibit,
                         Some(_) => fail!(i, "Invalid rule action {w}"),
                         None => {
-                            let mut d = p.diag_at(
-                                ErrClass::GeneralError,
-                                e.line,
-                                None,
-                                format!("Unknown rule option {w}"),
-                            );
-                            d.span = Some(e.span(i));
-                            d.did_you_mean = crate::config::diag::did_you_mean(w, RULE_WORDS.iter().copied());
-                            p.diags.push(d);
+                            suggest(p, e, i, format!("Unknown rule option {w}"), w, RULE_WORDS);
                             return None;
                         }
                     },
@@ -1290,6 +1283,29 @@ pub(crate) fn parse_rule<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_group
     }
     Some(r)
 }
+
+/// A GeneralError at word `i` with a did-you-mean over `words`.
+fn suggest(p: &mut Parser<'_>, e: Entry<'_>, i: usize, message: String, word: &str, words: &[&str]) {
+    let mut d = p.diag_at(ErrClass::GeneralError, e.line, None, message);
+    d.span = Some(e.span(i));
+    d.width = word.chars().count().max(1);
+    d.did_you_mean = crate::config::diag::did_you_mean(word, words.iter().copied());
+    p.diags.push(d);
+}
+
+const ADDRESS_WORDS: &[&str] = &[
+    "dev", "scope", "broadcast", "brd", "label", "peer", "home", "-nodad", "mngtmpaddr", "noprefixroute", "autojoin",
+    "no_track", "preferred_lft", "use_vmac", "track_group",
+];
+
+const ROUTE_WORDS: &[&str] = &[
+    "inet", "inet6", "src", "as", "via", "gw", "from", "tos", "dsfield", "table", "protocol", "scope", "metric",
+    "priority", "preference", "dev", "oif", "onlink", "encap", "expires", "mtu", "hoplimit", "advmss", "rtt", "rttvar",
+    "reordering", "window", "cwnd", "ssthresh", "realms", "rto_min", "initcwnd", "initrwnd", "features", "quickack",
+    "congctl", "pref", "ttl-propagate", "fastopen_no_cookie", "add", "prepend", "append", "or", "nexthop", "no_track",
+    "track_group", "vrf", "to", "unicast", "local", "broadcast", "anycast", "multicast", "blackhole", "unreachable",
+    "prohibit", "throw", "nat", "xresolve",
+];
 
 const RULE_WORDS: &[&str] = &[
     "from", "to", "table", "lookup", "not", "preference", "order", "priority", "tos", "dsfield", "fwmark", "realms",

@@ -12,7 +12,7 @@ const TIMER_HZ: u64 = 1_000_000;
 
 pub(crate) static GLOBAL: Block = Block { kws: &GLOBAL_KWS, end: None };
 
-static GLOBAL_KWS: [Kw; 117] = [
+static GLOBAL_KWS: [Kw; 137] = [
     Kw::new("router_id", 0, router_id),
     Kw::new("notification_email_from", 0, email_from),
     Kw::new("smtp_server", 1, smtp_server),
@@ -126,6 +126,26 @@ static GLOBAL_KWS: [Kw; 117] = [
     Kw::new("lvs_sync_daemon", 0, lvs_ignored),
     Kw::new("lvs_notify_fifo", 0, lvs_ignored),
     Kw::new("lvs_notify_fifo_script", 0, lvs_ignored),
+    Kw::new("process_monitor_rcv_bufs", 0, ignored),
+    Kw::new("process_monitor_rcv_bufs_force", 0, ignored),
+    Kw::new("lvs_netlink_cmd_rcv_bufs", 0, ignored),
+    Kw::new("lvs_netlink_cmd_rcv_bufs_force", 0, ignored),
+    Kw::new("lvs_netlink_monitor_rcv_bufs", 0, ignored),
+    Kw::new("lvs_netlink_monitor_rcv_bufs_force", 0, ignored),
+    Kw::new("checker_priority", 0, lvs_ignored),
+    Kw::new("checker_no_swap", 0, lvs_ignored),
+    Kw::new("checker_rt_priority", 0, lvs_ignored),
+    Kw::new("checker_cpu_affinity", 0, lvs_ignored),
+    Kw::new("checker_rlimit_rttime", 0, lvs_ignored),
+    Kw::new("checker_rlimit_rtime", 0, lvs_ignored),
+    Kw::new("bfd_priority", 0, lvs_ignored),
+    Kw::new("bfd_no_swap", 0, lvs_ignored),
+    Kw::new("bfd_rt_priority", 0, lvs_ignored),
+    Kw::new("bfd_cpu_affinity", 0, lvs_ignored),
+    Kw::new("bfd_rlimit_rttime", 0, lvs_ignored),
+    Kw::new("bfd_rlimit_rtime", 0, lvs_ignored),
+    Kw::new("rs_init_notifies", 0, lvs_ignored),
+    Kw::new("no_checker_emails", 0, lvs_ignored),
     Kw::ext("smtp_tls", 1, smtp_tls),
     Kw::ext("smtp_auth_file", 1, smtp_auth_file),
     Kw::ext("status_socket", 1, status_socket),
@@ -140,7 +160,7 @@ fn ignored(p: &mut Parser<'_>, line: &Line) {
 
 fn lvs_ignored(p: &mut Parser<'_>, line: &Line) {
     let name = &line.tokens[0].text;
-    p.note(line, format!("'{name}' concerns keepalived's LVS checker, which kad does not implement; ignored"));
+    p.note(line, format!("'{name}' concerns keepalived's LVS checker or BFD, which kad does not implement; ignored"));
 }
 
 fn g<'p>(p: &'p mut Parser<'_>) -> &'p mut GlobalDefs {

@@ -94,7 +94,6 @@ static INSTANCE_KWS: [Kw; 71] = [
 
 /// Root handler: `vrrp_instance NAME`.
 pub(crate) fn vrrp_instance(p: &mut Parser<'_>, line: &Line) {
-    p.raw.have_vrrp_config = true;
     if line.tokens.len() != 2 {
         p.general(line, Some(0), "vrrp_instance must have a name".into());
         p.skip_block();

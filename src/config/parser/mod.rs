@@ -153,8 +153,6 @@ pub(crate) struct RawConfig {
     pub non_existent_interface: bool,
     /// Interfaces seen, with what the system says about them.
     pub interfaces: HashMap<String, Option<IfaceInfo>>,
-    /// Any vrrp_instance keyword seen (keepalived's have_vrrp_config).
-    pub have_vrrp_config: bool,
 }
 
 /// The block walker. Handlers act on the last draft of their kind, as keepalived's do on
@@ -232,6 +230,9 @@ impl<'a> Parser<'a> {
     /// keepalived's process_stream: returns true when the block was left by skipping.
     fn process(&mut self, block: &'static Block, mut need_bob: bool) -> bool {
         let mut ret_err = false;
+        // Lines of '{' ignored in this block: the '}' that matched them in the author's
+        // mind closes this block instead.
+        let mut ignored_bobs: Vec<u32> = Vec::new();
         while !self.stopped {
             let Some(line) = self.next_line() else { break };
             let first = line.tokens[0].text.as_str();
@@ -277,10 +278,20 @@ impl<'a> Parser<'a> {
                      closes the enclosing block",
                 );
                 self.diags.push(d);
+                ignored_bobs.push(line.span.line);
                 continue;
             }
 
             if first == "}" && self.level > 0 {
+                if let Some(bob) = ignored_bobs.first() {
+                    self.note(
+                        line,
+                        format!(
+                            "this '}}' closes the enclosing block, not the block opened on line {bob} (that '{{' was ignored); \
+                             what follows is read one level up"
+                        ),
+                    );
+                }
                 break;
             }
 
@@ -332,10 +343,11 @@ impl<'a> Parser<'a> {
         let word = line.tokens[0].text.as_str();
         let mut d = self.diag_at(ErrClass::UnknownKeyword, line, Some(0), format!("Unknown keyword '{word}'"));
         d.did_you_mean = did_you_mean(word, block.kws.iter().map(|k| k.name));
-        if d.did_you_mean.is_none() && self.level > 0 {
-            // A keyword of another level (often: a block closed one '}' too early).
-            if ROOT.kws.iter().any(|k| k.name == word) {
+        if d.did_you_mean.is_none() {
+            if self.level > 0 && ROOT.kws.iter().any(|k| k.name == word) {
                 d.message.push_str(" (a top-level keyword here: an earlier '}' may have closed this block too soon)");
+            } else if let Some(home) = home_block(word).filter(|h| !std::ptr::eq(h.1, block)) {
+                d.message.push_str(&format!(" (it belongs in a {} block)", home.0));
             }
         }
         self.diags.push(d);
@@ -500,20 +512,34 @@ impl<'a> Parser<'a> {
     /// read_unsigned on word `i`; on failure reports keepalived's number error and `then`.
     pub fn unsigned(&mut self, line: &Line, i: usize, min: u32, max: u32) -> Result<u32, ()> {
         let text = line.tokens.get(i).map(|t| t.text.as_str()).unwrap_or("");
-        values::read_unsigned(text, min, max).map_err(|e| self.error(e.class, line, Some(i), e.message))
+        values::read_unsigned(text, min, max).map_err(|e| self.number_error(line, i, e, format!("a whole number in {min}..{max}")))
     }
 
     pub fn int(&mut self, line: &Line, i: usize, min: i32, max: i32) -> Result<i32, ()> {
         let text = line.tokens.get(i).map(|t| t.text.as_str()).unwrap_or("");
-        values::read_int(text, min, max).map_err(|e| self.error(e.class, line, Some(i), e.message))
+        values::read_int(text, min, max).map_err(|e| self.number_error(line, i, e, format!("a whole number in {min}..{max}")))
     }
 
     /// A decimal number of seconds with `digits` decimals, as microseconds.
     pub fn decimal(&mut self, line: &Line, i: usize, min: u64, max: u64, digits: u32) -> Result<u64, ()> {
         let text = line.tokens.get(i).map(|t| t.text.as_str()).unwrap_or("");
         let d = values::read_decimal(text, min, max, digits);
-        self.value_errors(line, Some(i), d.errors);
+        let unit = 10u64.pow(digits);
+        let expected = format!(
+            "seconds in {}..{} with at most {digits} decimals",
+            values::micros(min * (1_000_000 / unit)).as_secs_f64(),
+            values::micros(max.saturating_mul(1_000_000 / unit)).as_secs_f64()
+        );
+        for e in d.errors {
+            self.number_error(line, i, e, expected.clone());
+        }
         d.value.ok_or(())
+    }
+
+    fn number_error(&mut self, line: &Line, i: usize, e: ValueError, expected: String) {
+        let mut d = self.diag_at(e.class, line, Some(i), e.message);
+        d.expected = Some(expected);
+        self.diags.push(d);
     }
 
     /// `KEYWORD [BOOL]`: a bare keyword is true; an invalid value is None (reported by
@@ -588,6 +614,18 @@ impl<'a> Parser<'a> {
 }
 
 static EMPTY: Block = Block { kws: &[], end: None };
+
+/// The block a keyword belongs to, for "it belongs in …" hints.
+fn home_block(word: &str) -> Option<(&'static str, &'static Block)> {
+    let blocks: [(&'static str, &'static Block); 5] = [
+        ("global_defs", &global::GLOBAL),
+        ("vrrp_instance", &instance::INSTANCE),
+        ("vrrp_sync_group", &blocks::SYNC_GROUP),
+        ("vrrp_script", &blocks::SCRIPT),
+        ("track_file", &blocks::TRACK_FILE),
+    ];
+    blocks.into_iter().find(|(_, b)| b.kws.iter().any(|k| k.name == word))
+}
 
 /// The words of one value-block line (or of a keyword line), without block braces.
 #[derive(Clone, Copy)]

@@ -132,7 +132,7 @@ pub(crate) fn read_decimal(s: &str, min: u64, max: u64, shift: u32) -> Decimal {
     let mut digits = String::with_capacity(int_part.len() + shift as usize);
     digits.push_str(int_part);
     digits.push_str(frac);
-    digits.extend(std::iter::repeat_n('0', shift as usize - frac.len()));
+    digits.extend(std::iter::repeat_n('0', (shift as usize).saturating_sub(frac.len())));
     let scanned = scan_decimal(&digits);
     if !scanned.rest.is_empty() {
         errors.push(ValueError::number(format!("invalid number '{s}'")));
@@ -402,6 +402,12 @@ mod tests {
         let d = read_decimal("300", 10_000, 255_000_000, 6);
         assert_eq!(d.value, None);
         assert_eq!(d.errors[0].message, "number '300' outside range [0.010000, 255.000000]");
+    }
+
+    #[test]
+    fn decimal_with_multibyte_fraction_is_invalid_not_a_panic() {
+        assert_eq!(read_decimal("1.éééééé", 0, u64::MAX, 6).value, None);
+        assert_eq!(read_decimal("1.é", 0, u64::MAX, 6).value, None);
     }
 
     #[test]

@@ -245,3 +245,13 @@ fn unknown_rule_option_suggests_a_keyword() {
     let d = l.diags.list.iter().find(|d| d.message.contains("Unknown rule option prioity")).unwrap();
     assert_eq!(d.did_you_mean.as_deref(), Some("priority"));
 }
+
+#[test]
+fn misspelt_entry_words_get_a_suggestion() {
+    let l = vips("  192.0.2.9 lable x");
+    let d = l.diags.list.iter().find(|d| d.message.contains("'lable'")).unwrap();
+    assert_eq!(d.did_you_mean.as_deref(), Some("label"));
+    let l = routes("  198.51.100.0/24 dev eth0 metirc 5");
+    let d = l.diags.list.iter().find(|d| d.message.contains("unknown route keyword metirc")).unwrap();
+    assert_eq!(d.did_you_mean.as_deref(), Some("metric"));
+}

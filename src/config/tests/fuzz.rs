@@ -42,3 +42,22 @@ proptest! {
         let _ = load(&text);
     }
 }
+
+const VALUE_KEYWORDS: &[&str] = &[
+    "priority", "advert_int", "preempt_delay", "virtual_router_id", "unicast_ttl", "version", "down_timer_adverts",
+    "garp_master_delay", "garp_master_repeat", "garp_lower_prio_delay", "garp_extra_if", "timer_expired_backup",
+    "use_vmac", "mcast_src_ip", "mcast_dst_ip", "state", "interface", "notify", "kernel_rx_buf_size", "debug",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+    #[test]
+    fn any_value_for_an_instance_keyword_never_panics(
+        kw in prop::sample::select(VALUE_KEYWORDS.to_vec()),
+        value in "[^\\s{}\"#!]{1,12}",
+    ) {
+        let _ = load(&instance(&format!(" {kw} {value}")));
+        let _ = load(&instance(&format!(" virtual_routes {{\n  192.0.2.0/24 {kw} {value} dev eth0\n }}")));
+        let _ = load(&instance(&format!(" virtual_ipaddress_excluded {{\n  {value}/{value} brd {value}\n }}")));
+    }
+}

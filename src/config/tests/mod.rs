@@ -3,6 +3,7 @@
 mod support;
 mod bench;
 mod derived;
+mod families;
 mod fuzz;
 mod keepalived_parity;
 mod quirks;

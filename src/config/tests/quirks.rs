@@ -23,6 +23,8 @@ fn unknown_block_body_is_read_at_current_level_and_its_brace_closes_the_enclosin
     assert!(has(&l, "Unknown keyword 'frob'"), "{m:?}");
     assert_eq!(class_of(&l, "Unexpected '{' - ignoring"), Some(ErrClass::UnexpectedBob));
     assert!(has(&l, "closes the enclosing block"));
+    let close = l.diags.list.iter().find(|d| d.message.contains("not the block opened on line 4")).unwrap();
+    assert_eq!(close.span.as_ref().unwrap().line, 6);
     // `priority 50` was applied to the instance; the '}' of frob closed vrrp_instance, so
     // virtual_ipaddress is an unknown root keyword.
     assert!(has(&l, "Unknown keyword 'virtual_ipaddress'"), "{m:?}");
@@ -195,4 +197,23 @@ fn vip_on_missing_device_is_dropped() {
 fn unmatched_quote_in_a_script_is_reported() {
     let l = load(&instance(" notify_master \"/bin/echo 'a\""));
     assert_eq!(class_of(&l, "missing terminating '"), Some(ErrClass::UnmatchedQuote));
+}
+
+#[test]
+fn keyword_of_another_block_says_where_it_belongs() {
+    let l = load(&instance(" vrrp_strict"));
+    assert!(has(&l, "Unknown keyword 'vrrp_strict' (it belongs in a global_defs block)"));
+    let l = load("global_defs {\n virtual_router_id 5\n}\n");
+    assert!(has(&l, "Unknown keyword 'virtual_router_id' (it belongs in a vrrp_instance block)"));
+}
+
+#[test]
+fn real_interface_check_reads_the_system_and_refuses_loopback() {
+    let o = crate::config::LoadOptions::default();
+    let text = "vrrp_instance VI {\n interface lo\n virtual_router_id 5\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n";
+    let l = crate::config::load_str(text, "t.conf", &o);
+    assert!(has(&l, "(VI) cannot use a loopback interface (lo) for vrrp - ignoring"));
+    assert!(has(&l, "(VI) Unknown interface!"));
+    let l = crate::config::load_str(&text.replace(" lo\n", " kad-no-such-if\n"), "t.conf", &o);
+    assert!(has(&l, "Non-existent interface specified in configuration"));
 }

@@ -309,14 +309,3 @@ mod generated {
         }
     }
 }
-
-#[test]
-#[ignore]
-fn show_rich_dump() {
-    let text = format!("{RICH_GLOBAL}{RICH}");
-    let l = load(&text);
-    for d in &l.diags.list {
-        eprintln!("{}", d.render());
-    }
-    eprintln!("{}", dump(l.config.as_ref().unwrap()));
-}
