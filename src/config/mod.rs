@@ -124,9 +124,29 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
     // Other LexOptions fields (if the lexer grows some) keep their defaults.
     #[allow(clippy::needless_update)]
     let lex_opts = lexer::LexOptions { config_id: opts.config_id.clone(), all_config: opts.all_config, ..Default::default() };
-    let lines = lexer::read_config(path, &lex_opts, &mut diags);
-    finish(&lines, opts, diags)
+    let read = lexer::read_config_detailed(path, &lex_opts, &mut diags);
+    if read.main_file_unusable {
+        // keepalived's `-t` returns 0 here unless -e is given: a config test that passes
+        // on a file that does not exist is a bug kad does not copy.
+        if diags.highest() < diag::ErrClass::FileNotFound {
+            diags.report(
+                diag::ErrClass::FileNotFound,
+                None,
+                format!("Configuration file '{}' cannot be used: nothing to run", path.display()),
+            );
+        }
+        return Loaded { config: None, diags };
+    }
+    if read.include_file_error {
+        // keepalived stops right after reading, with KEEPALIVED_EXIT_NO_CONFIG, even under -t.
+        diags.immediate_exit = Some(EXIT_NO_CONFIG);
+        return Loaded { config: None, diags };
+    }
+    finish(&read.lines, opts, diags)
 }
+
+/// keepalived's exit code when its configuration cannot be read.
+pub const EXIT_NO_CONFIG: i32 = 6;
 
 /// Parse and validate a configuration given as text (for tests and `-d` round trips).
 pub fn load_str(text: &str, file_name: &str, opts: &LoadOptions) -> Loaded {

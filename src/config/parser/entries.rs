@@ -376,7 +376,9 @@ pub(crate) fn parse_route<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_grou
                     }
                     fail!(i, "inet specified for IPv6 route");
                 }
-                i = skip_after_family(p, e, i);
+                // keepalived (2.2.7 and 2.4) also steps over the word after
+                // `inet`/`inet6`, so its own man page example `inet6 default via …` loses
+                // its destination; kad reads the next word normally.
             }
             "src" => {
                 i += 1;
@@ -770,25 +772,6 @@ pub(crate) fn parse_route<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_grou
     Some(r)
 }
 
-/// keepalived (2.2.7 and 2.4) steps over the word that follows `inet`/`inet6` in a route
-/// or rule, so `inet6 default …` loses its destination. kad does the same, and says so.
-fn skip_after_family(p: &mut Parser<'_>, e: Entry<'_>, i: usize) -> usize {
-    if let Some(next) = e.text(i + 1) {
-        let fam = e.text(i).unwrap_or_default();
-        p.entry_error(
-            ErrClass::Ok,
-            e,
-            i + 1,
-            format!(
-                "keepalived ignores the word after '{fam}' ('{next}' here); put '{fam}' last on the line, or let an address give the family"
-            ),
-        );
-        i + 1
-    } else {
-        i
-    }
-}
-
 fn any_prefix(family: Family) -> Prefix {
     match family {
         Family::Inet => Prefix { addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED), len: 0 },
@@ -1002,7 +985,9 @@ pub(crate) fn parse_rule<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_group
                     }
                     fail!(i, "inet specified for IPv6 rule");
                 }
-                i = skip_after_family(p, e, i);
+                // keepalived (2.2.7 and 2.4) also steps over the word after
+                // `inet`/`inet6`, so its own man page example `inet6 default via …` loses
+                // its destination; kad reads the next word normally.
             }
             "from" | "to" => {
                 i += 1;
