@@ -1,1 +1,2 @@
 //! notify (to be filled)
+pub mod smtp;
