@@ -133,7 +133,7 @@ async def main():
 
             def authenticator(server, session, envelope, mechanism, auth_data):
                 ok = (auth_data.login.decode() == user and auth_data.password.decode() == password)
-                return AuthResult(success=ok, auth_data=auth_data.login if ok else None)
+                return AuthResult(success=ok, handled=False, auth_data=auth_data.login if ok else None)
 
             kwargs["authenticator"] = authenticator
             kwargs["auth_required"] = True

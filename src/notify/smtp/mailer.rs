@@ -77,7 +77,9 @@ struct Shared {
 /// A poisoned lock only means another thread panicked while holding it; the queue and
 /// the settings are always left consistent, so carry on with them.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Sends alert mails in the background. Create it inside a tokio runtime.
@@ -125,7 +127,11 @@ impl Mailer {
             &relay.to_header,
             alert.body,
         );
-        let pending = Pending { subject: alert.subject, message, relay: Arc::clone(relay) };
+        let pending = Pending {
+            subject: alert.subject,
+            message,
+            relay: Arc::clone(relay),
+        };
         let overflow = {
             let mut queue = lock(&self.shared.queue);
             queue.waiting.push_back(pending);
@@ -155,15 +161,23 @@ impl Mailer {
         let Mailer { shared, mut worker } = self;
         lock(&shared.queue).closing = true;
         shared.wake.notify_one();
-        if tokio::time::timeout_at(deadline, &mut worker).await.is_err() {
+        if tokio::time::timeout_at(deadline, &mut worker)
+            .await
+            .is_err()
+        {
             worker.abort();
             let _ = worker.await;
         }
         let (left, interrupted) = {
             let mut queue = lock(&shared.queue);
-            (queue.waiting.drain(..).collect::<Vec<_>>(), queue.in_flight.take())
+            (
+                queue.waiting.drain(..).collect::<Vec<_>>(),
+                queue.in_flight.take(),
+            )
         };
-        let unsent = interrupted.into_iter().chain(left.into_iter().map(|p| p.subject));
+        let unsent = interrupted
+            .into_iter()
+            .chain(left.into_iter().map(|p| p.subject));
         for subject in unsent {
             shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
             tracing::warn!("SMTP alert \"{subject}\" not sent: kad is stopping");
@@ -187,7 +201,10 @@ async fn run(shared: Arc<Shared>) {
             shared.wake.notified().await;
             continue;
         };
-        let server = format!("{}:{}", pending.relay.server.host, pending.relay.server.port);
+        let server = format!(
+            "{}:{}",
+            pending.relay.server.host, pending.relay.server.port
+        );
         let outcome = deliver(&pending.relay, &pending.message).await;
         lock(&shared.queue).in_flight = None;
         match outcome {
@@ -197,7 +214,10 @@ async fn run(shared: Arc<Shared>) {
             }
             Err(e) => {
                 shared.counters.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!("SMTP alert \"{}\" not sent via {server}: {e}", pending.subject);
+                tracing::warn!(
+                    "SMTP alert \"{}\" not sent via {server}: {e}",
+                    pending.subject
+                );
             }
         }
     }

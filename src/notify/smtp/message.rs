@@ -74,7 +74,10 @@ pub fn alert(router_id: &str, target: &MailTarget, state: MailState) -> Option<A
         (MailTarget::Group(_), MailState::Deleted) => return None,
     };
     let subject = format!("[{router_id}] VRRP {kind} {} - {text}", target.name());
-    Some(Alert { subject: truncate_at_char(subject, SUBJECT_MAX_BYTES), body })
+    Some(Alert {
+        subject: truncate_at_char(subject, SUBJECT_MAX_BYTES),
+        body,
+    })
 }
 
 /// keepalived cuts at a byte count; cutting inside a UTF-8 sequence would send a
@@ -134,7 +137,9 @@ pub fn envelope_address(entry: &str) -> &str {
 /// never calls setlocale), as keepalived's `body_cmd` writes it.
 pub fn rfc822_date(at: SystemTime) -> String {
     // The clock is never before 1970 on a machine running VRRP; clamp rather than fail.
-    let seconds = at.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs());
+    let seconds = at
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
     let time = libc::time_t::try_from(seconds).unwrap_or(libc::time_t::MAX);
     // SAFETY: localtime_r and strftime only write into the buffers passed here; tm is
     // plain data for which all-zero is a valid value.
@@ -193,7 +198,10 @@ fn encode_subject(subject: &str) -> String {
         while !subject.is_char_boundary(end) {
             end -= 1;
         }
-        words.push(format!("=?UTF-8?B?{}?=", base64(&subject.as_bytes()[start..end])));
+        words.push(format!(
+            "=?UTF-8?B?{}?=",
+            base64(&subject.as_bytes()[start..end])
+        ));
         start = end;
     }
     words.join("\r\n ")
@@ -203,7 +211,11 @@ fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for group in bytes.chunks(3) {
-        let b = [group[0], *group.get(1).unwrap_or(&0), *group.get(2).unwrap_or(&0)];
+        let b = [
+            group[0],
+            *group.get(1).unwrap_or(&0),
+            *group.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
             if i <= group.len() {
@@ -232,11 +244,27 @@ mod tests {
     #[test]
     fn instance_subjects_and_bodies_match_keepalived() {
         let cases = [
-            (MailState::Master, "Entering MASTER state", "=> VRRP Instance is now owning VRRP VIPs <="),
-            (MailState::Backup, "Entering BACKUP state", "=> VRRP Instance is no longer owning VRRP VIPs <="),
-            (MailState::Fault, "Entering FAULT state", "=> VRRP Instance is no longer owning VRRP VIPs <="),
+            (
+                MailState::Master,
+                "Entering MASTER state",
+                "=> VRRP Instance is now owning VRRP VIPs <=",
+            ),
+            (
+                MailState::Backup,
+                "Entering BACKUP state",
+                "=> VRRP Instance is no longer owning VRRP VIPs <=",
+            ),
+            (
+                MailState::Fault,
+                "Entering FAULT state",
+                "=> VRRP Instance is no longer owning VRRP VIPs <=",
+            ),
             (MailState::Stop, "Stopping", "=> VRRP Instance stopping <="),
-            (MailState::Deleted, "Deleted", "=> VRRP Deleted at reload <="),
+            (
+                MailState::Deleted,
+                "Deleted",
+                "=> VRRP Deleted at reload <=",
+            ),
         ];
         for (state, text, body) in cases {
             let a = alert("LB1", &instance("V3"), state).unwrap();
@@ -248,10 +276,26 @@ mod tests {
     #[test]
     fn group_subjects_and_bodies_match_keepalived() {
         let cases = [
-            (MailState::Master, "Entering MASTER state", "=> All VRRP group instances are now in MASTER state <="),
-            (MailState::Backup, "Entering BACKUP state", "=> All VRRP group instances are now in BACKUP state <="),
-            (MailState::Fault, "Entering FAULT state", "=> All VRRP group instances are now in FAULT state <="),
-            (MailState::Stop, "Stopping", "=> All VRRP group instances are now stopping <="),
+            (
+                MailState::Master,
+                "Entering MASTER state",
+                "=> All VRRP group instances are now in MASTER state <=",
+            ),
+            (
+                MailState::Backup,
+                "Entering BACKUP state",
+                "=> All VRRP group instances are now in BACKUP state <=",
+            ),
+            (
+                MailState::Fault,
+                "Entering FAULT state",
+                "=> All VRRP group instances are now in FAULT state <=",
+            ),
+            (
+                MailState::Stop,
+                "Stopping",
+                "=> All VRRP group instances are now stopping <=",
+            ),
         ];
         for (state, text, body) in cases {
             let a = alert("LB1", &group("G1"), state).unwrap();
@@ -270,7 +314,9 @@ mod tests {
         // "[r] VRRP Instance " is 18 bytes, so byte 255 falls in the middle of the
         // 119th two-byte character.
         let name = "é".repeat(200);
-        let subject = alert("r", &instance(&name), MailState::Master).unwrap().subject;
+        let subject = alert("r", &instance(&name), MailState::Master)
+            .unwrap()
+            .subject;
         assert_eq!(subject.len(), 254);
         assert!(subject.ends_with('é'));
     }
@@ -278,29 +324,56 @@ mod tests {
     #[test]
     fn display_names_with_specials_are_quoted_like_keepalived() {
         assert_eq!(format_email_addr("ops@example.com"), "ops@example.com");
-        assert_eq!(format_email_addr("Ops Team <team@example.com>"), "Ops Team <team@example.com>");
-        assert_eq!(format_email_addr("Ops, Team <team@example.com>"), "\"Ops, Team\" <team@example.com>");
-        assert_eq!(format_email_addr("J. R. \\ \"Bob\" <b@example.com>"), "\"J. R. \\\\ \\\"Bob\\\"\" <b@example.com>");
-        assert_eq!(format_email_addr("a.b\t <x@example.com>"), "\"a.b\"\t <x@example.com>");
+        assert_eq!(
+            format_email_addr("Ops Team <team@example.com>"),
+            "Ops Team <team@example.com>"
+        );
+        assert_eq!(
+            format_email_addr("Ops, Team <team@example.com>"),
+            "\"Ops, Team\" <team@example.com>"
+        );
+        assert_eq!(
+            format_email_addr("J. R. \\ \"Bob\" <b@example.com>"),
+            "\"J. R. \\\\ \\\"Bob\\\"\" <b@example.com>"
+        );
+        assert_eq!(
+            format_email_addr("a.b\t <x@example.com>"),
+            "\"a.b\"\t <x@example.com>"
+        );
         assert_eq!(format_email_addr("<x@example.com>"), "<x@example.com>");
-        assert_eq!(format_email_addr("no opening bracket>"), "no opening bracket>");
-        assert_eq!(format_email_addr("\"Ops, Team\" <t@example.com>"), "\"Ops, Team\" <t@example.com>");
+        assert_eq!(
+            format_email_addr("no opening bracket>"),
+            "no opening bracket>"
+        );
+        assert_eq!(
+            format_email_addr("\"Ops, Team\" <t@example.com>"),
+            "\"Ops, Team\" <t@example.com>"
+        );
         assert_eq!(format_email_addr(""), "");
     }
 
     #[test]
     fn envelope_uses_the_bracketed_part() {
-        assert_eq!(envelope_address("Ops Team <team@example.com>"), "team@example.com");
+        assert_eq!(
+            envelope_address("Ops Team <team@example.com>"),
+            "team@example.com"
+        );
         assert_eq!(envelope_address("\"a<b\" <c@example.com>"), "c@example.com");
         assert_eq!(envelope_address("ops@example.com"), "ops@example.com");
-        assert_eq!(envelope_address("Ops <ops@example.com"), "Ops <ops@example.com");
+        assert_eq!(
+            envelope_address("Ops <ops@example.com"),
+            "Ops <ops@example.com"
+        );
         assert_eq!(envelope_address("x>"), "x>");
         assert_eq!(envelope_address("<>"), "");
     }
 
     #[test]
     fn message_matches_keepalived_transcript() {
-        let to = vec!["ops@example.com".to_string(), "Ops Team <team@example.com>".to_string()];
+        let to = vec![
+            "ops@example.com".to_string(),
+            "Ops Team <team@example.com>".to_string(),
+        ];
         let bytes = message_bytes(
             "Fri, 27 Nov 2026 10:57:17 +0000",
             "Keepalived <ka@example.com>",
@@ -320,21 +393,48 @@ mod tests {
 
     #[test]
     fn header_values_cannot_break_lines() {
-        let bytes = message_bytes("d", "a\r\nBcc: x@example.com", "s\ninjected: 1", &["t\r\n".into()], "b");
+        let bytes = message_bytes(
+            "d",
+            "a\r\nBcc: x@example.com",
+            "s\ninjected: 1",
+            &["t\r\n".into()],
+            "b",
+        );
         let text = String::from_utf8(bytes).unwrap();
-        let headers: Vec<&str> = text.split("\r\n\r\n").next().unwrap().split("\r\n").collect();
-        assert_eq!(headers, ["Date: d", "From: a  Bcc: x@example.com", "Subject: s injected: 1", "X-Mailer: kad", "To: t  "]);
+        let headers: Vec<&str> = text
+            .split("\r\n\r\n")
+            .next()
+            .unwrap()
+            .split("\r\n")
+            .collect();
+        assert_eq!(
+            headers,
+            [
+                "Date: d",
+                "From: a  Bcc: x@example.com",
+                "Subject: s injected: 1",
+                "X-Mailer: kad",
+                "To: t  "
+            ]
+        );
     }
 
     #[test]
     fn non_ascii_subject_becomes_encoded_words() {
-        let subject = format!("[{}] VRRP Instance V1 - Entering MASTER state", "Zürich-Lastverteiler-ß".repeat(3));
+        let subject = format!(
+            "[{}] VRRP Instance V1 - Entering MASTER state",
+            "Zürich-Lastverteiler-ß".repeat(3)
+        );
         let encoded = encode_subject(&subject);
         assert!(encoded.is_ascii());
         let mut decoded = Vec::new();
         for word in encoded.split("\r\n ") {
             assert!(word.len() <= 75, "{word}");
-            let b64 = word.strip_prefix("=?UTF-8?B?").unwrap().strip_suffix("?=").unwrap();
+            let b64 = word
+                .strip_prefix("=?UTF-8?B?")
+                .unwrap()
+                .strip_suffix("?=")
+                .unwrap();
             decoded.extend(base64_decode(b64));
             // Each word must decode on its own to whole characters.
             assert!(std::str::from_utf8(&base64_decode(b64)).is_ok());
@@ -345,7 +445,15 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
-        let vectors = [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")];
+        let vectors = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ];
         for (plain, encoded) in vectors {
             assert_eq!(base64(plain.as_bytes()), encoded);
         }

@@ -31,7 +31,9 @@ impl AlertDefaults {
 /// keepalived's order: the instance's (or group's) own `smtp_alert`, else the global
 /// `smtp_alert_vrrp`, else the global `smtp_alert`, else off.
 pub fn smtp_alert_resolved(own: Option<bool>, defaults: &AlertDefaults) -> bool {
-    own.or(defaults.smtp_alert_vrrp).or(defaults.smtp_alert).unwrap_or(false)
+    own.or(defaults.smtp_alert_vrrp)
+        .or(defaults.smtp_alert)
+        .unwrap_or(false)
 }
 
 /// Whether a change to `state` of an instance or group whose own `smtp_alert` is
@@ -52,10 +54,14 @@ pub struct MailPolicy {
 
 impl MailPolicy {
     pub fn from_config(config: &Config) -> MailPolicy {
-        let instances =
-            config.instances.iter().map(|i| (MailTarget::Instance(i.name.clone()), i.smtp_alert));
-        let groups =
-            config.sync_groups.iter().map(|g| (MailTarget::Group(g.name.clone()), g.smtp_alert));
+        let instances = config
+            .instances
+            .iter()
+            .map(|i| (MailTarget::Instance(i.name.clone()), i.smtp_alert));
+        let groups = config
+            .sync_groups
+            .iter()
+            .map(|g| (MailTarget::Group(g.name.clone()), g.smtp_alert));
         MailPolicy {
             defaults: AlertDefaults::from_global(&config.global),
             own: instances.chain(groups).collect(),
@@ -76,51 +82,97 @@ mod tests {
     use crate::config::model::{SmtpServer, SyncGroup};
 
     fn configured() -> AlertDefaults {
-        AlertDefaults { relay_configured: true, ..AlertDefaults::default() }
+        AlertDefaults {
+            relay_configured: true,
+            ..AlertDefaults::default()
+        }
     }
 
     #[test]
     fn own_setting_wins_over_both_globals() {
-        let d = AlertDefaults { smtp_alert: Some(true), smtp_alert_vrrp: Some(true), ..configured() };
+        let d = AlertDefaults {
+            smtp_alert: Some(true),
+            smtp_alert_vrrp: Some(true),
+            ..configured()
+        };
         assert!(!smtp_alert_resolved(Some(false), &d));
-        let d = AlertDefaults { smtp_alert: Some(false), smtp_alert_vrrp: Some(false), ..configured() };
+        let d = AlertDefaults {
+            smtp_alert: Some(false),
+            smtp_alert_vrrp: Some(false),
+            ..configured()
+        };
         assert!(smtp_alert_resolved(Some(true), &d));
     }
 
     #[test]
     fn smtp_alert_vrrp_wins_over_smtp_alert() {
-        let d = AlertDefaults { smtp_alert: Some(true), smtp_alert_vrrp: Some(false), ..configured() };
+        let d = AlertDefaults {
+            smtp_alert: Some(true),
+            smtp_alert_vrrp: Some(false),
+            ..configured()
+        };
         assert!(!smtp_alert_resolved(None, &d));
-        let d = AlertDefaults { smtp_alert: Some(false), smtp_alert_vrrp: Some(true), ..configured() };
+        let d = AlertDefaults {
+            smtp_alert: Some(false),
+            smtp_alert_vrrp: Some(true),
+            ..configured()
+        };
         assert!(smtp_alert_resolved(None, &d));
     }
 
     #[test]
     fn smtp_alert_applies_when_nothing_more_specific_is_set() {
-        let d = AlertDefaults { smtp_alert: Some(true), ..configured() };
+        let d = AlertDefaults {
+            smtp_alert: Some(true),
+            ..configured()
+        };
         assert!(smtp_alert_resolved(None, &d));
         assert!(!smtp_alert_resolved(None, &configured()));
     }
 
     #[test]
     fn nothing_is_mailed_without_server_and_recipient() {
-        let d = AlertDefaults { smtp_alert: Some(true), relay_configured: false, ..Default::default() };
+        let d = AlertDefaults {
+            smtp_alert: Some(true),
+            relay_configured: false,
+            ..Default::default()
+        };
         assert!(!should_mail(Some(true), &d, MailState::Master));
 
-        let mut global = GlobalDefs { smtp_alert: Some(true), ..GlobalDefs::default() };
-        global.smtp_server = Some(SmtpServer { host: "192.0.2.25".into(), port: 25 });
-        assert!(!AlertDefaults::from_global(&global).relay_configured, "no recipient");
+        let mut global = GlobalDefs {
+            smtp_alert: Some(true),
+            ..GlobalDefs::default()
+        };
+        global.smtp_server = Some(SmtpServer {
+            host: "192.0.2.25".into(),
+            port: 25,
+        });
+        assert!(
+            !AlertDefaults::from_global(&global).relay_configured,
+            "no recipient"
+        );
         global.notification_email = vec!["ops@example.com".into()];
         assert!(AlertDefaults::from_global(&global).relay_configured);
         global.smtp_server = None;
-        assert!(!AlertDefaults::from_global(&global).relay_configured, "no server");
+        assert!(
+            !AlertDefaults::from_global(&global).relay_configured,
+            "no server"
+        );
     }
 
     #[test]
     fn no_email_faults_suppresses_fault_only() {
-        let d = AlertDefaults { no_email_faults: true, ..configured() };
+        let d = AlertDefaults {
+            no_email_faults: true,
+            ..configured()
+        };
         assert!(!should_mail(Some(true), &d, MailState::Fault));
-        for state in [MailState::Master, MailState::Backup, MailState::Stop, MailState::Deleted] {
+        for state in [
+            MailState::Master,
+            MailState::Backup,
+            MailState::Stop,
+            MailState::Deleted,
+        ] {
             assert!(should_mail(Some(true), &d, state), "{state:?}");
         }
         assert!(should_mail(Some(true), &configured(), MailState::Fault));
@@ -129,7 +181,10 @@ mod tests {
     #[test]
     fn policy_resolves_instances_and_groups_separately() {
         let mut config = Config::default();
-        config.global.smtp_server = Some(SmtpServer { host: "192.0.2.25".into(), port: 25 });
+        config.global.smtp_server = Some(SmtpServer {
+            host: "192.0.2.25".into(),
+            port: 25,
+        });
         config.global.notification_email = vec!["ops@example.com".into()];
         config.global.smtp_alert_vrrp = Some(true);
         config.sync_groups.push(SyncGroup {

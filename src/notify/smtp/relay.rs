@@ -40,8 +40,15 @@ impl HostFacts {
     /// Reads the facts from the system. The name lookup may block on DNS, so call this
     /// once at start-up, as keepalived does, and reuse it on reload.
     pub fn detect() -> HostFacts {
-        let user = nix::unistd::User::from_uid(nix::unistd::getuid()).ok().flatten().map(|u| u.name);
-        HostFacts { local_name: canonical_node_name(), user, ca_bundle: Some(SYSTEM_CA_BUNDLE.into()) }
+        let user = nix::unistd::User::from_uid(nix::unistd::getuid())
+            .ok()
+            .flatten()
+            .map(|u| u.name);
+        HostFacts {
+            local_name: canonical_node_name(),
+            user,
+            ca_bundle: Some(SYSTEM_CA_BUNDLE.into()),
+        }
     }
 
     /// The default `router_id`.
@@ -63,7 +70,11 @@ fn canonical_node_name() -> Option<String> {
             return None;
         }
         let name = if !list.is_null() && !(*list).ai_canonname.is_null() {
-            Some(CStr::from_ptr((*list).ai_canonname).to_string_lossy().into_owned())
+            Some(
+                CStr::from_ptr((*list).ai_canonname)
+                    .to_string_lossy()
+                    .into_owned(),
+            )
         } else {
             None
         };
@@ -75,15 +86,23 @@ fn canonical_node_name() -> Option<String> {
 /// Why mail cannot be sent with this configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
-    #[error("no sender address: set notification_email_from (the default needs the user and host name)")]
+    #[error(
+        "no sender address: set notification_email_from (the default needs the user and host name)"
+    )]
     NoSender,
     #[error("notification_email_from '{entry}': '{address}' is not a usable address ({reason})")]
-    BadSender { entry: String, address: String, reason: String },
+    BadSender {
+        entry: String,
+        address: String,
+        reason: String,
+    },
     #[error("no notification_email entry is a usable address")]
     NoRecipient,
     #[error("smtp_auth_file {path}: {reason}")]
     AuthFile { path: String, reason: String },
-    #[error("smtp_auth_file is set but smtp_tls is not: kad does not send a password in clear text")]
+    #[error(
+        "smtp_auth_file is set but smtp_tls is not: kad does not send a password in clear text"
+    )]
     AuthWithoutTls,
     #[error("TLS parameters for {server}: {reason}")]
     Tls { server: String, reason: String },
@@ -149,19 +168,29 @@ impl Relay {
         if global.notification_email.is_empty() {
             return Ok(None);
         }
-        let from_header = match (&global.notification_email_from, &host.local_name, &host.user) {
+        let from_header = match (
+            &global.notification_email_from,
+            &host.local_name,
+            &host.user,
+        ) {
             (Some(from), _, _) => format_email_addr(from),
             (None, Some(local), Some(user)) => format!("{user}@{local}"),
             _ => return Err(SetupError::NoSender),
         };
         let sender = envelope_address(&from_header);
-        let sender = sender.parse::<Address>().map_err(|e| SetupError::BadSender {
-            entry: from_header.clone(),
-            address: sender.to_string(),
-            reason: e.to_string(),
-        })?;
+        let sender = sender
+            .parse::<Address>()
+            .map_err(|e| SetupError::BadSender {
+                entry: from_header.clone(),
+                address: sender.to_string(),
+                reason: e.to_string(),
+            })?;
 
-        let to_header: Vec<String> = global.notification_email.iter().map(|e| format_email_addr(e)).collect();
+        let to_header: Vec<String> = global
+            .notification_email
+            .iter()
+            .map(|e| format_email_addr(e))
+            .collect();
         let mut recipients = Vec::new();
         for entry in &to_header {
             match envelope_address(entry).parse::<Address>() {
@@ -172,7 +201,8 @@ impl Relay {
                 )),
             }
         }
-        let envelope = Envelope::new(Some(sender), recipients).map_err(|_| SetupError::NoRecipient)?;
+        let envelope =
+            Envelope::new(Some(sender), recipients).map_err(|_| SetupError::NoRecipient)?;
 
         let helo = match (&global.smtp_helo_name, &host.local_name) {
             (Some(name), _) => name.clone(),
@@ -181,12 +211,18 @@ impl Relay {
         };
         let security = match global.smtp_tls {
             SmtpTls::None => Security::Plain,
-            SmtpTls::StartTls => Security::StartTls(tls_parameters(&server.host, host.ca_bundle.as_deref())?),
-            SmtpTls::Implicit => Security::Implicit(tls_parameters(&server.host, host.ca_bundle.as_deref())?),
+            SmtpTls::StartTls => {
+                Security::StartTls(tls_parameters(&server.host, host.ca_bundle.as_deref())?)
+            }
+            SmtpTls::Implicit => {
+                Security::Implicit(tls_parameters(&server.host, host.ca_bundle.as_deref())?)
+            }
         };
         let credentials = match &global.smtp_auth_file {
             None => None,
-            Some(_) if matches!(security, Security::Plain) => return Err(SetupError::AuthWithoutTls),
+            Some(_) if matches!(security, Security::Plain) => {
+                return Err(SetupError::AuthWithoutTls)
+            }
             Some(path) => Some(read_auth_file(Path::new(path))?),
         };
         Ok(Some(Relay {
@@ -205,7 +241,10 @@ impl Relay {
 /// The relay's certificate must match its configured name (or IP literal) and chain to
 /// a built-in Mozilla root or to a CA in `ca_bundle`.
 fn tls_parameters(server: &str, ca_bundle: Option<&Path>) -> Result<TlsParameters, SetupError> {
-    let tls_error = |reason: String| SetupError::Tls { server: server.to_string(), reason };
+    let tls_error = |reason: String| SetupError::Tls {
+        server: server.to_string(),
+        reason,
+    };
     let mut builder = TlsParameters::builder(server.to_string());
     if let Some(pem) = ca_bundle.and_then(|path| std::fs::read(path).ok()) {
         let certificate = Certificate::from_pem(&pem).map_err(|e| tls_error(e.to_string()))?;
@@ -223,7 +262,10 @@ fn tls_parameters(server: &str, ca_bundle: Option<&Path>) -> Result<TlsParameter
 /// Each key is followed by one space or tab; the value is the rest of the line (a
 /// trailing `\r` is dropped). Blank lines and lines starting with `#` are ignored.
 pub fn read_auth_file(path: &Path) -> Result<Credentials, SetupError> {
-    let error = |reason: String| SetupError::AuthFile { path: path.display().to_string(), reason };
+    let error = |reason: String| SetupError::AuthFile {
+        path: path.display().to_string(),
+        reason,
+    };
     let metadata = std::fs::metadata(path).map_err(|e| error(e.to_string()))?;
     if !metadata.is_file() {
         return Err(error("not a regular file".into()));
@@ -236,7 +278,10 @@ pub fn read_auth_file(path: &Path) -> Result<Credentials, SetupError> {
         )));
     }
     if metadata.uid() != nix::unistd::geteuid().as_raw() && metadata.uid() != 0 {
-        return Err(error(format!("owned by uid {}, not by kad's user or root", metadata.uid())));
+        return Err(error(format!(
+            "owned by uid {}, not by kad's user or root",
+            metadata.uid()
+        )));
     }
     let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
     let mut username = None;
@@ -290,8 +335,16 @@ impl MailSettings {
         for line in skipped {
             tracing::warn!("SMTP alerts: {line}");
         }
-        let router_id = config.global.router_id.clone().unwrap_or_else(|| host.router_id().to_string());
-        MailSettings { policy: MailPolicy::from_config(config), router_id, relay }
+        let router_id = config
+            .global
+            .router_id
+            .clone()
+            .unwrap_or_else(|| host.router_id().to_string());
+        MailSettings {
+            policy: MailPolicy::from_config(config),
+            router_id,
+            relay,
+        }
     }
 }
 
@@ -301,12 +354,19 @@ mod tests {
     use std::io::Write;
 
     fn host() -> HostFacts {
-        HostFacts { local_name: Some("lb1.example.com".into()), user: Some("root".into()), ca_bundle: None }
+        HostFacts {
+            local_name: Some("lb1.example.com".into()),
+            user: Some("root".into()),
+            ca_bundle: None,
+        }
     }
 
     fn global() -> GlobalDefs {
         GlobalDefs {
-            smtp_server: Some(SmtpServer { host: "192.0.2.25".into(), port: 25 }),
+            smtp_server: Some(SmtpServer {
+                host: "192.0.2.25".into(),
+                port: 25,
+            }),
             notification_email: vec!["ops@example.com".into()],
             ..GlobalDefs::default()
         }
@@ -322,15 +382,27 @@ mod tests {
         assert_eq!(r.from_header, "root@lb1.example.com");
         assert_eq!(r.helo, "lb1.example.com");
         assert_eq!(r.timeout, Duration::from_secs(30));
-        assert_eq!(r.envelope.from().unwrap().to_string(), "root@lb1.example.com");
+        assert_eq!(
+            r.envelope.from().unwrap().to_string(),
+            "root@lb1.example.com"
+        );
         assert_eq!(host().router_id(), "lb1.example.com");
 
-        let unknown = HostFacts { local_name: None, user: Some("root".into()), ca_bundle: None };
+        let unknown = HostFacts {
+            local_name: None,
+            user: Some("root".into()),
+            ca_bundle: None,
+        };
         assert_eq!(unknown.router_id(), "[unknown]");
         let mut g = global();
-        assert!(matches!(Relay::from_global(&g, &unknown, &mut Vec::new()), Err(SetupError::NoSender)));
+        assert!(matches!(
+            Relay::from_global(&g, &unknown, &mut Vec::new()),
+            Err(SetupError::NoSender)
+        ));
         g.notification_email_from = Some("ka@example.com".into());
-        let r = Relay::from_global(&g, &unknown, &mut Vec::new()).unwrap().unwrap();
+        let r = Relay::from_global(&g, &unknown, &mut Vec::new())
+            .unwrap()
+            .unwrap();
         assert_eq!(r.helo, "localhost");
     }
 
@@ -355,7 +427,9 @@ mod tests {
             "noc@example.com".into(),
         ];
         let mut skipped = Vec::new();
-        let r = Relay::from_global(&g, &host(), &mut skipped).unwrap().unwrap();
+        let r = Relay::from_global(&g, &host(), &mut skipped)
+            .unwrap()
+            .unwrap();
         assert_eq!(r.from_header, "\"Keepalived, LB1\" <ka@example.com>");
         assert_eq!(r.envelope.from().unwrap().to_string(), "ka@example.com");
         let to: Vec<String> = r.envelope.to().iter().map(|a| a.to_string()).collect();
@@ -385,7 +459,8 @@ mod tests {
         fn new(contents: &str, mode: u32) -> TempFile {
             static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
             let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let path = std::env::temp_dir().join(format!("kad-smtp-auth-{}-{n}", std::process::id()));
+            let path =
+                std::env::temp_dir().join(format!("kad-smtp-auth-{}-{n}", std::process::id()));
             let mut f = std::fs::File::create(&path).unwrap();
             f.write_all(contents.as_bytes()).unwrap();
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
@@ -400,14 +475,20 @@ mod tests {
 
     #[test]
     fn auth_file_format() {
-        let f = TempFile::new("# relay\nusername alice@example.com\r\n\npassword s3cret with  spaces \n", 0o600);
+        let f = TempFile::new(
+            "# relay\nusername alice@example.com\r\n\npassword s3cret with  spaces \n",
+            0o600,
+        );
         let expected = Credentials::new("alice@example.com".into(), "s3cret with  spaces ".into());
         assert_eq!(read_auth_file(&f.0).unwrap(), expected);
 
         for (contents, complaint) in [
             ("username a\n", "no 'password' line"),
             ("password p\n", "no 'username' line"),
-            ("username a\nusername b\npassword p\n", "line 2: 'username' given twice"),
+            (
+                "username a\nusername b\npassword p\n",
+                "line 2: 'username' given twice",
+            ),
             ("username a\npassword\n", "line 2: 'password' has no value"),
             ("user a\npassword p\n", "line 1: unknown key 'user'"),
         ] {

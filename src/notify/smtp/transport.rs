@@ -71,7 +71,10 @@ impl fmt::Display for DeliveryError {
 }
 
 fn failed(step: Step, detail: impl fmt::Display) -> DeliveryError {
-    DeliveryError { step, detail: detail.to_string() }
+    DeliveryError {
+        step,
+        detail: detail.to_string(),
+    }
 }
 
 /// Sends `message` (headers and body, without the final dot) to the relay.
@@ -79,7 +82,12 @@ pub async fn deliver(relay: &Relay, message: &[u8]) -> Result<(), DeliveryError>
     let limit = relay.timeout * MAIL_DEADLINE_FACTOR;
     let mut connection = match timeout(limit, transfer(relay, message)).await {
         Ok(result) => result?,
-        Err(_) => return Err(failed(Step::Deadline, format!("not finished within {}s", limit.as_secs()))),
+        Err(_) => {
+            return Err(failed(
+                Step::Deadline,
+                format!("not finished within {}s", limit.as_secs()),
+            ))
+        }
     };
     // The server has taken the mail: a QUIT that goes wrong changes nothing.
     let _ = timeout(relay.timeout, connection.quit()).await;
@@ -108,12 +116,21 @@ async fn transfer(relay: &Relay, message: &[u8]) -> Result<AsyncSmtpConnection, 
         .map_err(|e| failed(Step::Greeting, e))?,
     };
     if let Security::StartTls(tls) = &relay.security {
-        connection.starttls(tls.clone(), &hello).await.map_err(|e| failed(Step::StartTls, e))?;
+        connection
+            .starttls(tls.clone(), &hello)
+            .await
+            .map_err(|e| failed(Step::StartTls, e))?;
     }
     if let Some(credentials) = &relay.credentials {
-        connection.auth(DEFAULT_MECHANISMS, credentials).await.map_err(|e| failed(Step::Auth, e))?;
+        connection
+            .auth(DEFAULT_MECHANISMS, credentials)
+            .await
+            .map_err(|e| failed(Step::Auth, e))?;
     }
-    connection.send(&relay.envelope, message).await.map_err(|e| failed(Step::Transfer, e))?;
+    connection
+        .send(&relay.envelope, message)
+        .await
+        .map_err(|e| failed(Step::Transfer, e))?;
     Ok(connection)
 }
 
@@ -122,11 +139,19 @@ async fn resolve(relay: &Relay) -> Result<Vec<SocketAddr>, DeliveryError> {
     let lookup = tokio::net::lookup_host((host, relay.server.port));
     let addresses: Vec<SocketAddr> = match timeout(relay.timeout, lookup).await {
         Ok(Ok(addresses)) => addresses.collect(),
-        Ok(Err(e)) => return Err(failed(Step::Resolve, format!("cannot resolve '{host}': {e}"))),
+        Ok(Err(e)) => {
+            return Err(failed(
+                Step::Resolve,
+                format!("cannot resolve '{host}': {e}"),
+            ))
+        }
         Err(_) => {
             return Err(failed(
                 Step::Resolve,
-                format!("cannot resolve '{host}': no answer within {}s", relay.timeout.as_secs()),
+                format!(
+                    "cannot resolve '{host}': no answer within {}s",
+                    relay.timeout.as_secs()
+                ),
             ))
         }
     };
@@ -161,7 +186,12 @@ struct DeadlineStream {
 
 impl DeadlineStream {
     fn new(inner: TcpStream, limit: Duration) -> DeadlineStream {
-        DeadlineStream { inner, limit, read_timer: None, write_timer: None }
+        DeadlineStream {
+            inner,
+            limit,
+            read_timer: None,
+            write_timer: None,
+        }
     }
 }
 
@@ -191,24 +221,50 @@ fn bounded<T>(
 }
 
 impl AsyncRead for DeadlineStream {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         let result = Pin::new(&mut this.inner).poll_read(cx, buf);
-        bounded(result, &mut this.read_timer, this.limit, cx, "reply from the server")
+        bounded(
+            result,
+            &mut this.read_timer,
+            this.limit,
+            cx,
+            "reply from the server",
+        )
     }
 }
 
 impl AsyncWrite for DeadlineStream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         let result = Pin::new(&mut this.inner).poll_write(cx, buf);
-        bounded(result, &mut this.write_timer, this.limit, cx, "room to send to the server")
+        bounded(
+            result,
+            &mut this.write_timer,
+            this.limit,
+            cx,
+            "room to send to the server",
+        )
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
         let result = Pin::new(&mut this.inner).poll_flush(cx);
-        bounded(result, &mut this.write_timer, this.limit, cx, "room to send to the server")
+        bounded(
+            result,
+            &mut this.write_timer,
+            this.limit,
+            cx,
+            "room to send to the server",
+        )
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -231,7 +287,9 @@ mod tests {
     #[tokio::test]
     async fn a_silent_peer_times_out_and_a_talking_one_does_not() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
         let (mut server, _) = listener.accept().await.unwrap();
         let mut stream = DeadlineStream::new(client, Duration::from_secs(2));
 
