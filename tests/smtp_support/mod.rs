@@ -70,12 +70,29 @@ impl TestServer {
     }
 
     pub fn start_on(port: u16, args: &[&str]) -> TestServer {
+        TestServer::start_with(&[], port, args)
+    }
+
+    /// Inside network namespace `netns` (the port is that namespace's).
+    pub fn start_in_netns(netns: &str, args: &[&str]) -> TestServer {
+        TestServer::start_with(&["ip", "netns", "exec", netns], 0, args)
+    }
+
+    fn start_with(prefix: &[&str], port: u16, args: &[&str]) -> TestServer {
         let dir = Scratch::new("smtp-server");
         let out = dir.path("records.jsonl");
         // aiosmtpd prints tracebacks for the TLS failures some tests provoke on purpose.
         let stderr = std::fs::File::create(dir.path("server.log")).unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("compat/smtp-server.py");
-        let mut child = Command::new(python())
+        let mut command = match prefix.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(python());
+                c
+            }
+            None => Command::new(python()),
+        };
+        let mut child = command
             .arg(script)
             .args(["--port", &port.to_string(), "--out"])
             .arg(&out)
