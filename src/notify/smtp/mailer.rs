@@ -101,9 +101,12 @@ impl Mailer {
     }
 
     /// New settings after a reload; mails already queued keep the relay they were
-    /// made for.
-    pub fn reconfigure(&self, settings: MailSettings) {
-        *lock(&self.shared.settings) = Arc::new(settings);
+    /// made for, and instances the reload removed keep their `smtp_alert` for their
+    /// DELETED mail.
+    pub fn reconfigure(&self, mut settings: MailSettings) {
+        let mut current = lock(&self.shared.settings);
+        settings.policy.keep_departed(&current.policy);
+        *current = Arc::new(settings);
     }
 
     /// Queues the alert for a state change, if the configuration wants it mailed.
@@ -157,16 +160,16 @@ impl Mailer {
 
     /// Sends what is queued (the STOP mails of a shutdown) until `deadline`, then gives
     /// up on the rest with a log line for each mail left.
-    pub async fn shutdown(self, deadline: Instant) -> MailStats {
-        let Mailer { shared, mut worker } = self;
+    pub async fn shutdown(mut self, deadline: Instant) -> MailStats {
+        let shared = Arc::clone(&self.shared);
         lock(&shared.queue).closing = true;
         shared.wake.notify_one();
-        if tokio::time::timeout_at(deadline, &mut worker)
+        if tokio::time::timeout_at(deadline, &mut self.worker)
             .await
             .is_err()
         {
-            worker.abort();
-            let _ = worker.await;
+            self.worker.abort();
+            let _ = (&mut self.worker).await;
         }
         let (left, interrupted) = {
             let mut queue = lock(&shared.queue);
@@ -183,6 +186,13 @@ impl Mailer {
             tracing::warn!("SMTP alert \"{subject}\" not sent: kad is stopping");
         }
         shared.counters.snapshot()
+    }
+}
+
+/// A mailer dropped without `shutdown` stops sending at once.
+impl Drop for Mailer {
+    fn drop(&mut self) {
+        self.worker.abort();
     }
 }
 

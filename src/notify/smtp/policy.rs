@@ -68,11 +68,19 @@ impl MailPolicy {
         }
     }
 
-    /// A target the configuration does not know (an instance deleted by a reload)
-    /// follows the global defaults.
+    /// A target no configuration has named follows the global defaults.
     pub fn allows(&self, target: &MailTarget, state: MailState) -> bool {
         let own = self.own.get(target).copied().flatten();
         should_mail(own, &self.defaults, state)
+    }
+
+    /// After a reload, an instance the new configuration dropped still gets its DELETED
+    /// mail as keepalived decides it, from the instance's old `smtp_alert`; so targets
+    /// missing here keep their setting from `previous`.
+    pub fn keep_departed(&mut self, previous: &MailPolicy) {
+        for (target, own) in &previous.own {
+            self.own.entry(target.clone()).or_insert(*own);
+        }
     }
 }
 
@@ -80,6 +88,21 @@ impl MailPolicy {
 mod tests {
     use super::*;
     use crate::config::model::{SmtpServer, SyncGroup};
+
+    fn group(name: &str, smtp_alert: Option<bool>) -> SyncGroup {
+        SyncGroup {
+            name: name.into(),
+            span: Default::default(),
+            members: vec![],
+            track_interfaces: vec![],
+            track_scripts: vec![],
+            track_files: vec![],
+            notify: Default::default(),
+            smtp_alert,
+            sync_group_tracking_weight: false,
+            notify_priority_changes: None,
+        }
+    }
 
     fn configured() -> AlertDefaults {
         AlertDefaults {
@@ -187,21 +210,31 @@ mod tests {
         });
         config.global.notification_email = vec!["ops@example.com".into()];
         config.global.smtp_alert_vrrp = Some(true);
-        config.sync_groups.push(SyncGroup {
-            name: "G".into(),
-            span: Default::default(),
-            members: vec![],
-            track_interfaces: vec![],
-            track_scripts: vec![],
-            track_files: vec![],
-            notify: Default::default(),
-            smtp_alert: Some(false),
-            sync_group_tracking_weight: false,
-            notify_priority_changes: None,
-        });
+        config.sync_groups.push(group("G", Some(false)));
         let policy = MailPolicy::from_config(&config);
         assert!(!policy.allows(&MailTarget::Group("G".into()), MailState::Master));
+        assert!(policy.allows(&MailTarget::Group("unknown".into()), MailState::Master));
         // Same name, other kind: an instance called G follows the global default.
         assert!(policy.allows(&MailTarget::Instance("G".into()), MailState::Master));
+    }
+
+    #[test]
+    fn a_departed_target_keeps_its_old_setting_and_a_present_one_takes_the_new() {
+        let mut old_config = Config::default();
+        old_config.global.smtp_server = Some(SmtpServer {
+            host: "192.0.2.25".into(),
+            port: 25,
+        });
+        old_config.global.notification_email = vec!["ops@example.com".into()];
+        old_config.sync_groups = vec![group("gone", Some(true)), group("stays", Some(true))];
+        let old = MailPolicy::from_config(&old_config);
+
+        let mut new_config = old_config.clone();
+        new_config.sync_groups = vec![group("stays", Some(false))];
+        let mut new = MailPolicy::from_config(&new_config);
+        assert!(!new.allows(&MailTarget::Group("gone".into()), MailState::Deleted));
+        new.keep_departed(&old);
+        assert!(new.allows(&MailTarget::Group("gone".into()), MailState::Deleted));
+        assert!(!new.allows(&MailTarget::Group("stays".into()), MailState::Master));
     }
 }
