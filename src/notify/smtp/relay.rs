@@ -407,6 +407,29 @@ mod tests {
     }
 
     #[test]
+    fn detected_facts_match_the_system_tools() {
+        let run = |program: &str, arg: &str| {
+            let out = std::process::Command::new(program)
+                .arg(arg)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{program} {arg}");
+            String::from_utf8(out.stdout).unwrap().trim().to_string()
+        };
+        let facts = HostFacts::detect();
+        // hostname(1) -f asks getaddrinfo for the canonical name, as keepalived does.
+        assert_eq!(
+            facts.local_name.as_deref(),
+            Some(run("hostname", "-f").as_str())
+        );
+        assert_eq!(facts.user.as_deref(), Some(run("id", "-un").as_str()));
+        assert_eq!(
+            facts.ca_bundle.as_deref(),
+            Some(Path::new(SYSTEM_CA_BUNDLE))
+        );
+    }
+
+    #[test]
     fn not_configured_is_none() {
         let mut g = global();
         g.notification_email.clear();
@@ -443,6 +466,34 @@ mod tests {
         assert!(matches!(relay(&g), Err(SetupError::NoRecipient)));
         g.notification_email_from = Some("bad sender".into());
         assert!(matches!(relay(&g), Err(SetupError::BadSender { .. })));
+    }
+
+    #[test]
+    fn the_system_ca_bundle_is_usable_for_tls() {
+        let mut g = global();
+        g.smtp_tls = SmtpTls::StartTls;
+        let system = HostFacts {
+            ca_bundle: Some(SYSTEM_CA_BUNDLE.into()),
+            ..host()
+        };
+        let r = Relay::from_global(&g, &system, &mut Vec::new())
+            .unwrap()
+            .unwrap();
+        assert!(matches!(r.security, Security::StartTls(_)));
+
+        let garbage = std::env::temp_dir().join(format!("kad-smtp-garbage-{}", std::process::id()));
+        std::fs::write(
+            &garbage,
+            "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let bad = HostFacts {
+            ca_bundle: Some(garbage.clone()),
+            ..host()
+        };
+        let e = Relay::from_global(&g, &bad, &mut Vec::new()).unwrap_err();
+        std::fs::remove_file(&garbage).unwrap();
+        assert!(matches!(e, SetupError::Tls { .. }), "{e}");
     }
 
     #[test]
