@@ -1,6 +1,6 @@
 //! What kad tells the outside world about state changes, keepalived-compatibly: notify
 //! scripts (vetted at load by `security`, started by `exec`, run in order per instance by
-//! `queue`) and the notify FIFOs (`fifo`). Mail is a separate module.
+//! `queue`) and the notify FIFOs (`fifo`), and alert mails (`smtp`).
 //!
 //! Wiring, in keepalived's order: `security::vet_config` once per configuration load (its
 //! `diagnostics` are the `-t` output, its `log` lines are logged otherwise); then
@@ -12,3 +12,4 @@ pub mod exec;
 pub mod fifo;
 pub mod queue;
 pub mod security;
+pub mod smtp;
