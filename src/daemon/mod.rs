@@ -1,7 +1,9 @@
 //! The daemon: one event loop owning every instance; signals, reload, pid files.
 
 pub mod logging;
+pub mod netexec;
 pub mod pidfile;
+pub mod runtime;
 pub mod track;
 
 use crate::cli::Options;
@@ -10,16 +12,106 @@ use crate::config::{self, diag::Diagnostic, InterfaceCheck, LoadOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 
+/// keepalived's daemon exit codes (lib/scheduler.h).
+pub const EXIT_FATAL: i32 = 1;
+pub const EXIT_CONFIG: i32 = 2;
+
 /// Entry point after the command line has been read.
 pub fn main(opts: Options) -> i32 {
     if opts.is_config_test() {
         return config_test(&opts);
     }
-    for w in crate::cli::unimplemented_option_warnings(&opts) {
-        eprintln!("kad: {w}");
+    let log = logging::LogSettings {
+        console: opts.log_console,
+        syslog: !opts.no_syslog,
+        facility: opts.log_facility.as_deref().and_then(crate::cli::facility).unwrap_or(3),
+        detail: opts.log_detail,
+        file: opts.log_file.clone(),
+        flush_file: opts.flush_log_file,
+    };
+    // Before forking, so that an unreadable log file is reported on the terminal.
+    if let Err(e) = logging::init(&log) {
+        eprintln!("kad: cannot open log file: {e}");
+        return EXIT_FATAL;
     }
-    eprintln!("kad: not yet: the daemon arrives with the runtime");
-    1
+    for w in crate::cli::unimplemented_option_warnings(&opts) {
+        tracing::warn!("{w}");
+    }
+    tracing::info!("Starting kad v{} (keepalived-compatible VRRP daemon)", env!("CARGO_PKG_VERSION"));
+    if let Some(ns) = &opts.namespace {
+        if let Err(e) = crate::net::netns::enter(ns) {
+            tracing::error!("cannot enter network namespace {ns}: {e}");
+            return EXIT_FATAL;
+        }
+    }
+    let loaded = config::load(&opts.config_file(), &load_options(&opts));
+    for d in &loaded.diags.list {
+        tracing::warn!("{}", d.render());
+    }
+    let config = match loaded.config {
+        Some(c) if !loaded.diags.is_fatal() => c,
+        _ => {
+            let code = loaded.diags.immediate_exit.unwrap_or(EXIT_CONFIG);
+            tracing::error!("Configuration cannot run; exiting with code {code}");
+            return code;
+        }
+    };
+    let umask = opts
+        .umask
+        .as_deref()
+        .and_then(|u| u32::from_str_radix(u.trim_start_matches("0o"), 8).ok())
+        .or(config.global.umask)
+        .unwrap_or(0o177);
+    // SAFETY: umask only changes this process's file-creation mask.
+    unsafe { libc::umask(umask as libc::mode_t) };
+    if !opts.dont_fork {
+        if let Err(e) = nix::unistd::daemon(false, false) {
+            tracing::error!("cannot daemonize: {e}");
+            return EXIT_FATAL;
+        }
+    }
+    // kad is one process: both of keepalived's pid files name it, so tools that signal
+    // either the parent or the VRRP child reach it.
+    let mut pid_files = Vec::new();
+    for path in [opts.pid_file(), opts.vrrp_pid_file()] {
+        match pidfile::PidFile::create(&path) {
+            Ok(p) => pid_files.push(p),
+            Err(e) => {
+                tracing::error!("{e}");
+                return EXIT_FATAL;
+            }
+        }
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the event loop: {e}");
+            return EXIT_FATAL;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    let code = local.block_on(&rt, runtime::Daemon::run(opts, config));
+    drop(pid_files);
+    code
+}
+
+/// Tell systemd we are ready (Type=notify), if it asked.
+pub fn sd_notify(state: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else { return };
+    let path = std::path::PathBuf::from(path);
+    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else { return };
+    let bytes = state.as_bytes();
+    let result = match path.to_str().and_then(|p| p.strip_prefix('@')) {
+        Some(abstract_name) => {
+            use std::os::linux::net::SocketAddrExt;
+            std::os::unix::net::SocketAddr::from_abstract_name(abstract_name.as_bytes())
+                .and_then(|addr| sock.send_to_addr(bytes, &addr))
+        }
+        None => sock.send_to(bytes, &path),
+    };
+    if let Err(e) = result {
+        tracing::debug!("sd_notify: {e}");
+    }
 }
 
 fn script_security_hook(config: &mut Config) -> Vec<Diagnostic> {

@@ -174,10 +174,10 @@ fn route_mixing_families_is_refused() {
 }
 
 #[test]
-fn inet6_swallows_the_next_word_as_keepalived_does() {
-    let l = routes("  inet6 default dev eth0");
-    assert!(has(&l, "Route must have a destination"));
-    assert!(has(&l, "keepalived ignores the word after 'inet6'"));
+fn a_leading_inet6_does_not_swallow_the_destination() {
+    let r = route_list(&routes("  inet6 default dev eth0"));
+    assert_eq!(r[0].family, Family::Inet6);
+    assert_eq!(r[0].dest.len, 0);
     let r = route_list(&routes("  default dev eth0 inet6"));
     assert_eq!(r[0].family, Family::Inet6);
     assert!(r[0].dest.addr.is_ipv6());

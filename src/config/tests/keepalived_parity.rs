@@ -223,6 +223,8 @@ fn cases() -> Vec<(&'static str, String)> {
     ]
 }
 
+const DELIBERATE_FIXES: &[&str] = &["route v6", "rule inet first"];
+
 #[test]
 fn minus_t_exit_codes_match_keepalived_2_2_7() {
     let ns = Netns::new(IFACES);
@@ -232,9 +234,17 @@ fn minus_t_exit_codes_match_keepalived_2_2_7() {
     for (i, (name, text)) in cases().into_iter().enumerate() {
         let conf = dir.0.join(format!("case{i}.conf"));
         std::fs::write(&conf, &text).expect("write");
-        let (expected, ka_out) = keepalived_exit(&ns, &conf, &dir.0);
+        let (keepalived, ka_out) = keepalived_exit(&ns, &conf, &dir.0);
         let l = load(&text);
         let got = exit(&l);
+        // keepalived steps over the word after a leading inet/inet6 (its own man page's
+        // `inet6 default via …` then has no destination); kad reads it, deliberately.
+        let expected = if DELIBERATE_FIXES.contains(&name) {
+            assert_eq!(keepalived, 5, "{name}: keepalived no longer has the inet/inet6 bug");
+            0
+        } else {
+            keepalived
+        };
         if got != expected {
             let kad: Vec<String> = l.diags.list.iter().map(|d| format!("{:?}: {}", d.class, d.message)).collect();
             mismatches.push(format!("{name}: keepalived {expected}, kad {got}\n  keepalived: {ka_out}\n  kad: {kad:#?}"));

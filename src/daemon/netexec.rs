@@ -1,0 +1,328 @@
+//! Applies an instance's address, route, rule and GARP actions to the kernel, in order,
+//! off the protocol loop.
+//!
+//! One executor task per instance: the core's ordering rules (VIPs before routes before
+//! GARP on becoming MASTER, backup routes before VIP removal on leaving it) hold within
+//! an instance, while a slow netlink exchange for one instance never delays adverts or
+//! other instances. What the kernel refuses is logged once with its reason and retried
+//! when links or addresses change, for as long as the current state still wants it.
+
+use crate::config::model::{AddressEntry, RouteEntry, RouteKey, RuleEntry};
+use crate::net::arp::{AnnounceTarget, Announcer, Burst};
+use crate::net::netlink::{Link, Netlink};
+use crate::net::{Change, NetError};
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+#[derive(Debug)]
+pub enum NetOp {
+    AddAddresses(Vec<AddressEntry>),
+    RemoveAddresses(Vec<AddressEntry>),
+    /// Install with NLM_F_REPLACE: a same-key route of the other state is swapped in
+    /// place, so the key is never without a route.
+    InstallRoutes(Vec<RouteEntry>),
+    RemoveRoutes(Vec<RouteEntry>),
+    InstallRules(Vec<RuleEntry>),
+    RemoveRules(Vec<RuleEntry>),
+    /// Announce these addresses `repeat` times (after the adds queued before it).
+    Announce { addresses: Vec<AddressEntry>, repeat: u32 },
+    /// Announce a bare address on the instance's interface (unicast source after FAULT).
+    AnnounceSource { address: IpAddr },
+    /// Drop announcements still queued (the instance left MASTER).
+    CancelAnnounce,
+    /// Links or addresses changed: try again what the kernel refused.
+    Retry,
+    /// Resolves when every earlier op has been applied.
+    Barrier(oneshot::Sender<()>),
+}
+
+/// Where an instance's objects go and how its frames leave.
+#[derive(Debug, Clone)]
+pub struct ExecContext {
+    pub instance: String,
+    /// Announcer owner id (unique per instance).
+    pub owner: u64,
+    /// Device for VIPs without `dev`: the instance interface, or its VMAC.
+    pub default_dev: Option<String>,
+    /// Devices whose addresses go on a VMAC instead (per-VIP `use_vmac`, `use_vmac_addr`):
+    /// configured device name → VMAC name.
+    pub vmac_for_dev: BTreeMap<String, String>,
+}
+
+/// Handle to an executor task.
+#[derive(Debug, Clone)]
+pub struct Executor {
+    tx: mpsc::UnboundedSender<NetOp>,
+}
+
+impl Executor {
+    pub fn spawn(ctx: ExecContext, netlink: Netlink, announcer: Arc<Announcer>) -> Executor {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = Task { ctx, netlink, announcer, pending: Pending::default() };
+        // Local: the netlink futures are not provably Send, and the loop is single-threaded.
+        tokio::task::spawn_local(task.run(rx));
+        Executor { tx }
+    }
+
+    pub fn submit(&self, op: NetOp) {
+        // The task only ends when every Executor handle is gone.
+        let _ = self.tx.send(op);
+    }
+
+    /// Wait until everything submitted so far has been applied.
+    pub async fn barrier(&self) {
+        let (done, wait) = oneshot::channel();
+        self.submit(NetOp::Barrier(done));
+        let _ = wait.await;
+    }
+}
+
+/// What the kernel refused and the current state still wants, keyed so that a later
+/// remove cancels the retry.
+#[derive(Debug, Default)]
+struct Pending {
+    addresses: BTreeMap<(IpAddr, u8, Option<String>), AddressEntry>,
+    routes: BTreeMap<RouteKey, RouteEntry>,
+    rules: Vec<RuleEntry>,
+}
+
+struct Task {
+    ctx: ExecContext,
+    netlink: Netlink,
+    announcer: Arc<Announcer>,
+    pending: Pending,
+}
+
+fn address_key(a: &AddressEntry) -> (IpAddr, u8, Option<String>) {
+    (a.prefix.addr, a.prefix.len, a.dev.clone())
+}
+
+impl Task {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<NetOp>) {
+        while let Some(op) = rx.recv().await {
+            self.apply(op).await;
+        }
+    }
+
+    async fn apply(&mut self, op: NetOp) {
+        match op {
+            NetOp::AddAddresses(list) => self.add_addresses(list).await,
+            NetOp::RemoveAddresses(list) => self.remove_addresses(list).await,
+            NetOp::InstallRoutes(list) => {
+                for r in list {
+                    self.install_route(r).await;
+                }
+            }
+            NetOp::RemoveRoutes(list) => {
+                for r in list {
+                    self.pending.routes.remove(&r.key());
+                    if let Err(e) = self.netlink.delete_route(&r).await {
+                        tracing::warn!("({}) cannot remove route {}: {e}", self.ctx.instance, describe_route(&r));
+                    }
+                }
+            }
+            NetOp::InstallRules(list) => {
+                for r in list {
+                    self.install_rule(r).await;
+                }
+            }
+            NetOp::RemoveRules(list) => {
+                for r in list {
+                    self.pending.rules.retain(|p| p != &r);
+                    if let Err(e) = self.netlink.delete_rule(&r).await {
+                        tracing::warn!("({}) cannot remove rule: {e}", self.ctx.instance);
+                    }
+                }
+            }
+            NetOp::Announce { addresses, repeat } => self.announce(&addresses, repeat).await,
+            NetOp::AnnounceSource { address } => {
+                let Some(dev) = self.ctx.default_dev.clone() else { return };
+                if let Some(target) = self.target(&dev, address, &mut HashMap::new()).await {
+                    self.announcer.announce(Burst { owner: self.ctx.owner, targets: vec![target], repeat: 1 });
+                }
+            }
+            NetOp::CancelAnnounce => self.announcer.cancel(self.ctx.owner),
+            NetOp::Retry => self.retry().await,
+            NetOp::Barrier(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// The device an address goes on, after `dev` defaulting and per-VIP VMAC mapping.
+    fn device_of(&self, entry: &AddressEntry) -> Option<String> {
+        let dev = entry.dev.clone().or_else(|| self.ctx.default_dev.clone())?;
+        Some(self.ctx.vmac_for_dev.get(&dev).cloned().unwrap_or(dev))
+    }
+
+    async fn resolve(&self, dev: &str, cache: &mut HashMap<String, Option<Link>>) -> Option<Link> {
+        if let Some(hit) = cache.get(dev) {
+            return hit.clone();
+        }
+        let link = self.netlink.link_by_name(dev).await.ok();
+        cache.insert(dev.to_string(), link.clone());
+        link
+    }
+
+    async fn add_addresses(&mut self, list: Vec<AddressEntry>) {
+        let mut cache = HashMap::new();
+        let mut batch = Vec::with_capacity(list.len());
+        let mut entries = Vec::with_capacity(list.len());
+        for entry in list {
+            let Some(dev) = self.device_of(&entry) else { continue };
+            match self.resolve(&dev, &mut cache).await {
+                Some(link) => {
+                    batch.push((link.index, entry.clone()));
+                    entries.push(entry);
+                }
+                None => self.refuse_address(entry, &format!("interface {dev} does not exist")),
+            }
+        }
+        let results = self.netlink.add_addresses(&batch).await;
+        for (entry, result) in entries.into_iter().zip(results) {
+            match result {
+                Ok(_) => {
+                    self.pending.addresses.remove(&address_key(&entry));
+                }
+                Err(e) => self.refuse_address(entry, &e.to_string()),
+            }
+        }
+    }
+
+    fn refuse_address(&mut self, entry: AddressEntry, reason: &str) {
+        let key = address_key(&entry);
+        if !self.pending.addresses.contains_key(&key) {
+            tracing::warn!(
+                "({}) cannot add address {}: {reason} (will retry when links or addresses change)",
+                self.ctx.instance,
+                entry.prefix
+            );
+        }
+        self.pending.addresses.insert(key, entry);
+    }
+
+    async fn remove_addresses(&mut self, list: Vec<AddressEntry>) {
+        let mut cache = HashMap::new();
+        let mut batch = Vec::with_capacity(list.len());
+        for entry in list {
+            self.pending.addresses.remove(&address_key(&entry));
+            let Some(dev) = self.device_of(&entry) else { continue };
+            if let Some(link) = self.resolve(&dev, &mut cache).await {
+                batch.push((link.index, entry));
+            }
+        }
+        for ((_, entry), result) in batch.iter().zip(self.netlink.delete_addresses(&batch).await) {
+            if let Err(e) = result {
+                tracing::warn!("({}) cannot remove address {}: {e}", self.ctx.instance, entry.prefix);
+            }
+        }
+    }
+
+    async fn install_route(&mut self, route: RouteEntry) {
+        let key = route.key();
+        match self.netlink.replace_route(&route).await {
+            Ok(()) => {
+                self.pending.routes.remove(&key);
+            }
+            Err(e) => {
+                if !self.pending.routes.contains_key(&key) {
+                    tracing::warn!(
+                        "({}) cannot install route {}: {} (will retry when links or addresses change)",
+                        self.ctx.instance,
+                        describe_route(&route),
+                        kernel_reason(&e)
+                    );
+                }
+                self.pending.routes.insert(key, route);
+            }
+        }
+    }
+
+    async fn install_rule(&mut self, rule: RuleEntry) {
+        match self.netlink.add_rule(&rule).await {
+            Ok(Change::Applied | Change::Unchanged) => self.pending.rules.retain(|p| p != &rule),
+            Err(e) => {
+                if !self.pending.rules.contains(&rule) {
+                    tracing::warn!("({}) cannot install rule: {} (will retry)", self.ctx.instance, kernel_reason(&e));
+                    self.pending.rules.push(rule);
+                }
+            }
+        }
+    }
+
+    async fn retry(&mut self) {
+        if !self.pending.addresses.is_empty() {
+            let list: Vec<AddressEntry> = self.pending.addresses.values().cloned().collect();
+            self.add_addresses(list).await;
+        }
+        let routes: Vec<RouteEntry> = self.pending.routes.values().cloned().collect();
+        for r in routes {
+            self.install_route(r).await;
+        }
+        let rules = self.pending.rules.clone();
+        for r in rules {
+            self.install_rule(r).await;
+        }
+    }
+
+    async fn target(
+        &self,
+        dev: &str,
+        address: IpAddr,
+        cache: &mut HashMap<String, Option<Link>>,
+    ) -> Option<AnnounceTarget> {
+        let link = self.resolve(dev, cache).await?;
+        let mac = link.mac()?;
+        if link.noarp {
+            return None;
+        }
+        // A VMAC announces from itself, but pacing and the NA router flag belong to the
+        // device underneath.
+        let (base_ifindex, base_ifname) = match (link.kind.as_deref(), link.parent) {
+            (Some("macvlan"), Some(parent)) => match self.netlink.link_by_index(parent).await {
+                Ok(p) => (p.index, p.name),
+                Err(_) => (link.index, link.name.clone()),
+            },
+            _ => (link.index, link.name.clone()),
+        };
+        Some(AnnounceTarget { ifindex: link.index, mac, base_ifindex, base_ifname, address })
+    }
+
+    async fn announce(&mut self, addresses: &[AddressEntry], repeat: u32) {
+        if repeat == 0 {
+            return;
+        }
+        let mut cache = HashMap::new();
+        let mut targets = Vec::with_capacity(addresses.len());
+        for entry in addresses {
+            let Some(dev) = self.device_of(entry) else { continue };
+            if let Some(t) = self.target(&dev, entry.prefix.addr, &mut cache).await {
+                targets.push(t);
+            }
+        }
+        if !targets.is_empty() {
+            self.announcer.announce(Burst { owner: self.ctx.owner, targets, repeat });
+        }
+    }
+}
+
+/// `dest via X dev Y table T` for log lines.
+pub fn describe_route(r: &RouteEntry) -> String {
+    let mut s = if r.dest.len == 0 { "default".to_string() } else { r.dest.to_string() };
+    if let Some(via) = r.via {
+        s.push_str(&format!(" via {via}"));
+    }
+    if let Some(dev) = &r.dev {
+        s.push_str(&format!(" dev {dev}"));
+    }
+    if r.table != 254 {
+        s.push_str(&format!(" table {}", r.table));
+    }
+    s
+}
+
+fn kernel_reason(e: &NetError) -> String {
+    e.to_string()
+}

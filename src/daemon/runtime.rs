@@ -1,0 +1,1151 @@
+//! The event loop: feeds the pure core with packets, timers, kernel notifications,
+//! tracker results and signals, and carries out the actions it returns.
+//!
+//! The loop itself only decodes packets, sends adverts and hands everything else to
+//! tasks (per-instance netlink executors, notify queues, the mailer, the GARP pacer), so
+//! no script, mail server or slow netlink exchange can delay an advert.
+
+use super::netexec::{ExecContext, Executor, NetOp};
+use super::track::{TrackerStatus as TrackStatus, TrackerUpdate, Trackers};
+use crate::cli::Options;
+use crate::config::model::{AddressEntry, Config, Family, RouteEntry, RouteKey, RuleEntry};
+use crate::net::arp::{Announcer, Spacing};
+use crate::net::monitor::{Monitor, NetEvent};
+use crate::net::netlink::{Link, Netlink};
+use crate::net::socket::{self, Interface, SocketOptions, VrrpSocket};
+use crate::net::vmac::{self, VmacSpec, Vmacs};
+use crate::net::NetError;
+use crate::notify::fifo::FifoSet;
+use crate::notify::queue::{self, Notifier, QueueSettings};
+use crate::notify::security::{vet_config, VettedConfig};
+use crate::notify::smtp::{HostFacts, MailSettings, MailState, MailTarget, Mailer};
+use crate::vrrp::packet::{self, AhParams, AuthData, DecodeOptions, Ipv4Datagram, V3Checksum};
+use crate::vrrp::{
+    Action, Destinations, Event, GarpKind, InstanceId, LogLevel, NotifyState, NotifyTarget, PacketErrorKind,
+    Received, Recipient, Router, RouterConfig, RouterOptions, StateName, Timestamp,
+};
+use crate::vrrp::params::{InstanceParams, TrackedObject};
+use crate::vrrp::event::TrackerStatus;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Bound on received packets waiting for the loop: beyond it a flood is dropped at the
+/// socket reader, so timers keep their pace.
+const RX_BACKLOG: usize = 1024;
+/// How long shutdown waits for notify_stop scripts and STOP mails.
+const STOP_NOTIFY_WAIT: Duration = Duration::from_secs(1);
+const RECV_BUFFER: usize = 65536;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct SocketKey {
+    interface: Option<String>,
+    family: Family,
+}
+
+struct RxPacket {
+    key: SocketKey,
+    bytes: Vec<u8>,
+    meta: socket::Received,
+}
+
+/// Per-instance I/O state that the core does not model.
+struct InstanceIo {
+    name: String,
+    vrid: u8,
+    socket: SocketKey,
+    source: Option<IpAddr>,
+    ip_id: packet::IpIdSequence,
+    v3_checksum: V3Checksum,
+    old_unicast_probe: bool,
+    unicast: bool,
+    unicast_ttl: u8,
+    ah: Option<([u8; 8], u32)>,
+    executor: Executor,
+    notifier: Option<Notifier>,
+    /// Per-VIP VMACs: device → VMAC name.
+    vip_vmacs: BTreeMap<String, String>,
+}
+
+pub struct Daemon {
+    opts: Options,
+    config: Config,
+    vetted: VettedConfig,
+    start: Instant,
+    router: Router,
+    netlink: Netlink,
+    vmacs: Vmacs,
+    announcer: Arc<Announcer>,
+    sockets: HashMap<SocketKey, Arc<VrrpSocket>>,
+    rx_tx: mpsc::Sender<RxPacket>,
+    io: BTreeMap<InstanceId, InstanceIo>,
+    group_notifiers: BTreeMap<String, Notifier>,
+    fifos: Arc<FifoSet>,
+    mailer: Mailer,
+    host: HostFacts,
+    statics: Executor,
+    trackers: Option<Trackers>,
+    link_up: HashMap<String, bool>,
+    next_owner: u64,
+}
+
+fn to_core_notify(state: NotifyState) -> queue::NotifyState {
+    match state {
+        NotifyState::Master => queue::NotifyState::Master,
+        NotifyState::Backup => queue::NotifyState::Backup,
+        NotifyState::Fault => queue::NotifyState::Fault,
+        NotifyState::Stop => queue::NotifyState::Stop,
+        NotifyState::Deleted => queue::NotifyState::Deleted,
+    }
+}
+
+fn to_mail_state(state: NotifyState) -> MailState {
+    match state {
+        NotifyState::Master => MailState::Master,
+        NotifyState::Backup => MailState::Backup,
+        NotifyState::Fault => MailState::Fault,
+        NotifyState::Stop => MailState::Stop,
+        NotifyState::Deleted => MailState::Deleted,
+    }
+}
+
+/// The kernel fills in 1024 for an IPv6 route without a metric: compare keys as the
+/// kernel stores them.
+fn normalised_key(mut key: RouteKey) -> RouteKey {
+    if key.family == Family::Inet6 && key.metric == 0 {
+        key.metric = 1024;
+    }
+    key
+}
+
+/// Drop `track_script`s that vetting disabled, as keepalived does ("not found").
+fn drop_disabled_scripts(config: &mut Config, vetted: &VettedConfig) {
+    for inst in &mut config.instances {
+        inst.track_scripts.retain(|t| {
+            let ok = vetted.vrrp_scripts.contains_key(&t.name);
+            if !ok {
+                tracing::warn!("({}) track script {} not found, ignoring...", inst.name, t.name);
+            }
+            ok
+        });
+    }
+    for g in &mut config.sync_groups {
+        g.track_scripts.retain(|t| vetted.vrrp_scripts.contains_key(&t.name));
+    }
+}
+
+pub fn router_options(config: &Config) -> RouterOptions {
+    RouterOptions { backup_on_owned_deletion: false, no_email_faults: config.global.no_email_faults }
+}
+
+impl Daemon {
+    fn now(&self) -> Timestamp {
+        Timestamp(self.start.elapsed().as_micros() as u64)
+    }
+
+    fn instant(&self, t: Timestamp) -> Instant {
+        self.start + Duration::from_micros(t.0)
+    }
+
+    fn log_action(level: LogLevel, message: &str) {
+        match level {
+            LogLevel::Debug => tracing::debug!("{message}"),
+            LogLevel::Info => tracing::info!("{message}"),
+            LogLevel::Warning => tracing::warn!("{message}"),
+            LogLevel::Error => tracing::error!("{message}"),
+        }
+    }
+
+    /// Build everything and run until a stop signal; returns the exit code.
+    pub async fn run(opts: Options, mut config: Config) -> i32 {
+        let netlink = match Netlink::connect() {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!("cannot open netlink: {e}");
+                return 1;
+            }
+        };
+        let mut monitor = match Monitor::open() {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!("cannot subscribe to netlink notifications: {e}");
+                return 1;
+            }
+        };
+        let vetted = vet_config(&config);
+        for line in &vetted.log {
+            tracing::info!("{line}");
+        }
+        drop_disabled_scripts(&mut config, &vetted);
+        let rcfg = match RouterConfig::from_config(&config, router_options(&config)) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!("configuration cannot run: {e}");
+                return 2;
+            }
+        };
+        let announcer = match Announcer::start(Spacing {
+            garp: config.global.vrrp_garp_interval,
+            gna: config.global.vrrp_gna_interval,
+        }) {
+            Ok(a) => Arc::new(a),
+            Err(e) => {
+                tracing::error!("cannot open the packet socket for gratuitous ARP: {e}");
+                return 1;
+            }
+        };
+        let fifos = Arc::new(FifoSet::open(vetted.fifo_plans()));
+        let host = HostFacts::detect();
+        let mailer = Mailer::start(MailSettings::from_config(&config, &host));
+        let statics = Executor::spawn(
+            ExecContext {
+                instance: "static".into(),
+                owner: 0,
+                default_dev: Some(config.global.default_interface.clone()),
+                vmac_for_dev: BTreeMap::new(),
+            },
+            netlink.clone(),
+            announcer.clone(),
+        );
+        let (rx_tx, mut rx_rx) = mpsc::channel(RX_BACKLOG);
+        let mut d = Daemon {
+            opts,
+            vmacs: Vmacs::new(netlink.clone()),
+            router: Router::new(rcfg),
+            config,
+            vetted,
+            start: Instant::now(),
+            netlink,
+            announcer,
+            sockets: HashMap::new(),
+            rx_tx,
+            io: BTreeMap::new(),
+            group_notifiers: BTreeMap::new(),
+            fifos,
+            mailer,
+            host,
+            statics,
+            trackers: None,
+            link_up: HashMap::new(),
+            next_owner: 1,
+        };
+        let (mut signals, mut tracker_rx) = match d.start_up().await {
+            Ok(x) => x,
+            Err(code) => return code,
+        };
+        loop {
+            let deadline = d.router.next_deadline().map(|t| d.instant(t));
+            tokio::select! {
+                biased;
+                _ = async { match deadline { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
+                    d.feed(Event::Tick).await;
+                }
+                _ = signals.term.recv() => break,
+                _ = signals.int.recv() => break,
+                _ = signals.hup.recv() => d.reload().await,
+                _ = signals.usr1.recv() => d.dump_data(),
+                _ = signals.usr2.recv() => d.dump_stats(false),
+                _ = signals.stats_clear.recv() => d.dump_stats(true),
+                _ = signals.json.recv() => d.dump_json(),
+                Some(update) = tracker_rx.recv() => d.tracker_update(update).await,
+                Some(ev) = monitor.next() => d.net_event(ev).await,
+                Some(pkt) = rx_rx.recv() => d.packet(pkt).await,
+            }
+        }
+        d.shut_down().await;
+        0
+    }
+
+    async fn start_up(&mut self) -> Result<(Signals, mpsc::Receiver<TrackerUpdate>), i32> {
+        let signals = Signals::new().map_err(|e| {
+            tracing::error!("cannot install signal handlers: {e}");
+            1
+        })?;
+        self.remove_stale_vmacs().await;
+        for id in self.router.instance_ids() {
+            self.set_up_instance(id).await;
+        }
+        for (name, scripts) in &self.vetted.sync_groups {
+            self.group_notifiers.insert(
+                name.clone(),
+                Notifier::group(name, scripts.clone(), self.fifos.clone(), QueueSettings::default()),
+            );
+        }
+        self.install_statics();
+        self.remove_stale_objects().await;
+        self.report_interfaces().await;
+        self.refresh_sources().await;
+        let (trackers, tracker_rx) = Trackers::start(&self.config, &self.vetted);
+        self.trackers = Some(trackers);
+        if let Some(delay) = self.config.global.vrrp_startup_delay {
+            tracing::info!("Delaying startup for {} seconds", delay.as_secs_f64());
+            tokio::time::sleep(delay).await;
+        }
+        super::sd_notify("READY=1");
+        self.feed(Event::Startup).await;
+        Ok((signals, tracker_rx))
+    }
+
+    async fn set_up_instance(&mut self, id: InstanceId) {
+        let Some(params) = self.router.params(id).cloned() else { return };
+        let Some(inst_cfg) = self.config.instances.iter().find(|i| i.name == params.name).cloned() else { return };
+        // The instance's own VMAC carries its adverts and VIPs.
+        if let (Some(vm), Some(parent)) = (&inst_cfg.use_vmac, &inst_cfg.interface) {
+            let spec = VmacSpec {
+                name: vm.ifname.clone(),
+                parent: parent.clone(),
+                mac: vm.mac.unwrap_or_else(|| vmac::default_mac(params.family, params.vrid)),
+                group: vm.group,
+                family: params.family,
+                ipv6: params.family == Family::Inet6,
+                strict_arp: false,
+            };
+            match self.vmacs.ensure(&spec, true).await {
+                Ok(v) => {
+                    tracing::info!("({}) VMAC {} ready on {}", params.name, v.name, v.parent_name);
+                    if params.family == Family::Inet6 {
+                        let ll = vmac::eui64_link_local(spec.mac);
+                        let entry = link_local_entry(ll, &v.name);
+                        if let Err(e) = self.netlink.add_address(v.index, &entry).await {
+                            tracing::warn!("({}) cannot add link-local {ll} to {}: {e}", params.name, v.name);
+                        }
+                    }
+                }
+                Err(e) => tracing::error!("({}) cannot set up VMAC {}: {e}", params.name, vm.ifname),
+            }
+        }
+        // Per-VIP VMACs on devices that carry no VRRP: down until MASTER.
+        let vip_devs: BTreeSet<String> = per_vip_vmac_devices(&params, &inst_cfg);
+        let prefix = self.config.global.vmac_addr_prefix.clone().or(self.config.global.vmac_prefix.clone());
+        let taken: Vec<String> = self.config.instances.iter().filter_map(|i| i.use_vmac.as_ref().map(|v| v.ifname.clone())).collect();
+        let mut vmac_for_dev = per_vip_vmac_names(prefix.as_deref(), params.vrid, &vip_devs, &taken);
+        for (dev, name) in vmac_for_dev.clone() {
+            let spec = VmacSpec {
+                name: name.clone(),
+                parent: dev.clone(),
+                mac: vmac::default_mac(params.family, params.vrid),
+                group: None,
+                family: params.family,
+                ipv6: false,
+                strict_arp: true,
+            };
+            if let Err(e) = self.vmacs.ensure(&spec, false).await {
+                tracing::error!("({}) cannot set up VMAC {name} on {dev}: {e}", params.name);
+                vmac_for_dev.remove(&dev);
+            }
+        }
+        let default_dev = params.rx_interface.clone().or(params.interface.clone());
+        let owner = self.next_owner;
+        self.next_owner += 1;
+        let executor = Executor::spawn(
+            ExecContext { instance: params.name.clone(), owner, default_dev, vmac_for_dev: vmac_for_dev.clone() },
+            self.netlink.clone(),
+            self.announcer.clone(),
+        );
+        let notifier = self.vetted.instances.get(&params.name).map(|scripts| {
+            Notifier::instance(&params.name, scripts.clone(), self.fifos.clone(), QueueSettings::default())
+        });
+        let ah = match &inst_cfg.auth {
+            Some(crate::config::model::Auth::Ah(key)) => {
+                let mut k = [0u8; 8];
+                for (d, s) in k.iter_mut().zip(key.iter()) {
+                    *d = *s;
+                }
+                Some((k, 0))
+            }
+            _ => None,
+        };
+        let unicast = params.is_unicast();
+        let v3_checksum = if params.v3_checksum_as_v2 { V3Checksum::AsV2 } else { V3Checksum::PseudoHeader };
+        let io = InstanceIo {
+            name: params.name.clone(),
+            vrid: params.vrid,
+            socket: SocketKey { interface: params.rx_interface.clone(), family: params.family },
+            source: None,
+            ip_id: packet::IpIdSequence::new(),
+            v3_checksum,
+            old_unicast_probe: unicast,
+            unicast,
+            unicast_ttl: inst_cfg.unicast_ttl.unwrap_or(255),
+            ah,
+            executor,
+            notifier,
+            vip_vmacs: vmac_for_dev,
+        };
+        self.io.insert(id, io);
+    }
+
+    /// keepalived removes copies of its VIPs found at start ("removing VIPs."), so that a
+    /// crashed run's leftovers cannot make two boxes answer for one address; kad also
+    /// removes its own leftover routes and rules (protocol 18).
+    async fn remove_stale_objects(&mut self) {
+        let kad_routes = self.netlink.routes(None, Some(crate::net::netlink::RTPROT_KEEPALIVED)).await.unwrap_or_default();
+        for (id, io) in &self.io {
+            let Some(params) = self.router.params(*id) else { continue };
+            let addrs: Vec<AddressEntry> = params.vips.iter().chain(params.excluded_vips.iter()).cloned().collect();
+            io.executor.submit(NetOp::RemoveAddresses(addrs));
+            let stale: Vec<RouteEntry> = params
+                .virtual_routes
+                .iter()
+                .filter(|r| kad_routes.iter().any(|k| normalised_key(k.key()) == normalised_key(r.key())))
+                .filter(|r| !params.backup_routes.iter().any(|b| b.key() == r.key()))
+                .cloned()
+                .collect();
+            if !stale.is_empty() {
+                io.executor.submit(NetOp::RemoveRoutes(stale));
+            }
+            if !params.virtual_rules.is_empty() {
+                io.executor.submit(NetOp::RemoveRules(params.virtual_rules.clone()));
+            }
+        }
+        for io in self.io.values() {
+            io.executor.barrier().await;
+        }
+    }
+
+    async fn remove_stale_vmacs(&mut self) {
+        let mut prefixes = vec!["vrrp".to_string()];
+        prefixes.extend(self.config.global.vmac_prefix.clone());
+        prefixes.extend(self.config.global.vmac_addr_prefix.clone());
+        let refs: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+        let keep: Vec<String> = self.config.instances.iter().filter_map(|i| i.use_vmac.as_ref().map(|v| v.ifname.clone())).collect();
+        let keep_refs: Vec<&str> = keep.iter().map(String::as_str).collect();
+        match self.vmacs.remove_stale(&refs, &keep_refs).await {
+            Ok(removed) if !removed.is_empty() => tracing::info!("removed stale VMACs: {}", removed.join(", ")),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("cannot look for stale VMACs: {e}"),
+        }
+    }
+
+    fn install_statics(&self) {
+        let c = &self.config;
+        if !c.static_addresses.is_empty() {
+            self.statics.submit(NetOp::AddAddresses(c.static_addresses.clone()));
+        }
+        if !c.static_routes.is_empty() {
+            self.statics.submit(NetOp::InstallRoutes(c.static_routes.clone()));
+        }
+        if !c.static_rules.is_empty() {
+            self.statics.submit(NetOp::InstallRules(c.static_rules.clone()));
+        }
+    }
+
+    /// Every interface a tracker or an instance names, with its current state.
+    fn watched_interfaces(&self) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        for id in self.router.instance_ids() {
+            if let Some(p) = self.router.params(id) {
+                names.extend(p.interface.clone());
+                names.extend(p.rx_interface.clone());
+                for t in &p.trackers {
+                    if let TrackedObject::Interface(n) = &t.object {
+                        names.insert(n.clone());
+                    }
+                }
+            }
+        }
+        names
+    }
+
+    async fn report_interfaces(&mut self) {
+        let links = self.netlink.links().await.unwrap_or_default();
+        for name in self.watched_interfaces() {
+            let up = links.iter().find(|l| l.name == name).is_some_and(Link::is_oper_up);
+            self.link_up.insert(name.clone(), up);
+            if !up {
+                tracing::info!("Interface {name} is down or missing");
+                self.feed(Event::InterfaceDown(name)).await;
+            }
+        }
+    }
+
+    /// Work out each instance's advert source and make sure its socket is open; both may
+    /// only become possible later (an IPv6 link-local still doing DAD, an address added
+    /// after start), so this runs again on address and link changes.
+    async fn refresh_sources(&mut self) {
+        let ids: Vec<InstanceId> = self.io.keys().copied().collect();
+        let mut events = Vec::new();
+        for id in ids {
+            let Some(params) = self.router.params(id).cloned() else { continue };
+            let new_source = self.source_for(&params).await;
+            let Some(io) = self.io.get(&id) else { continue };
+            let key = io.socket.clone();
+            if !self.sockets.contains_key(&key) {
+                self.open_socket(&key, &params, new_source).await;
+            }
+            let Some(io) = self.io.get_mut(&id) else { continue };
+            if io.source != new_source {
+                io.source = new_source;
+                events.push(Event::SourceAddress { instance: id, addr: new_source });
+            }
+        }
+        for ev in events {
+            self.feed(ev).await;
+        }
+    }
+
+    async fn source_for(&self, params: &InstanceParams) -> Option<IpAddr> {
+        if let Some(src) = params.configured_src {
+            return Some(src);
+        }
+        match params.family {
+            Family::Inet => {
+                let name = params.interface.as_ref()?;
+                let index = self.netlink.ifindex(name).await.ok()?;
+                socket::ipv4_source(&self.netlink, index, None).await.ok().map(IpAddr::V4)
+            }
+            Family::Inet6 => {
+                let name = params.rx_interface.as_ref().or(params.interface.as_ref())?;
+                let index = self.netlink.ifindex(name).await.ok()?;
+                socket::ipv6_link_local(&self.netlink, index).await.ok().map(IpAddr::V6)
+            }
+        }
+    }
+
+    async fn open_socket(&mut self, key: &SocketKey, params: &InstanceParams, source: Option<IpAddr>) {
+        let interface = match &key.interface {
+            Some(name) => match self.netlink.ifindex(name).await {
+                Ok(index) => Some(Interface { name: name.clone(), index }),
+                Err(_) => return,
+            },
+            None => None,
+        };
+        // Every instance on this socket listens to its own group (vrrp_mcast_group, or
+        // mcast_dst_ip); unicast instances need none.
+        let mut groups: Vec<IpAddr> = Vec::new();
+        for id in self.router.instance_ids() {
+            if let Some(p) = self.router.params(id) {
+                if p.rx_interface == key.interface && p.family == key.family && !p.is_unicast() && !groups.contains(&p.mcast_group) {
+                    groups.push(p.mcast_group);
+                }
+            }
+        }
+        let bind_source = match (key.family, source) {
+            (Family::Inet6, Some(IpAddr::V6(v6))) if v6.segments()[0] & 0xffc0 == 0xfe80 => Some(IpAddr::V6(v6)),
+            _ => None,
+        };
+        if key.family == Family::Inet6 && bind_source.is_none() && !params.is_unicast() {
+            // Sending before the link-local exists would use a VIP as the source.
+            return;
+        }
+        let options = SocketOptions {
+            family: key.family,
+            interface,
+            groups,
+            source: bind_source,
+            freebind: params.is_unicast(),
+            unicast_hops: self.config.instances.iter().find(|i| i.name == params.name).and_then(|i| i.unicast_ttl).unwrap_or(255),
+        };
+        match VrrpSocket::open(options) {
+            Ok(s) => {
+                let s = Arc::new(s);
+                self.sockets.insert(key.clone(), s.clone());
+                let tx = self.rx_tx.clone();
+                let k = key.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; RECV_BUFFER];
+                    loop {
+                        match s.recv(&mut buf).await {
+                            Ok(meta) => {
+                                let pkt = RxPacket { key: k.clone(), bytes: buf[..meta.len].to_vec(), meta };
+                                if tx.try_send(pkt).is_err() && tx.is_closed() {
+                                    return;
+                                }
+                            }
+                            Err(e) => {
+                                tracing::debug!("receive on {:?}: {e}", k.interface);
+                                tokio::time::sleep(Duration::from_millis(10)).await;
+                            }
+                        }
+                    }
+                });
+            }
+            Err(NetError::NotReady(why)) => tracing::debug!("socket on {:?} not ready: {why}", key.interface),
+            Err(e) => tracing::error!("({}) cannot open VRRP socket on {:?}: {e}", params.name, key.interface),
+        }
+    }
+
+    /// Hand an event to the core and carry out what it decides.
+    async fn feed(&mut self, event: Event) {
+        let now = self.now();
+        let actions = self.router.handle(now, event);
+        self.execute(actions).await;
+    }
+
+    async fn execute(&mut self, actions: Vec<Action>) {
+        for action in actions {
+            self.execute_one(action).await;
+        }
+    }
+
+    fn exec(&self, id: InstanceId, op: NetOp) {
+        if let Some(io) = self.io.get(&id) {
+            io.executor.submit(op);
+        }
+    }
+
+    async fn execute_one(&mut self, action: Action) {
+        match action {
+            Action::SendAdvert { instance, advert, destinations } => self.send_advert(instance, &advert, destinations).await,
+            Action::AddVips { instance, vips } | Action::AddExcludedVips { instance, vips } => {
+                self.exec(instance, NetOp::AddAddresses(vips))
+            }
+            Action::RemoveVips { instance, vips } | Action::RemoveExcludedVips { instance, vips } => {
+                self.exec(instance, NetOp::CancelAnnounce);
+                self.exec(instance, NetOp::RemoveAddresses(vips))
+            }
+            Action::InstallVirtualRoutes { instance, routes } | Action::InstallBackupRoutes { instance, routes } => {
+                self.exec(instance, NetOp::InstallRoutes(routes))
+            }
+            Action::RemoveVirtualRoutes { instance, routes } | Action::RemoveBackupRoutes { instance, routes } => {
+                self.exec(instance, NetOp::RemoveRoutes(routes))
+            }
+            Action::InstallVirtualRules { instance, rules } | Action::InstallBackupRules { instance, rules } => {
+                self.exec(instance, NetOp::InstallRules(rules))
+            }
+            Action::RemoveVirtualRules { instance, rules } | Action::RemoveBackupRules { instance, rules } => {
+                self.exec(instance, NetOp::RemoveRules(rules))
+            }
+            Action::SendGarp { instance, kind, repeat } => {
+                if kind == GarpKind::UnicastSource {
+                    if let Some(src) = self.io.get(&instance).and_then(|io| io.source) {
+                        self.exec(instance, NetOp::AnnounceSource { address: src });
+                    }
+                } else if let Some(p) = self.router.params(instance) {
+                    let addresses: Vec<AddressEntry> = p.vips.iter().chain(p.excluded_vips.iter()).cloned().collect();
+                    self.exec(instance, NetOp::Announce { addresses, repeat });
+                }
+            }
+            Action::StateChanged { instance, from, to } => self.state_changed(instance, from, to).await,
+            Action::Notify { target, state, priority } => match target {
+                NotifyTarget::Instance { id, .. } => {
+                    if let Some(n) = self.io.get(&id).and_then(|io| io.notifier.as_ref()) {
+                        n.state_changed(to_core_notify(state), priority);
+                    }
+                }
+                NotifyTarget::Group { name, .. } => {
+                    if let Some(n) = self.group_notifiers.get(&name) {
+                        n.state_changed(to_core_notify(state), 0);
+                    }
+                }
+            },
+            Action::NotifyMasterRxLowerPri { instance, priority, .. } => {
+                if let Some(n) = self.io.get(&instance).and_then(|io| io.notifier.as_ref()) {
+                    n.master_rx_lower_pri(priority);
+                }
+            }
+            Action::PriorityChanged { instance, master, priority, .. } => {
+                if let Some(n) = self.io.get(&instance).and_then(|io| io.notifier.as_ref()) {
+                    n.priority_changed(master, priority);
+                }
+            }
+            Action::Mail { target, state } => {
+                let t = match target {
+                    NotifyTarget::Instance { name, .. } => MailTarget::Instance(name),
+                    NotifyTarget::Group { name, .. } => MailTarget::Group(name),
+                };
+                self.mailer.submit(&t, to_mail_state(state));
+            }
+            Action::Log { level, message } => Self::log_action(level, &message),
+        }
+    }
+
+    /// VMACs on devices without VRRP are only up while MASTER, so the standby box never
+    /// sends a frame from the shared MAC (vmac-vip-devices.md pitfalls 1 and 3).
+    async fn state_changed(&mut self, id: InstanceId, from: StateName, to: StateName) {
+        tracing::debug!("instance {id:?}: {from:?} -> {to:?}");
+        let Some(io) = self.io.get(&id) else { return };
+        if io.vip_vmacs.is_empty() {
+            return;
+        }
+        let up = to == StateName::Master;
+        // Up before the VIPs are added on it; down only after they are gone.
+        if !up {
+            io.executor.barrier().await;
+        }
+        let names: Vec<String> = io.vip_vmacs.values().cloned().collect();
+        for name in names {
+            match self.netlink.ifindex(&name).await {
+                Ok(index) => {
+                    if let Err(e) = self.netlink.set_link_up(index, up).await {
+                        tracing::warn!("cannot set VMAC {name} {}: {e}", if up { "up" } else { "down" });
+                    }
+                }
+                Err(e) => tracing::warn!("VMAC {name} missing: {e}"),
+            }
+        }
+    }
+
+    async fn send_advert(&mut self, id: InstanceId, advert: &packet::Advert, destinations: Destinations) {
+        let Some(io) = self.io.get_mut(&id) else { return };
+        let Some(sock) = self.sockets.get(&io.socket).cloned() else {
+            tracing::debug!("({}) no socket yet, advert not sent", io.name);
+            return;
+        };
+        let Some(source) = io.source else { return };
+        let dsts: Vec<IpAddr> = match destinations {
+            Destinations::Multicast(g) => vec![g],
+            Destinations::Unicast(peers) => peers,
+        };
+        for dst in dsts {
+            let bytes = match (source, dst) {
+                (IpAddr::V4(src), IpAddr::V4(d)) => {
+                    let ah = match (&advert.auth, io.ah.as_mut()) {
+                        (AuthData::Ah, Some((key, seq))) => {
+                            *seq = seq.wrapping_add(1);
+                            Some(AhParams { key: *key, sequence: *seq })
+                        }
+                        _ => None,
+                    };
+                    let ttl = if d.is_multicast() { 255 } else { io.unicast_ttl };
+                    let params = packet::Ipv4Params { src, dst: d, ttl, id: io.ip_id.next_id(), v3_checksum: io.v3_checksum, ah };
+                    packet::encode_ipv4(advert, &params)
+                }
+                (IpAddr::V6(_), IpAddr::V6(_)) => packet::encode_ipv6(advert),
+                _ => continue,
+            };
+            match bytes {
+                Ok(b) => {
+                    let result = match (source, dst, io.unicast) {
+                        (IpAddr::V6(s), IpAddr::V6(d), true) => sock.send_from(&b, d, s).await,
+                        _ => sock.send(&b, dst).await,
+                    };
+                    if let Err(e) = result {
+                        tracing::warn!("({}) cannot send advert to {dst}: {e}", io.name);
+                    }
+                }
+                Err(e) => tracing::error!("({}) cannot encode advert: {e}", io.name),
+            }
+        }
+    }
+
+    async fn packet(&mut self, pkt: RxPacket) {
+        let event = match pkt.key.family {
+            Family::Inet => self.decode_v4(&pkt),
+            Family::Inet6 => self.decode_v6(&pkt),
+        };
+        if let Some(ev) = event {
+            self.feed(ev).await;
+        }
+    }
+
+    fn candidates(&self, key: &SocketKey, vrid: u8) -> Vec<InstanceId> {
+        self.io.iter().filter(|(_, io)| &io.socket == key && io.vrid == vrid).map(|(id, _)| *id).collect()
+    }
+
+    fn recipient(&self, key: &SocketKey, vrid: u8) -> Option<Recipient> {
+        match self.candidates(key, vrid).as_slice() {
+            [] => None,
+            [one] => Some(Recipient::Instance(*one)),
+            _ => Some(Recipient::Socket { vrid, family: key.family, interface: key.interface.clone() }),
+        }
+    }
+
+    fn decode_v4(&mut self, pkt: &RxPacket) -> Option<Event> {
+        let datagram = match Ipv4Datagram::parse(&pkt.bytes) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::debug!("dropped VRRP packet: {e}");
+                return None;
+            }
+        };
+        let vrid = datagram.vrid();
+        let Some(to) = self.recipient(&pkt.key, vrid) else {
+            if self.config.global.log_unknown_vrids {
+                tracing::info!("Unknown VRID {vrid} received from {}", datagram.src());
+            }
+            return None;
+        };
+        let first = self.candidates(&pkt.key, vrid)[0];
+        let io = self.io.get_mut(&first)?;
+        if let (Some((key, _)), Some(_)) = (io.ah.as_ref(), datagram.ah()) {
+            if let Err(e) = datagram.verify_ah(key, io.unicast) {
+                tracing::info!("({}) {e}", io.name);
+                return Some(Event::PacketError { to, kind: PacketErrorKind::AuthFailure });
+            }
+        }
+        let options = DecodeOptions {
+            v3_checksum: io.v3_checksum,
+            old_unicast_fallback: io.old_unicast_probe.then_some(socket::VRRP_GROUP_V4),
+        };
+        match datagram.decode(&options) {
+            Ok(r) => {
+                if r.checksum == packet::ChecksumForm::V3OldUnicast && io.v3_checksum == V3Checksum::PseudoHeader {
+                    tracing::info!("({}) Setting unicast VRRPv3 checksum to old version", io.name);
+                    io.v3_checksum = V3Checksum::OldUnicast { group: socket::VRRP_GROUP_V4 };
+                }
+                Some(Event::AdvertReceived(Received { to, advert: r.advert, src: r.src, dst: r.dst, ttl: Some(r.ttl_or_hop_limit) }))
+            }
+            Err(e) => Self::decode_error(to, &io.name, &e),
+        }
+    }
+
+    fn decode_error(to: Recipient, name: &str, e: &packet::DecodeError) -> Option<Event> {
+        tracing::info!("({name}) {e}");
+        let kind = match e {
+            packet::DecodeError::Length { .. } | packet::DecodeError::TotalLength { .. } => PacketErrorKind::Length,
+            packet::DecodeError::PacketType { .. } => PacketErrorKind::InvalidType,
+            packet::DecodeError::AuthType { .. } => PacketErrorKind::InvalidAuthType,
+            packet::DecodeError::Checksum { .. } => PacketErrorKind::Checksum,
+            _ => return None,
+        };
+        Some(Event::PacketError { to, kind })
+    }
+
+    fn decode_v6(&mut self, pkt: &RxPacket) -> Option<Event> {
+        let (IpAddr::V6(src), IpAddr::V6(dst)) = (pkt.meta.src, pkt.meta.dst) else { return None };
+        let vrid = *pkt.bytes.get(1)?;
+        let to = self.recipient(&pkt.key, vrid)?;
+        let first = self.candidates(&pkt.key, vrid)[0];
+        let name = self.io.get(&first)?.name.clone();
+        match packet::decode_ipv6(&pkt.bytes, src, dst, pkt.meta.ttl) {
+            Ok(r) => Some(Event::AdvertReceived(Received { to, advert: r.advert, src: r.src, dst: r.dst, ttl: Some(r.ttl_or_hop_limit) })),
+            Err(e) => Self::decode_error(to, &name, &e),
+        }
+    }
+
+    async fn tracker_update(&mut self, update: TrackerUpdate) {
+        let (object, status) = match update.status {
+            TrackStatus::ScriptOk => (TrackedObject::Script(update.name), TrackerStatus::ScriptOk),
+            TrackStatus::ScriptFailed => (TrackedObject::Script(update.name), TrackerStatus::ScriptFailed),
+            TrackStatus::FileValue(v) => (TrackedObject::File(update.name), TrackerStatus::FileValue(v)),
+        };
+        self.feed(Event::TrackerUpdate { object, status }).await;
+    }
+
+    fn retry_all(&self) {
+        for io in self.io.values() {
+            io.executor.submit(NetOp::Retry);
+        }
+        self.statics.submit(NetOp::Retry);
+    }
+
+    async fn net_event(&mut self, ev: NetEvent) {
+        match ev {
+            NetEvent::LinkChanged(link) => {
+                let up = link.is_oper_up();
+                let watched = self.watched_interfaces().contains(&link.name);
+                let was = self.link_up.insert(link.name.clone(), up);
+                if watched && was != Some(up) {
+                    if up {
+                        tracing::info!("Interface {} is up", link.name);
+                        // The kernel drops multicast memberships when a driver resets the
+                        // device (keepalived issue 1847): join again.
+                        for (key, sock) in &self.sockets {
+                            if key.interface.as_deref() == Some(link.name.as_str()) {
+                                if let Err(e) = sock.rejoin(link.index) {
+                                    tracing::warn!("cannot rejoin VRRP group on {}: {e}", link.name);
+                                }
+                            }
+                        }
+                        self.feed(Event::InterfaceUp(link.name.clone())).await;
+                    } else {
+                        tracing::info!("Interface {} is down", link.name);
+                        self.feed(Event::InterfaceDown(link.name.clone())).await;
+                    }
+                }
+                if was != Some(up) {
+                    self.refresh_sources().await;
+                    self.retry_all();
+                }
+            }
+            NetEvent::LinkDeleted { name, .. } => {
+                if self.link_up.insert(name.clone(), false) == Some(true) {
+                    self.feed(Event::InterfaceDown(name.clone())).await;
+                }
+                self.sockets.retain(|k, _| k.interface.as_deref() != Some(name.as_str()));
+            }
+            NetEvent::AddressAdded(_) => {
+                self.refresh_sources().await;
+                self.retry_all();
+            }
+            NetEvent::AddressRemoved(info) => {
+                let mut events = Vec::new();
+                for id in self.router.instance_ids() {
+                    if let Some(p) = self.router.params(id) {
+                        if p.vips.iter().chain(p.excluded_vips.iter()).any(|a| a.prefix.addr == info.local && !a.no_track) {
+                            events.push(Event::OwnedAddressDeleted { instance: id, addr: info.local });
+                        }
+                    }
+                }
+                if self.config.static_addresses.iter().any(|a| a.prefix.addr == info.local) {
+                    tracing::info!("static address {} was deleted - restoring", info.local);
+                    self.statics.submit(NetOp::AddAddresses(
+                        self.config.static_addresses.iter().filter(|a| a.prefix.addr == info.local).cloned().collect(),
+                    ));
+                }
+                for ev in events {
+                    self.feed(ev).await;
+                }
+                self.refresh_sources().await;
+            }
+            NetEvent::RouteRemoved(info) => {
+                let key = normalised_key(info.key());
+                let mut events = Vec::new();
+                for id in self.router.instance_ids() {
+                    if let Some(p) = self.router.params(id) {
+                        if p.virtual_routes.iter().chain(p.backup_routes.iter()).any(|r| normalised_key(r.key()) == key) {
+                            let own = p.virtual_routes.iter().chain(p.backup_routes.iter()).find(|r| normalised_key(r.key()) == key).map(|r| r.key());
+                            if let Some(own) = own {
+                                events.push(Event::OwnedRouteDeleted { instance: id, key: own });
+                            }
+                        }
+                    }
+                }
+                let statics: Vec<RouteEntry> =
+                    self.config.static_routes.iter().filter(|r| normalised_key(r.key()) == key).cloned().collect();
+                if !statics.is_empty() {
+                    tracing::info!("static route {} was deleted - restoring", info.dest);
+                    self.statics.submit(NetOp::InstallRoutes(statics));
+                }
+                for ev in events {
+                    self.feed(ev).await;
+                }
+            }
+            NetEvent::RuleRemoved(info) => {
+                let mut events = Vec::new();
+                for id in self.router.instance_ids() {
+                    if let Some(p) = self.router.params(id) {
+                        for r in p.virtual_rules.iter().chain(p.backup_rules.iter()) {
+                            if rule_matches(&info, r) {
+                                events.push(Event::OwnedRuleDeleted { instance: id, rule: r.clone() });
+                            }
+                        }
+                    }
+                }
+                let statics: Vec<RuleEntry> = self.config.static_rules.iter().filter(|r| rule_matches(&info, r)).cloned().collect();
+                if !statics.is_empty() {
+                    self.statics.submit(NetOp::InstallRules(statics));
+                }
+                for ev in events {
+                    self.feed(ev).await;
+                }
+            }
+            NetEvent::Overrun => {
+                tracing::warn!("netlink notifications were lost; re-checking interfaces and addresses");
+                self.refresh_sources().await;
+                self.retry_all();
+            }
+            NetEvent::RouteAdded(_) | NetEvent::RuleAdded(_) => {}
+        }
+    }
+
+    async fn reload(&mut self) {
+        tracing::info!("Reloading");
+        let loaded = crate::config::load(&self.opts.config_file(), &super::load_options(&self.opts));
+        let Some(mut config) = loaded.config.filter(|_| !loaded.diags.is_fatal()) else {
+            for d in &loaded.diags.list {
+                tracing::error!("{}", d.render());
+            }
+            tracing::error!("reload refused: the new configuration has errors; the running one stays");
+            return;
+        };
+        for d in &loaded.diags.list {
+            tracing::warn!("{}", d.render());
+        }
+        let vetted = vet_config(&config);
+        drop_disabled_scripts(&mut config, &vetted);
+        let rcfg = match RouterConfig::from_config(&config, router_options(&config)) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!("reload refused: {e}; the running configuration stays");
+                return;
+            }
+        };
+        let old_ids: BTreeSet<InstanceId> = self.io.keys().copied().collect();
+        let old_config = std::mem::replace(&mut self.config, config);
+        self.vetted = vetted;
+        self.mailer.reconfigure(MailSettings::from_config(&self.config, &self.host));
+        let now = self.now();
+        let actions = self.router.handle(now, Event::Reload(Box::new(rcfg)));
+        // Instances new to the router need their I/O before their actions run.
+        for id in self.router.instance_ids() {
+            if !old_ids.contains(&id) {
+                self.set_up_instance(id).await;
+            } else if let (Some(io), Some(scripts)) = (self.io.get_mut(&id), self.vetted.instances.get(&self.router.params(id).map(|p| p.name.clone()).unwrap_or_default())) {
+                io.notifier = Some(Notifier::instance(&io.name, scripts.clone(), self.fifos.clone(), QueueSettings::default()));
+            }
+        }
+        self.execute(actions).await;
+        let current: BTreeSet<InstanceId> = self.router.instance_ids().into_iter().collect();
+        for gone in old_ids.difference(&current) {
+            if let Some(io) = self.io.remove(gone) {
+                io.executor.barrier().await;
+            }
+        }
+        for (name, scripts) in &self.vetted.sync_groups {
+            self.group_notifiers.insert(
+                name.clone(),
+                Notifier::group(name, scripts.clone(), self.fifos.clone(), QueueSettings::default()),
+            );
+        }
+        // Statics: add the new ones, remove those no longer configured.
+        let gone_addrs: Vec<AddressEntry> =
+            old_config.static_addresses.iter().filter(|a| !self.config.static_addresses.contains(a)).cloned().collect();
+        let gone_routes: Vec<RouteEntry> =
+            old_config.static_routes.iter().filter(|r| !self.config.static_routes.contains(r)).cloned().collect();
+        let gone_rules: Vec<RuleEntry> =
+            old_config.static_rules.iter().filter(|r| !self.config.static_rules.contains(r)).cloned().collect();
+        self.statics.submit(NetOp::RemoveAddresses(gone_addrs));
+        self.statics.submit(NetOp::RemoveRoutes(gone_routes));
+        self.statics.submit(NetOp::RemoveRules(gone_rules));
+        self.install_statics();
+        if let Some(t) = self.trackers.take() {
+            t.stop().await;
+        }
+        let (trackers, _rx) = Trackers::start(&self.config, &self.vetted);
+        self.trackers = Some(trackers);
+        self.refresh_sources().await;
+        tracing::info!("Reload finished");
+    }
+
+    fn dump_data(&self) {
+        tracing::info!("data dump requested (SIGUSR1)");
+    }
+
+    fn dump_stats(&mut self, clear: bool) {
+        tracing::info!("stats dump requested");
+        if clear {
+            self.router.clear_stats();
+        }
+    }
+
+    fn dump_json(&self) {
+        tracing::info!("JSON dump requested");
+    }
+
+    /// TERM/INT: priority-0 adverts from masters, then every address, route, rule and
+    /// VMAC kad added is removed, notify_stop runs, and STOP mails get a bounded wait.
+    async fn shut_down(mut self) {
+        tracing::info!("Stopping");
+        let dont_release = self.opts.dont_release_vrrp;
+        let now = self.now();
+        let actions = self.router.handle(now, Event::Shutdown);
+        let actions: Vec<Action> = if dont_release {
+            actions
+                .into_iter()
+                .filter(|a| matches!(a, Action::SendAdvert { .. } | Action::Notify { .. } | Action::Mail { .. } | Action::Log { .. } | Action::StateChanged { .. }))
+                .collect()
+        } else {
+            actions
+        };
+        self.execute(actions).await;
+        let c = &self.config;
+        if !dont_release {
+            self.statics.submit(NetOp::RemoveRules(c.static_rules.clone()));
+            self.statics.submit(NetOp::RemoveRoutes(c.static_routes.clone()));
+            self.statics.submit(NetOp::RemoveAddresses(c.static_addresses.clone()));
+        }
+        let barriers = self.io.values().map(|io| io.executor.barrier()).collect::<Vec<_>>();
+        let _ = tokio::time::timeout(Duration::from_secs(2), futures::future::join_all(barriers)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.statics.barrier()).await;
+        if !dont_release {
+            for e in self.vmacs.restore_all() {
+                tracing::warn!("restoring VMACs and sysctls: {e}");
+            }
+        }
+        if let Some(t) = self.trackers.take() {
+            t.stop().await;
+        }
+        let mut notifiers: Vec<Notifier> = self.io.into_values().filter_map(|io| io.notifier).collect();
+        notifiers.extend(self.group_notifiers.into_values());
+        let deadline = Instant::now() + STOP_NOTIFY_WAIT;
+        let (_, _) = tokio::join!(queue::shutdown_all(notifiers, STOP_NOTIFY_WAIT), self.mailer.shutdown(deadline));
+        self.fifos.close(Duration::from_millis(500)).await;
+        tracing::info!("Stopped");
+    }
+}
+
+/// Names for the per-VIP VMACs of one instance: `<prefix>.<vrid>`, then `<prefix>1.<vrid>`,
+/// `<prefix>2.<vrid>`… as keepalived numbers clashing VMAC names, skipping names taken by
+/// the instance's own VMAC.
+fn per_vip_vmac_names(prefix: Option<&str>, vrid: u8, devs: &BTreeSet<String>, taken: &[String]) -> BTreeMap<String, String> {
+    let base = prefix.unwrap_or("vrrp");
+    let mut names = BTreeMap::new();
+    let mut n = 0u32;
+    for dev in devs {
+        loop {
+            let candidate = if n == 0 { format!("{base}.{vrid}") } else { format!("{base}{n}.{vrid}") };
+            n += 1;
+            if !taken.contains(&candidate) && candidate.len() <= 15 {
+                names.insert(dev.clone(), candidate);
+                break;
+            }
+            if n > 99 {
+                break;
+            }
+        }
+    }
+    names
+}
+
+/// Devices of VIPs that get their own VMAC: per-VIP `use_vmac`, or every VIP on another
+/// device with `use_vmac_addr`.
+fn per_vip_vmac_devices(params: &InstanceParams, inst: &crate::config::model::VrrpInstance) -> BTreeSet<String> {
+    params
+        .vips
+        .iter()
+        .chain(params.excluded_vips.iter())
+        .filter(|a| a.use_vmac || (inst.use_vmac_addr && a.dev.is_some() && a.dev != inst.interface))
+        .filter_map(|a| a.dev.clone())
+        .collect()
+}
+
+fn link_local_entry(ll: Ipv6Addr, dev: &str) -> AddressEntry {
+    AddressEntry {
+        prefix: crate::config::model::Prefix { addr: IpAddr::V6(ll), len: 64 },
+        dev: Some(dev.to_string()),
+        scope: 253,
+        broadcast: None,
+        label: None,
+        peer: None,
+        home: false,
+        nodad: true,
+        mngtmpaddr: false,
+        noprefixroute: false,
+        autojoin: false,
+        no_track: true,
+        preferred_lft: None,
+        use_vmac: false,
+        track_group: None,
+        span: Default::default(),
+    }
+}
+
+struct Signals {
+    term: Signal,
+    int: Signal,
+    hup: Signal,
+    usr1: Signal,
+    usr2: Signal,
+    stats_clear: Signal,
+    json: Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+            usr1: signal(SignalKind::user_defined1())?,
+            usr2: signal(SignalKind::user_defined2())?,
+            stats_clear: signal(SignalKind::from_raw(libc::SIGRTMAX() - 1))?,
+            json: signal(SignalKind::from_raw(libc::SIGRTMIN() + 2))?,
+        })
+    }
+}
+
+/// Whether a deleted kernel rule is one of ours: the fields keepalived's rules are
+/// identified by.
+fn rule_matches(info: &crate::net::netlink::RuleInfo, rule: &RuleEntry) -> bool {
+    info.family == rule.family
+        && info.priority == rule.priority
+        && info.from == rule.from
+        && info.to == rule.to
+        && info.action == Some(rule.action)
+}
