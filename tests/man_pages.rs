@@ -20,8 +20,14 @@ const PAGES: [&str; 2] = [KAD_8, KEEPALIVED_CONF_5];
 
 /// The extensions the model documents as kad's own; the keyword tables of the parser add
 /// theirs (`Kw::ext("…")`), so a new extension cannot go undocumented.
-const MODEL_EXTENSIONS: [&str; 6] =
-    ["backup_routes", "backup_rules", "smtp_tls", "smtp_auth_file", "status_socket", "prometheus_listen"];
+const MODEL_EXTENSIONS: [&str; 6] = [
+    "backup_routes",
+    "backup_rules",
+    "smtp_tls",
+    "smtp_auth_file",
+    "status_socket",
+    "prometheus_listen",
+];
 
 /// Long options kad(8) may name that `kad --help` does not print: the installer's, and
 /// the `kad status` subcommand's.
@@ -43,14 +49,22 @@ fn run(cmd: Command) -> RunOutput {
 fn man(page: &str, extra: &[&str]) -> RunOutput {
     let mut cmd = Command::new("man");
     cmd.args(extra).arg("-l").arg(repo().join(page));
-    cmd.env("MANWIDTH", "80").env("LC_ALL", "C.UTF-8").env_remove("MANPAGER").env_remove("PAGER");
+    cmd.env("MANWIDTH", "80")
+        .env("LC_ALL", "C.UTF-8")
+        .env_remove("MANPAGER")
+        .env_remove("PAGER");
     run(cmd)
 }
 
 /// The page as a reader sees it, without hyphenation, so option names stay whole.
 fn rendered(page: &str) -> String {
     let out = man(page, &["--nh", "--nj"]);
-    assert!(out.success(), "man -l {page}: {}\n{}", out.describe_status(), out.stderr);
+    assert!(
+        out.success(),
+        "man -l {page}: {}\n{}",
+        out.describe_status(),
+        out.stderr
+    );
     out.stdout
 }
 
@@ -79,7 +93,10 @@ fn long_options(text: &str) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     for word in text.split(|c: char| c.is_whitespace() || matches!(c, ',' | '(' | ')' | '[' | ']' | '=' | '<' | '>')) {
         if let Some(name) = word.strip_prefix("--") {
-            let name: String = name.chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).collect();
+            let name: String = name
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+                .collect();
             if name.starts_with(|c: char| c.is_ascii_lowercase()) {
                 found.insert(format!("--{name}"));
             }
@@ -119,18 +136,27 @@ fn kad_8_documents_every_option_that_kad_help_prints_and_no_other() {
     let help = format!("{}{}", out.stdout, out.stderr);
     let longs = long_options(&help);
     let shorts = short_options(&help);
-    assert!(longs.len() >= 30 && shorts.len() >= 25, "too few options read from the help:\n{help}");
+    assert!(
+        longs.len() >= 30 && shorts.len() >= 25,
+        "too few options read from the help:\n{help}"
+    );
 
     let page = rendered(KAD_8);
-    let undocumented: Vec<&String> =
-        longs.iter().chain(shorts.iter()).filter(|opt| !mentions(&page, opt)).collect();
+    let undocumented: Vec<&String> = longs
+        .iter()
+        .chain(shorts.iter())
+        .filter(|opt| !mentions(&page, opt))
+        .collect();
     assert!(undocumented.is_empty(), "kad(8) does not mention {undocumented:?}");
 
     let unknown: Vec<String> = long_options(&page)
         .into_iter()
         .filter(|opt| !longs.contains(opt) && !OPTIONS_OUTSIDE_HELP.contains(&opt.as_str()))
         .collect();
-    assert!(unknown.is_empty(), "kad(8) documents options kad does not have: {unknown:?}");
+    assert!(
+        unknown.is_empty(),
+        "kad(8) documents options kad does not have: {unknown:?}"
+    );
 }
 
 /// Every `Kw::ext("name"` in the configuration reader's sources.
@@ -168,17 +194,26 @@ fn keepalived_conf_5_documents_every_kad_extension_in_its_section() {
     let page = rendered(KEEPALIVED_CONF_5);
     let listed = section(&page, "KAD EXTENSIONS").join("\n");
     let missing: Vec<&String> = extensions.iter().filter(|e| !mentions(&listed, e)).collect();
-    assert!(missing.is_empty(), "KAD EXTENSIONS in keepalived.conf(5) lacks {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "KAD EXTENSIONS in keepalived.conf(5) lacks {missing:?}"
+    );
 
     let backup = section(&page, "BACKUP ROUTES AND RULES").join("\n");
     for word in ["backup_routes", "backup_rules", "virtual_routes", "--keepalived-compat"] {
-        assert!(mentions(&backup, word), "BACKUP ROUTES AND RULES does not mention {word}");
+        assert!(
+            mentions(&backup, word),
+            "BACKUP ROUTES AND RULES does not mention {word}"
+        );
     }
 
     let kad8 = rendered(KAD_8);
     let compat = section(&kad8, "OPTIONS").join("\n");
     let missing: Vec<&String> = extensions.iter().filter(|e| !mentions(&compat, e)).collect();
-    assert!(missing.is_empty(), "kad(8) --keepalived-compat does not list {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "kad(8) --keepalived-compat does not list {missing:?}"
+    );
 }
 
 // ----- the installer --------------------------------------------------------------------
@@ -204,7 +239,13 @@ fn snapshot(root: &Path) -> BTreeMap<String, Entry> {
                 walk(root, &path, out);
             } else {
                 let mode = meta.permissions().mode() & 0o7777;
-                out.insert(rel, Entry::File { bytes: std::fs::read(&path).unwrap(), mode });
+                out.insert(
+                    rel,
+                    Entry::File {
+                        bytes: std::fs::read(&path).unwrap(),
+                        mode,
+                    },
+                );
             }
         }
     }
@@ -270,7 +311,10 @@ impl Installer {
         }
         cmd.args(["--mount", "--propagation", "private", "sh", "-c", READ_ONLY_HOST, "sh"]);
         cmd.arg(&self.destdir).arg(&self.scratch);
-        cmd.arg("sh").arg(repo().join("packaging/install.sh")).arg("--destdir").arg(&self.destdir);
+        cmd.arg("sh")
+            .arg(repo().join("packaging/install.sh"))
+            .arg("--destdir")
+            .arg(&self.destdir);
         cmd.args(args);
         let path = format!("{}:{}", fake_bin.display(), std::env::var("PATH").unwrap_or_default());
         cmd.env("PATH", path).env("TMPDIR", &self.scratch).env_remove("DESTDIR");
@@ -296,7 +340,10 @@ fn installer(tmp: &TempDir) -> Installer {
 }
 
 fn file(bytes: impl Into<Vec<u8>>, mode: u32) -> Entry {
-    Entry::File { bytes: bytes.into(), mode }
+    Entry::File {
+        bytes: bytes.into(),
+        mode,
+    }
 }
 
 fn link(target: &str) -> Entry {
@@ -335,25 +382,47 @@ fn install_as_keepalived_stages_everything_under_destdir_and_uninstall_restores_
     let keepalived_page = b"keepalived's own page".to_vec();
     let options = b"DAEMON_ARGS=\"-D\"\n".to_vec();
     write(&inst.destdir, "usr/sbin/keepalived", &keepalived_binary);
-    write(&inst.destdir, "usr/share/man/man5/keepalived.conf.5.gz", &keepalived_page);
+    write(
+        &inst.destdir,
+        "usr/share/man/man5/keepalived.conf.5.gz",
+        &keepalived_page,
+    );
     write(&inst.destdir, "etc/default/keepalived", &options);
     let before = snapshot(&inst.destdir);
 
     inst.run(&["--binary", env!("CARGO_BIN_EXE_kad"), "--as-keepalived"]);
 
     let mut tree = snapshot(&inst.destdir);
-    assert!(tree.remove("var/lib/kad/install-manifest").is_some(), "no install manifest");
+    assert!(
+        tree.remove("var/lib/kad/install-manifest").is_some(),
+        "no install manifest"
+    );
     unzip_pages(&mut tree, &inst.scratch);
     let expected: BTreeMap<String, Entry> = [
-        ("usr/sbin/kad", file(std::fs::read(env!("CARGO_BIN_EXE_kad")).unwrap(), 0o755)),
+        (
+            "usr/sbin/kad",
+            file(std::fs::read(env!("CARGO_BIN_EXE_kad")).unwrap(), 0o755),
+        ),
         ("usr/sbin/keepalived", link("kad")),
         ("usr/sbin/keepalived.kad-orig", file(keepalived_binary, 0o644)),
         ("usr/share/man/man8/kad.8.gz", file(page(KAD_8), 0o644)),
         ("usr/share/man/man8/keepalived.8.gz", link("kad.8.gz")),
-        ("usr/share/man/man5/keepalived.conf.5.gz", file(page(KEEPALIVED_CONF_5), 0o644)),
-        ("usr/share/man/man5/keepalived.conf.5.gz.kad-orig", file(keepalived_page, 0o644)),
-        ("lib/systemd/system/kad.service", file(page("packaging/kad.service"), 0o644)),
-        ("etc/systemd/system/keepalived.service", link("/lib/systemd/system/kad.service")),
+        (
+            "usr/share/man/man5/keepalived.conf.5.gz",
+            file(page(KEEPALIVED_CONF_5), 0o644),
+        ),
+        (
+            "usr/share/man/man5/keepalived.conf.5.gz.kad-orig",
+            file(keepalived_page, 0o644),
+        ),
+        (
+            "lib/systemd/system/kad.service",
+            file(page("packaging/kad.service"), 0o644),
+        ),
+        (
+            "etc/systemd/system/keepalived.service",
+            link("/lib/systemd/system/kad.service"),
+        ),
         ("etc/default/keepalived", file(options, 0o644)),
     ]
     .into_iter()
@@ -363,7 +432,11 @@ fn install_as_keepalived_stages_everything_under_destdir_and_uninstall_restores_
     assert_eq!(tree, expected);
 
     inst.run(&["--uninstall"]);
-    assert_eq!(snapshot(&inst.destdir), before, "uninstall did not restore the keepalived files");
+    assert_eq!(
+        snapshot(&inst.destdir),
+        before,
+        "uninstall did not restore the keepalived files"
+    );
 }
 
 #[test]
@@ -379,7 +452,10 @@ fn plain_install_adds_the_options_file_and_uninstall_leaves_nothing() {
     inst.run(&["--binary", env!("CARGO_BIN_EXE_kad")]);
 
     let mut tree = snapshot(&inst.destdir);
-    assert!(tree.remove("var/lib/kad/install-manifest").is_some(), "no install manifest");
+    assert!(
+        tree.remove("var/lib/kad/install-manifest").is_some(),
+        "no install manifest"
+    );
     unzip_pages(&mut tree, &inst.scratch);
     let names: Vec<&str> = tree.keys().map(String::as_str).collect();
     assert_eq!(
@@ -392,7 +468,10 @@ fn plain_install_adds_the_options_file_and_uninstall_leaves_nothing() {
             "usr/share/man/man8/kad.8.gz",
         ]
     );
-    assert_eq!(tree["etc/default/keepalived"], file(page("packaging/default-keepalived"), 0o644));
+    assert_eq!(
+        tree["etc/default/keepalived"],
+        file(page("packaging/default-keepalived"), 0o644)
+    );
 
     inst.run(&["--uninstall"]);
     assert_eq!(snapshot(&inst.destdir), BTreeMap::new(), "uninstall left files behind");
