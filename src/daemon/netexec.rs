@@ -112,11 +112,13 @@ impl Task {
             NetOp::RemoveAddresses(list) => self.remove_addresses(list).await,
             NetOp::InstallRoutes(list) => {
                 for r in list {
+                    let r = self.on_vmac(r);
                     self.install_route(r).await;
                 }
             }
             NetOp::RemoveRoutes(list) => {
                 for r in list {
+                    let r = self.on_vmac(r);
                     self.pending.routes.remove(&r.key());
                     if let Err(e) = self.netlink.delete_route(&r).await {
                         tracing::warn!("({}) cannot remove route {}: {e}", self.ctx.instance, describe_route(&r));
@@ -155,6 +157,22 @@ impl Task {
     fn device_of(&self, entry: &AddressEntry) -> Option<String> {
         let dev = entry.dev.clone().or_else(|| self.ctx.default_dev.clone())?;
         Some(self.ctx.vmac_for_dev.get(&dev).cloned().unwrap_or(dev))
+    }
+
+    /// A route through a device whose VIPs live on a per-VIP VMAC must use the VMAC: the
+    /// device itself has no address, so the gateway is only reachable through the VMAC's
+    /// connected network (vmac-vip-devices.md pitfall 4).
+    fn on_vmac(&self, mut route: RouteEntry) -> RouteEntry {
+        let map = |dev: &mut Option<String>| {
+            if let Some(vmac) = dev.as_ref().and_then(|d| self.ctx.vmac_for_dev.get(d)) {
+                *dev = Some(vmac.clone());
+            }
+        };
+        map(&mut route.dev);
+        for nh in &mut route.nexthops {
+            map(&mut nh.dev);
+        }
+        route
     }
 
     async fn resolve(&self, dev: &str, cache: &mut HashMap<String, Option<Link>>) -> Option<Link> {
