@@ -1,7 +1,9 @@
 //! The daemon: one event loop owning every instance; signals, reload, pid files.
 
+pub mod dump;
 pub mod logging;
 pub mod pidfile;
+pub mod status;
 pub mod track;
 
 use crate::cli::Options;

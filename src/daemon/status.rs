@@ -1,0 +1,1 @@
+//! Live status of the running daemon (kad extension).
