@@ -34,7 +34,7 @@ use crate::config::model::{
     AddressEntry, Auth, Config, FifoSpec, GlobalDefs, RouteEntry, RuleEntry, TrackInterface,
     VrrpInstance,
 };
-use crate::notify::exec::Script;
+use crate::notify::exec::{Script, ScriptKind};
 use crate::notify::security::{cmd_str, NotifyScripts, ScriptEnv, VettedConfig};
 use crate::vrrp::{
     InstanceDetails, InstanceId, InstanceParams, InstanceStatus, Router, StateName, Stats,
@@ -495,10 +495,25 @@ impl<'a> View<'a> {
     }
 }
 
+/// keepalived shows a script with its program resolved (realpath unless
+/// `use_symlink_paths`), which is what kad executes.
+fn script_command(script: &Script) -> String {
+    match script.kind {
+        ScriptKind::ReadCheck(_) => cmd_str(&script.argv),
+        ScriptKind::Exec | ScriptKind::Shell => {
+            let mut argv = script.argv.clone();
+            if let Some(arg0) = argv.first_mut() {
+                *arg0 = script.program.to_string_lossy().into_owned();
+            }
+            cmd_str(&argv)
+        }
+    }
+}
+
 fn script_line(label: &str, script: &Script) -> String {
     format!(
         "{label} state transition script = {}, uid:gid {}:{}",
-        script.command,
+        script_command(script),
         script.user.uid.as_raw(),
         script.user.gid.as_raw()
     )
@@ -516,7 +531,7 @@ fn millis(d: Duration) -> u128 {
 /// form when the script passed vetting.
 fn vrrp_script_command(config: &Config, facts: &RuntimeFacts, name: &str) -> Option<String> {
     if let Some(script) = facts.scripts.vrrp_scripts.get(name) {
-        return Some(script.command.clone());
+        return Some(script_command(script));
     }
     config
         .scripts
@@ -573,7 +588,7 @@ fn fifo_lines(out: &mut Out, label: &str, spec: &Option<FifoSpec>, plan: Option<
     if let Some(script) = plan.and_then(|p| p.script.as_deref()) {
         out.line(format!(
             " {label} script = {}, uid:gid {}:{}",
-            script.command,
+            script_command(script),
             script.user.uid.as_raw(),
             script.user.gid.as_raw()
         ));
@@ -639,7 +654,7 @@ fn global_section(out: &mut Out, config: &Config, facts: &RuntimeFacts) {
     if let Some(s) = scripts.startup_script.as_deref() {
         out.line(format!(
             " Startup script = {}, uid:gid {}:{}, timeout {}",
-            s.command,
+            script_command(s),
             s.user.uid.as_raw(),
             s.user.gid.as_raw(),
             secs(g.startup_script_timeout)
@@ -648,7 +663,7 @@ fn global_section(out: &mut Out, config: &Config, facts: &RuntimeFacts) {
     if let Some(s) = scripts.shutdown_script.as_deref() {
         out.line(format!(
             " Shutdown script = {}, uid:gid {}:{} timeout {}",
-            s.command,
+            script_command(s),
             s.user.uid.as_raw(),
             s.user.gid.as_raw(),
             secs(g.shutdown_script_timeout)
@@ -1456,7 +1471,7 @@ fn json_data(w: &mut JsonWriter, config: &Config, facts: &RuntimeFacts, v: &View
     w.field_bool("smtp_alert", p.notify.smtp_alert);
     w.field_bool("notify_deleted", p.notify.deleted);
     for (_, key, script) in v.notify_scripts() {
-        w.field_str(key, &script.command);
+        w.field_str(key, &script_command(script));
     }
     let dflt = &config.global.default_interface;
     for (key, values) in [
