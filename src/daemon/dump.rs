@@ -309,7 +309,7 @@ pub fn write_atomically(path: &Path, contents: &str, umask: u32) -> io::Result<(
 // Shared helpers
 // ---------------------------------------------------------------------------------------
 
-fn state_str(state: StateName) -> &'static str {
+pub(crate) fn state_str(state: StateName) -> &'static str {
     match state {
         StateName::Init => "INIT",
         StateName::Backup => "BACKUP",
@@ -321,7 +321,7 @@ fn state_str(state: StateName) -> &'static str {
 }
 
 /// keepalived's `VRRP_STATE_*` numbers.
-fn state_number(state: StateName) -> u64 {
+pub(crate) fn state_number(state: StateName) -> u64 {
     match state {
         StateName::Init => 0,
         StateName::Backup => 1,
