@@ -12,7 +12,10 @@ use kad::vrrp::{Event, PacketErrorKind, Recipient};
 use serde_json::Value;
 
 fn reference(name: &str) -> String {
-    let path = format!("{}/tests/dump_keepalived_2.2.7/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/dump_keepalived_2.2.7/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -36,9 +39,15 @@ fn titles(text: &str) -> Vec<String> {
 /// A data-file line with the values that differ between runs (times, link-local
 /// addresses, interface indexes) and the password keepalived 2.2.7 prints blanked.
 fn stable(line: &str) -> String {
-    const VOLATILE: [&str; 4] = ["Last transition", "Read timeout", "Password", "Master router"];
+    const VOLATILE: [&str; 4] = [
+        "Last transition",
+        "Read timeout",
+        "Password",
+        "Master router",
+    ];
     if let Some((key, _)) = line.split_once(" = ") {
-        if VOLATILE.contains(&key.trim()) || (key.trim() == "Using src_ip" && line.contains("fe80")) {
+        if VOLATILE.contains(&key.trim()) || (key.trim() == "Using src_ip" && line.contains("fe80"))
+        {
             return format!("{key} = *");
         }
     }
@@ -49,7 +58,10 @@ fn stable(line: &str) -> String {
 }
 
 fn topology_shape(text: &str) -> Vec<String> {
-    section(text, "VRRP Topology").into_iter().map(stable).collect()
+    section(text, "VRRP Topology")
+        .into_iter()
+        .map(stable)
+        .collect()
 }
 
 #[test]
@@ -70,7 +82,10 @@ fn time_lines_show_epoch_and_local_time() {
     let s = master();
     let text = data_file(&s.config, &s.router, &s.facts);
     let vi1 = section(&text, "VRRP Topology");
-    let last = vi1.iter().find(|l| l.starts_with("   Last transition = ")).unwrap();
+    let last = vi1
+        .iter()
+        .find(|l| l.starts_with("   Last transition = "))
+        .unwrap();
     // VI_1 became MASTER 3 s + skew (256-160)/256 s after the start
     let expected_secs = dump_common::WALL_START + 3;
     assert!(
@@ -78,8 +93,14 @@ fn time_lines_show_epoch_and_local_time() {
         "{last}"
     );
     assert!(last.ends_with(".375000 2026)"), "{last}");
-    let read = vi1.iter().find(|l| l.starts_with("   Read timeout = ")).unwrap();
-    assert!(read.contains(".375000 ("), "next advert one interval after the last: {read}");
+    let read = vi1
+        .iter()
+        .find(|l| l.starts_with("   Read timeout = "))
+        .unwrap();
+    assert!(
+        read.contains(".375000 ("),
+        "next advert one interval after the last: {read}"
+    );
 
     let mut fault = master();
     fault.event(Event::InterfaceDown("vA".into()));
@@ -95,12 +116,17 @@ fn keys(text: &str) -> BTreeMap<String, BTreeSet<String>> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut current = String::new();
     for line in text.lines() {
-        if let Some(title) = line.strip_prefix("------< ").and_then(|l| l.strip_suffix(" >------")) {
+        if let Some(title) = line
+            .strip_prefix("------< ")
+            .and_then(|l| l.strip_suffix(" >------"))
+        {
             current = title.to_string();
             continue;
         }
         if let Some((key, _)) = line.split_once(" = ") {
-            out.entry(current.clone()).or_default().insert(key.trim().to_string());
+            out.entry(current.clone())
+                .or_default()
+                .insert(key.trim().to_string());
         }
     }
     out
@@ -111,21 +137,53 @@ fn data_file_sections_and_keys_are_keepalived_s() {
     // keepalived keys kad leaves out: subsystems kad does not have, or internals it does
     // not mirror (socket pool, debounce timers, sysctl bookkeeping).
     let not_in_kad: BTreeSet<&str> = [
-        "Network namespace ipvs", "Default smtp_alert_checker", "Checkers log all failures",
-        "Disable local IGMP", "LVS flush", "LVS flush on stop", "Max auto priority",
-        "Min auto priority delay", "VRRP process priority", "VRRP don't swap",
-        "VRRP realtime priority", "VRRP realtime limit", "Checker process priority",
-        "Checker don't swap", "Checker realtime priority", "Checker realtime limit",
-        "BFD process priority", "BFD don't swap", "BFD realtime priority", "BFD realtime limit",
-        "SNMP socket", "DBus service name", "vrrp_netlink_cmd_rcv_bufs",
-        "vrrp_netlink_cmd_rcv_bufs_force", "vrrp_netlink_monitor_rcv_bufs",
-        "vrrp_netlink_monitor_rcv_bufs_force", "process_monitor_rcv_bufs",
-        "process_monitor_rcv_bufs_force", "lvs_netlink_cmd_rcv_bufs",
-        "lvs_netlink_cmd_rcv_bufs_force", "lvs_netlink_monitor_rcv_bufs",
-        "lvs_netlink_monitor_rcv_bufs_force", "rs_init_notifies", "no_checker_emails",
-        "rx_bufs_multiples", "fd_in 15 fd_out", "fd_in 17 fd_out", "Interface", "Family",
-        "Protocol", "Type", "Rx buf size", "Insecure", "Seen up",
-        "Delayed state change running", "Up debounce timer", "Down debounce timer",
+        "Network namespace ipvs",
+        "Default smtp_alert_checker",
+        "Checkers log all failures",
+        "Disable local IGMP",
+        "LVS flush",
+        "LVS flush on stop",
+        "Max auto priority",
+        "Min auto priority delay",
+        "VRRP process priority",
+        "VRRP don't swap",
+        "VRRP realtime priority",
+        "VRRP realtime limit",
+        "Checker process priority",
+        "Checker don't swap",
+        "Checker realtime priority",
+        "Checker realtime limit",
+        "BFD process priority",
+        "BFD don't swap",
+        "BFD realtime priority",
+        "BFD realtime limit",
+        "SNMP socket",
+        "DBus service name",
+        "vrrp_netlink_cmd_rcv_bufs",
+        "vrrp_netlink_cmd_rcv_bufs_force",
+        "vrrp_netlink_monitor_rcv_bufs",
+        "vrrp_netlink_monitor_rcv_bufs_force",
+        "process_monitor_rcv_bufs",
+        "process_monitor_rcv_bufs_force",
+        "lvs_netlink_cmd_rcv_bufs",
+        "lvs_netlink_cmd_rcv_bufs_force",
+        "lvs_netlink_monitor_rcv_bufs",
+        "lvs_netlink_monitor_rcv_bufs_force",
+        "rs_init_notifies",
+        "no_checker_emails",
+        "rx_bufs_multiples",
+        "fd_in 15 fd_out",
+        "fd_in 17 fd_out",
+        "Interface",
+        "Family",
+        "Protocol",
+        "Type",
+        "Rx buf size",
+        "Insecure",
+        "Seen up",
+        "Delayed state change running",
+        "Up debounce timer",
+        "Down debounce timer",
     ]
     .into_iter()
     .collect();
@@ -135,9 +193,15 @@ fn data_file_sections_and_keys_are_keepalived_s() {
         let theirs_text = reference(file);
         let theirs_titles = titles(&theirs_text);
         let ours_titles = titles(&ours_text);
-        let skipped: Vec<&String> = theirs_titles.iter().filter(|t| !ours_titles.contains(t)).collect();
+        let skipped: Vec<&String> = theirs_titles
+            .iter()
+            .filter(|t| !ours_titles.contains(t))
+            .collect();
         assert_eq!(skipped, vec!["------< VRRP Sockpool >------"], "{file}");
-        assert!(ours_titles.iter().all(|t| theirs_titles.contains(t)), "{file}: {ours_titles:?}");
+        assert!(
+            ours_titles.iter().all(|t| theirs_titles.contains(t)),
+            "{file}: {ours_titles:?}"
+        );
 
         let (ours, theirs) = (keys(&ours_text), keys(&theirs_text));
         for (title, their_keys) in &theirs {
@@ -146,9 +210,18 @@ fn data_file_sections_and_keys_are_keepalived_s() {
                 .iter()
                 .filter(|k| !our_keys.contains(*k) && !not_in_kad.contains(k.as_str()))
                 .collect();
-            assert!(missing.is_empty(), "{file} [{title}] keys kad lacks: {missing:?}");
-            let invented: Vec<&String> = our_keys.iter().filter(|k| !their_keys.contains(*k)).collect();
-            assert!(invented.is_empty(), "{file} [{title}] keys keepalived lacks: {invented:?}");
+            assert!(
+                missing.is_empty(),
+                "{file} [{title}] keys kad lacks: {missing:?}"
+            );
+            let invented: Vec<&String> = our_keys
+                .iter()
+                .filter(|k| !their_keys.contains(*k))
+                .collect();
+            assert!(
+                invented.is_empty(),
+                "{file} [{title}] keys keepalived lacks: {invented:?}"
+            );
         }
     }
 }
@@ -160,7 +233,10 @@ fn global_section_values_match_keepalived() {
     let theirs = reference("master.data");
     let theirs: BTreeSet<&str> = section(&theirs, "Global definitions").into_iter().collect();
     for line in section(&ours, "Global definitions") {
-        assert!(theirs.contains(line), "kad's {line:?} is not in keepalived's global section");
+        assert!(
+            theirs.contains(line),
+            "kad's {line:?} is not in keepalived's global section"
+        );
     }
 }
 
@@ -178,7 +254,11 @@ fn stats_file_matches_keepalived_s_layout_exactly() {
     assert_eq!(shape(&ours), shape(&theirs));
     let vi2 = &parse_stats(&ours)["VI_2"];
     assert_eq!(vi2["Became master"], 1);
-    assert_eq!(vi2["Advertisements/Sent"], 1 + 1, "VI_2 (0.5 s) has sent two adverts by then");
+    assert_eq!(
+        vi2["Advertisements/Sent"],
+        1 + 1,
+        "VI_2 (0.5 s) has sent two adverts by then"
+    );
     assert_eq!(
         parse_stats(&ours).keys().collect::<Vec<_>>(),
         ["VI_1", "VI_2", "VI_3"]
@@ -225,15 +305,31 @@ fn json_matches_keepalived_field_by_field() {
     // 2.3+ does; 2.2.7 printed it)
     let per_run = ["last_transition", "auth_data"];
     for (scenario, file) in [(master(), "master.json"), (backup(), "backup.json")] {
-        let ours: Value = serde_json::from_str(&json(&scenario.config, &scenario.router, &scenario.facts, 1)).unwrap();
+        let ours: Value = serde_json::from_str(&json(
+            &scenario.config,
+            &scenario.router,
+            &scenario.facts,
+            1,
+        ))
+        .unwrap();
         let theirs: Value = serde_json::from_str(&reference(file)).unwrap();
         let (ours, theirs) = (instances(&ours), instances(&theirs));
         assert_eq!(ours.len(), theirs.len(), "{file}");
         for (a, b) in ours.iter().zip(theirs.iter()) {
             let name = b["data"]["iname"].as_str().unwrap();
-            let keys = |v: &Value, part: &str| -> Vec<String> { v[part].as_object().unwrap().keys().cloned().collect() };
-            assert_eq!(keys(a, "data"), keys(b, "data"), "{file} {name} data keys, in order");
-            assert_eq!(keys(a, "stats"), keys(b, "stats"), "{file} {name} stats keys, in order");
+            let keys = |v: &Value, part: &str| -> Vec<String> {
+                v[part].as_object().unwrap().keys().cloned().collect()
+            };
+            assert_eq!(
+                keys(a, "data"),
+                keys(b, "data"),
+                "{file} {name} data keys, in order"
+            );
+            assert_eq!(
+                keys(a, "stats"),
+                keys(b, "stats"),
+                "{file} {name} stats keys, in order"
+            );
             for (key, theirs) in b["data"].as_object().unwrap() {
                 let ours = &a["data"][key];
                 if per_run.contains(&key.as_str()) {
@@ -246,7 +342,10 @@ fn json_matches_keepalived_field_by_field() {
                     assert_eq!(ours, theirs, "{file} {name}.{key}");
                 }
             }
-            assert_eq!(a["data"]["auth_data"].as_str().unwrap_or("********"), "********");
+            assert_eq!(
+                a["data"]["auth_data"].as_str().unwrap_or("********"),
+                "********"
+            );
         }
     }
 }
@@ -259,7 +358,10 @@ fn json_text_uses_keepalived_s_number_and_escape_forms() {
     assert!(text.ends_with("}}]\n"));
     assert!(text.contains("\"garp_delay\":5,\"garp_refresh\":60,"));
     assert!(text.contains("\"adver_int\":0.5,\"master_adver_int\":0.5,"));
-    assert!(text.contains(&format!("\"last_transition\":{}.375000,", dump_common::WALL_START + 3)));
+    assert!(text.contains(&format!(
+        "\"last_transition\":{}.375000,",
+        dump_common::WALL_START + 3
+    )));
     assert!(text.contains("\"vips\":[\"192.0.2.100\\/24 dev vA scope global set\","));
     assert!(!text.contains('\n') || text.find('\n') == Some(text.len() - 1));
 }
@@ -291,10 +393,18 @@ fn readers_find_the_counters_that_moved() {
     s.run_for(1.0);
 
     let stats_moved = moved(&stats_before, &parse_stats(&stats_file(&s.router)));
-    let json_moved = moved(&json_before, &parse_json_stats(&json(&s.config, &s.router, &s.facts, 2)));
+    let json_moved = moved(
+        &json_before,
+        &parse_json_stats(&json(&s.config, &s.router, &s.facts, 2)),
+    );
 
-    let get = |m: &BTreeMap<(String, String), u64>, i: &str, c: &str| m.get(&(i.to_string(), c.to_string())).copied();
-    assert_eq!(get(&stats_moved, "VI_1", "Advertisements/Received"), Some(2));
+    let get = |m: &BTreeMap<(String, String), u64>, i: &str, c: &str| {
+        m.get(&(i.to_string(), c.to_string())).copied()
+    };
+    assert_eq!(
+        get(&stats_moved, "VI_1", "Advertisements/Received"),
+        Some(2)
+    );
     assert_eq!(get(&json_moved, "VI_1", "advert_rcvd"), Some(2));
     assert_eq!(get(&stats_moved, "VI_2", "Packet Errors/Length"), Some(1));
     assert_eq!(get(&json_moved, "VI_2", "packet_len_err"), Some(1));
@@ -303,5 +413,9 @@ fn readers_find_the_counters_that_moved() {
     assert_eq!(get(&json_moved, "VI_3", "become_master"), Some(1));
     assert_eq!(get(&stats_moved, "VI_3", "Became master"), Some(1));
     // both files tell the same story
-    assert_eq!(stats_moved.len(), json_moved.len(), "{stats_moved:?} vs {json_moved:?}");
+    assert_eq!(
+        stats_moved.len(),
+        json_moved.len(),
+        "{stats_moved:?} vs {json_moved:?}"
+    );
 }

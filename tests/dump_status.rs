@@ -43,13 +43,21 @@ impl Drop for TempDir {
 
 /// A stand-in for the daemon's event loop: owns a MASTER scenario and answers every
 /// snapshot request from it. Returns the snapshot it serves, for comparison.
-fn spawn_loop() -> (Arc<dyn SnapshotProvider>, StatusSnapshot, tokio::task::JoinHandle<()>) {
+fn spawn_loop() -> (
+    Arc<dyn SnapshotProvider>,
+    StatusSnapshot,
+    tokio::task::JoinHandle<()>,
+) {
     let scenario = dump_common::master();
     let expected = snapshot(&scenario.config, &scenario.router, &scenario.facts);
     let (client, mut requests) = snapshot_channel();
     let task = tokio::spawn(async move {
         while let Some(request) = requests.recv().await {
-            request.answer(snapshot(&scenario.config, &scenario.router, &scenario.facts));
+            request.answer(snapshot(
+                &scenario.config,
+                &scenario.router,
+                &scenario.facts,
+            ));
         }
     });
     (Arc::new(client), expected, task)
@@ -88,7 +96,9 @@ async fn the_socket_answers_with_the_loop_s_snapshot() {
     let dir = TempDir::new();
     let socket = dir.0.join("status.sock");
     let (provider, expected, _loop) = spawn_loop();
-    let endpoints = Endpoints::start(&globals(&socket), 0o177, provider).await.unwrap();
+    let endpoints = Endpoints::start(&globals(&socket), 0o177, provider)
+        .await
+        .unwrap();
 
     let meta = std::fs::metadata(&socket).unwrap();
     assert!(meta.file_type().is_socket());
@@ -103,7 +113,11 @@ async fn the_socket_answers_with_the_loop_s_snapshot() {
     assert_eq!((vi1.base_priority, vi1.effective_priority), (150, 160));
     assert!(vi1.vips_set);
     assert_eq!(vi1.stats.become_master, 1);
-    let moves: Vec<(&str, &str)> = vi1.transitions.iter().map(|t| (t.from.as_str(), t.to.as_str())).collect();
+    let moves: Vec<(&str, &str)> = vi1
+        .transitions
+        .iter()
+        .map(|t| (t.from.as_str(), t.to.as_str()))
+        .collect();
     assert_eq!(moves, [("INIT", "BACKUP"), ("BACKUP", "MASTER")]);
     assert_eq!(vi1.last_transition, Some(vi1.transitions[1].at));
 
@@ -129,16 +143,27 @@ async fn the_socket_answers_with_the_loop_s_snapshot() {
 async fn prometheus_endpoint_serves_metrics_on_a_free_port() {
     let dir = TempDir::new();
     let (provider, _, _loop) = spawn_loop();
-    let endpoints = Endpoints::start(&globals(&dir.0.join("s")), 0o177, provider).await.unwrap();
+    let endpoints = Endpoints::start(&globals(&dir.0.join("s")), 0o177, provider)
+        .await
+        .unwrap();
     let addr = endpoints.metrics_addr.unwrap();
     assert!(addr.ip().is_loopback() && addr.port() != 0);
 
     let response = http(addr, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await;
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.0 200 OK\r\n"), "{head}");
-    assert!(head.contains("Content-Type: text/plain; version=0.0.4"), "{head}");
-    assert!(head.contains(&format!("Content-Length: {}", body.len())), "{head}");
-    assert!(body.contains("kad_instance_state{instance=\"VI_1\"} 2\n"), "{body}");
+    assert!(
+        head.contains("Content-Type: text/plain; version=0.0.4"),
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!("Content-Length: {}", body.len())),
+        "{head}"
+    );
+    assert!(
+        body.contains("kad_instance_state{instance=\"VI_1\"} 2\n"),
+        "{body}"
+    );
     assert!(body.contains("kad_instance_priority{instance=\"VI_1\"} 160\n"));
     assert!(body.contains("kad_vrrp_become_master_total{instance=\"VI_2\"} 1\n"));
     assert!(body.contains("# TYPE kad_vrrp_advert_rcvd_total counter\n"));
@@ -146,8 +171,12 @@ async fn prometheus_endpoint_serves_metrics_on_a_free_port() {
     let head_only = http(addr, "HEAD /metrics HTTP/1.0\r\n\r\n").await;
     assert!(head_only.starts_with("HTTP/1.0 200 OK\r\n"));
     assert!(head_only.ends_with("\r\n\r\n"), "HEAD has no body");
-    assert!(http(addr, "GET /nope HTTP/1.0\r\n\r\n").await.starts_with("HTTP/1.0 404 "));
-    assert!(http(addr, "POST /metrics HTTP/1.0\r\n\r\n").await.starts_with("HTTP/1.0 405 "));
+    assert!(http(addr, "GET /nope HTTP/1.0\r\n\r\n")
+        .await
+        .starts_with("HTTP/1.0 404 "));
+    assert!(http(addr, "POST /metrics HTTP/1.0\r\n\r\n")
+        .await
+        .starts_with("HTTP/1.0 405 "));
     let huge = format!("GET /metrics HTTP/1.0\r\nX: {}\r\n\r\n", "a".repeat(20_000));
     assert!(http(addr, &huge).await.starts_with("HTTP/1.0 431 "));
 }
@@ -158,12 +187,18 @@ async fn without_a_loop_clients_get_a_clear_failure_not_a_hang() {
     let socket = dir.0.join("status.sock");
     let (client, requests) = snapshot_channel();
     drop(requests);
-    let endpoints = Endpoints::start(&globals(&socket), 0o177, Arc::new(client)).await.unwrap();
+    let endpoints = Endpoints::start(&globals(&socket), 0o177, Arc::new(client))
+        .await
+        .unwrap();
     match fetch_async(&socket).await {
         Err(StatusError::Empty { .. }) => {}
         other => panic!("{other:?}"),
     }
-    let response = http(endpoints.metrics_addr.unwrap(), "GET /metrics HTTP/1.0\r\n\r\n").await;
+    let response = http(
+        endpoints.metrics_addr.unwrap(),
+        "GET /metrics HTTP/1.0\r\n\r\n",
+    )
+    .await;
     assert!(response.starts_with("HTTP/1.0 503 "), "{response}");
 }
 
@@ -178,8 +213,13 @@ async fn a_closure_can_provide_snapshots() {
     };
     let served = fixed.clone();
     let provider: Arc<dyn SnapshotProvider> = Arc::new(move || Some(served.clone()));
-    let _endpoints = Endpoints::start(&globals(&socket), 0o022, provider).await.unwrap();
-    assert_eq!(std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o644);
+    let _endpoints = Endpoints::start(&globals(&socket), 0o022, provider)
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
     assert_eq!(fetch_async(&socket).await.unwrap(), fixed);
 }
 

@@ -49,7 +49,10 @@ fn keepalived_s_default_umask_gives_0600() {
     let path = dir.0.join("keepalived.data");
     write_atomically(&path, "------< Global definitions >------\n", DEFAULT_UMASK).unwrap();
     assert_eq!(mode(&path), 0o600);
-    assert_eq!(fs::read_to_string(&path).unwrap(), "------< Global definitions >------\n");
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        "------< Global definitions >------\n"
+    );
     assert_eq!(entries(&dir.0), ["keepalived.data"]);
 }
 
@@ -88,7 +91,10 @@ fn a_symlink_at_the_dump_path_is_replaced_not_followed() {
     symlink(&victim, &path).unwrap();
     write_atomically(&path, "dump\n", DEFAULT_UMASK).unwrap();
     assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
-    assert!(!fs::symlink_metadata(&path).unwrap().file_type().is_symlink());
+    assert!(!fs::symlink_metadata(&path)
+        .unwrap()
+        .file_type()
+        .is_symlink());
     assert_eq!(fs::read_to_string(&path).unwrap(), "dump\n");
 }
 

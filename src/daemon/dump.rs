@@ -148,7 +148,11 @@ pub struct RuntimeFacts {
 impl RuntimeFacts {
     /// Facts read from the system now: host name, user, default script user. The loop
     /// fills in the rest as it learns it.
-    pub fn from_system(config: &Config, scripts: Arc<VettedConfig>, clock: ClockPair) -> RuntimeFacts {
+    pub fn from_system(
+        config: &Config,
+        scripts: Arc<VettedConfig>,
+        clock: ClockPair,
+    ) -> RuntimeFacts {
         let hostname = nix::unistd::gethostname()
             .ok()
             .and_then(|h| h.into_string().ok())
@@ -160,9 +164,7 @@ impl RuntimeFacts {
             .map(|u| u.name)
             .unwrap_or_else(|| euid.to_string());
         let (env, _) = ScriptEnv::new(&config.global);
-        let default_script_ids = env
-            .default_user()
-            .map(|u| (u.uid.as_raw(), u.gid.as_raw()));
+        let default_script_ids = env.default_user().map(|u| (u.uid.as_raw(), u.gid.as_raw()));
         RuntimeFacts {
             clock,
             hostname,
@@ -229,14 +231,34 @@ impl DumpPaths {
             (None, None) => None,
         };
         DumpPaths {
-            data: dump_path(global.state_dump_file.as_deref(), "keepalived.data", tmp_dir, tag.as_deref()),
-            stats: dump_path(global.stats_dump_file.as_deref(), "keepalived.stats", tmp_dir, tag.as_deref()),
-            json: dump_path(global.json_dump_file.as_deref(), "keepalived.json", tmp_dir, None),
+            data: dump_path(
+                global.state_dump_file.as_deref(),
+                "keepalived.data",
+                tmp_dir,
+                tag.as_deref(),
+            ),
+            stats: dump_path(
+                global.stats_dump_file.as_deref(),
+                "keepalived.stats",
+                tmp_dir,
+                tag.as_deref(),
+            ),
+            json: dump_path(
+                global.json_dump_file.as_deref(),
+                "keepalived.json",
+                tmp_dir,
+                None,
+            ),
         }
     }
 }
 
-fn dump_path(configured: Option<&str>, default_name: &str, tmp_dir: &Path, tag: Option<&str>) -> PathBuf {
+fn dump_path(
+    configured: Option<&str>,
+    default_name: &str,
+    tmp_dir: &Path,
+    tag: Option<&str>,
+) -> PathBuf {
     let (dir, file) = match configured {
         None => (tmp_dir.to_path_buf(), default_name),
         Some(p) => {
@@ -407,7 +429,11 @@ impl<'a> View<'a> {
             .unwrap_or(self.status.state == StateName::Master)
     }
 
-    fn placement<'e>(&'e self, entry: &'e AddressEntry, default_interface: &'e str) -> Placement<'e> {
+    fn placement<'e>(
+        &'e self,
+        entry: &'e AddressEntry,
+        default_interface: &'e str,
+    ) -> Placement<'e> {
         match (&entry.dev, &self.conf.use_vmac) {
             (Some(dev), _) => Placement { dev, base: None },
             (None, Some(vmac)) => Placement {
@@ -455,7 +481,9 @@ impl<'a> View<'a> {
             .trackers
             .iter()
             .filter_map(|t| match &t.object {
-                TrackedObject::Interface(name) if listed(name) => Some((name.clone(), t.weight, t.reverse)),
+                TrackedObject::Interface(name) if listed(name) => {
+                    Some((name.clone(), t.weight, t.reverse))
+                }
                 _ => None,
             })
             .collect()
@@ -487,7 +515,11 @@ impl<'a> View<'a> {
             ("Stop", "script_stop", &s.stop),
             ("Deleted", "script_deleted", &s.deleted),
             ("Generic", "script", &s.generic),
-            ("Master rx lower pri", "script_master_rx_lower_pri", &s.master_rx_lower_pri),
+            (
+                "Master rx lower pri",
+                "script_master_rx_lower_pri",
+                &s.master_rx_lower_pri,
+            ),
         ]
         .into_iter()
         .filter_map(|(label, key, script)| script.as_deref().map(|sc| (label, key, sc)))
@@ -579,7 +611,12 @@ fn ids_line(label: &str, ids: Option<(u32, u32)>) -> Option<String> {
     ids.map(|(u, g)| format!("{label}{u}:{g}"))
 }
 
-fn fifo_lines(out: &mut Out, label: &str, spec: &Option<FifoSpec>, plan: Option<&crate::notify::security::FifoPlan>) {
+fn fifo_lines(
+    out: &mut Out,
+    label: &str,
+    spec: &Option<FifoSpec>,
+    plan: Option<&crate::notify::security::FifoPlan>,
+) {
     let Some(spec) = spec else { return };
     let (uid, gid) = plan
         .map(|p| (p.owner.uid.as_raw(), p.owner.gid.as_raw()))
@@ -639,7 +676,10 @@ fn global_section(out: &mut Out, config: &Config, facts: &RuntimeFacts) {
         }
     }
     out.line(format!(" Default smtp_alert = {}", on_off(g.smtp_alert)));
-    out.line(format!(" Default smtp_alert_vrrp = {}", on_off(g.smtp_alert_vrrp)));
+    out.line(format!(
+        " Default smtp_alert_vrrp = {}",
+        on_off(g.smtp_alert_vrrp)
+    ));
     match &g.reload_check_config {
         None => out.line(" No test config before reload"),
         Some(log) => out.line(format!(
@@ -674,8 +714,18 @@ fn global_section(out: &mut Out, config: &Config, facts: &RuntimeFacts) {
         out.line(" Send emails for fault transitions = off");
     }
     out.line(format!(" Default interface = {}", g.default_interface));
-    fifo_lines(out, "Global notify fifo", &g.notify_fifo, scripts.notify_fifo.as_ref());
-    fifo_lines(out, "VRRP notify fifo", &g.vrrp_notify_fifo, scripts.vrrp_notify_fifo.as_ref());
+    fifo_lines(
+        out,
+        "Global notify fifo",
+        &g.notify_fifo,
+        scripts.notify_fifo.as_ref(),
+    );
+    fifo_lines(
+        out,
+        "VRRP notify fifo",
+        &g.vrrp_notify_fifo,
+        scripts.vrrp_notify_fifo.as_ref(),
+    );
     out.line(format!(
         " FIFO write vrrp states on reload = {}",
         g.fifo_write_vrrp_states_on_reload
@@ -686,8 +736,14 @@ fn global_section(out: &mut Out, config: &Config, facts: &RuntimeFacts) {
     ));
     out.line(format!(" VRRP IPv4 mcast group = {}", g.vrrp_mcast_group4));
     out.line(format!(" VRRP IPv6 mcast group = {}", g.vrrp_mcast_group6));
-    out.line(format!(" Gratuitous ARP delay = {}", secs(g.vrrp_garp_master_delay)));
-    out.line(format!(" Gratuitous ARP repeat = {}", g.vrrp_garp_master_repeat));
+    out.line(format!(
+        " Gratuitous ARP delay = {}",
+        secs(g.vrrp_garp_master_delay)
+    ));
+    out.line(format!(
+        " Gratuitous ARP repeat = {}",
+        g.vrrp_garp_master_repeat
+    ));
     out.line(format!(
         " Gratuitous ARP refresh timer = {}",
         secs(g.vrrp_garp_master_refresh)
@@ -698,13 +754,20 @@ fn global_section(out: &mut Out, config: &Config, facts: &RuntimeFacts) {
     ));
     out.line(format!(
         " Gratuitous ARP lower priority delay = {}",
-        secs(g.vrrp_garp_lower_prio_delay.unwrap_or(g.vrrp_garp_master_delay))
+        secs(
+            g.vrrp_garp_lower_prio_delay
+                .unwrap_or(g.vrrp_garp_master_delay)
+        )
     ));
     out.line(format!(
         " Gratuitous ARP lower priority repeat = {}",
-        g.vrrp_garp_lower_prio_repeat.unwrap_or(g.vrrp_garp_master_repeat)
+        g.vrrp_garp_lower_prio_repeat
+            .unwrap_or(g.vrrp_garp_master_repeat)
     ));
-    out.line(format!(" Num adverts before down = {}", g.vrrp_down_timer_adverts));
+    out.line(format!(
+        " Num adverts before down = {}",
+        g.vrrp_down_timer_adverts
+    ));
     let (extra_if, extra_interval) = match &g.vrrp_garp_extra_if {
         Some(x) => (if x.all { "i/f" } else { "VMAC" }, secs(x.interval)),
         None => ("VMAC", 0),
@@ -728,8 +791,14 @@ fn global_section(out: &mut Out, config: &Config, facts: &RuntimeFacts) {
         " Gratuitous NA interval = {:.6}",
         g.vrrp_gna_interval.as_secs_f64()
     ));
-    out.line(format!(" VRRP default protocol version = {}", g.vrrp_version));
-    out.line(format!(" VRRP check unicast_src = {}", g.vrrp_check_unicast_src));
+    out.line(format!(
+        " VRRP default protocol version = {}",
+        g.vrrp_version
+    ));
+    out.line(format!(
+        " VRRP check unicast_src = {}",
+        g.vrrp_check_unicast_src
+    ));
     out.line(format!(
         " VRRP skip check advert addresses = {}",
         g.vrrp_skip_check_adv_addr
@@ -744,7 +813,10 @@ fn global_section(out: &mut Out, config: &Config, facts: &RuntimeFacts) {
     }
     out.line(format!(" umask = 0{:o}", facts.umask));
     if let Some(delay) = g.vrrp_startup_delay {
-        out.line(format!(" vrrp_startup_delay = {}", format_g(delay.as_secs_f64())));
+        out.line(format!(
+            " vrrp_startup_delay = {}",
+            format_g(delay.as_secs_f64())
+        ));
     }
     if g.log_unknown_vrids {
         out.line(" log_unknown_vrids");
@@ -772,7 +844,10 @@ fn static_sections(out: &mut Out, config: &Config, facts: &RuntimeFacts) {
                 dev: a.dev.as_deref().unwrap_or(&config.global.default_interface),
                 base: None,
             };
-            out.line(format!("     {}", text::address(a, &at, facts.static_addresses_set)));
+            out.line(format!(
+                "     {}",
+                text::address(a, &at, facts.static_addresses_set)
+            ));
         }
     }
     if !config.static_routes.is_empty() {
@@ -843,12 +918,18 @@ fn instance_section(out: &mut Out, config: &Config, facts: &RuntimeFacts, v: &Vi
         out.line("   Flags: none");
     }
     out.line(format!("   Wantstate = {}", state_str(d.wantstate)));
-    out.line(format!("   Number of config faults = {}", v.facts.config_faults));
+    out.line(format!(
+        "   Number of config faults = {}",
+        v.facts.config_faults
+    ));
     out.line(format!(
         "   Number of interface and track script faults = {}",
         d.tracker_faults
     ));
-    out.line(format!("   Number of track scripts init = {}", d.scripts_init));
+    out.line(format!(
+        "   Number of track scripts init = {}",
+        d.scripts_init
+    ));
     out.line(format!(
         "   Last transition = {}",
         clock::stamp(v.last_transition(facts))
@@ -880,7 +961,11 @@ fn instance_section(out: &mut Out, config: &Config, facts: &RuntimeFacts, v: &Vi
         (Some(vmac), Some(base)) => out.line(format!(
             "   Interface = {}, vmac on {base}{}",
             vmac.ifname,
-            if vmac.xmit_base { ", xmit base i/f" } else { "" }
+            if vmac.xmit_base {
+                ", xmit base i/f"
+            } else {
+                ""
+            }
         )),
         (_, iface) => out.line(format!(
             "   Interface = {}",
@@ -902,7 +987,11 @@ fn instance_section(out: &mut Out, config: &Config, facts: &RuntimeFacts, v: &Vi
         d.source
             .map(|a| a.to_string())
             .unwrap_or_else(|| "(none)".into()),
-        if from_config { " (from configuration)" } else { "" }
+        if from_config {
+            " (from configuration)"
+        } else {
+            ""
+        }
     ));
     if !p.is_unicast() {
         match p.mcast_group {
@@ -917,9 +1006,15 @@ fn instance_section(out: &mut Out, config: &Config, facts: &RuntimeFacts, v: &Vi
         }
     }
     let garp = &c.garp;
-    out.line(format!("   Gratuitous ARP delay = {}", secs(garp.master_delay)));
+    out.line(format!(
+        "   Gratuitous ARP delay = {}",
+        secs(garp.master_delay)
+    ));
     out.line(format!("   Gratuitous ARP repeat = {}", garp.master_repeat));
-    out.line(format!("   Gratuitous ARP refresh = {}", secs(garp.master_refresh)));
+    out.line(format!(
+        "   Gratuitous ARP refresh = {}",
+        secs(garp.master_refresh)
+    ));
     out.line(format!(
         "   Gratuitous ARP refresh repeat = {}",
         garp.master_refresh_repeat
@@ -956,7 +1051,10 @@ fn instance_section(out: &mut Out, config: &Config, facts: &RuntimeFacts, v: &Vi
     if p.version == 2 {
         out.line(format!("   Advert interval = {} sec", secs(interval)));
     } else {
-        out.line(format!("   Advert interval = {} milli-sec", millis(interval)));
+        out.line(format!(
+            "   Advert interval = {} milli-sec",
+            millis(interval)
+        ));
     }
     if backup && p.version == 3 {
         out.line(format!(
@@ -1091,7 +1189,11 @@ fn sync_group_section(
 ) {
     for g in &config.sync_groups {
         let state = router.group_state(&g.name).unwrap_or(StateName::Init);
-        out.line(format!(" VRRP Sync Group = {}, {}", g.name, state_str(state)));
+        out.line(format!(
+            " VRRP Sync Group = {}, {}",
+            g.name,
+            state_str(state)
+        ));
         let members: Vec<&View<'_>> = views
             .iter()
             .filter(|v| g.members.contains(&v.conf.name))
@@ -1100,7 +1202,10 @@ fn sync_group_section(
             .iter()
             .filter(|v| v.status.state == StateName::Fault)
             .count();
-        let init = members.iter().filter(|v| v.details.scripts_init > 0).count();
+        let init = members
+            .iter()
+            .filter(|v| v.details.scripts_init > 0)
+            .count();
         out.line(format!(
             "   Num member fault {faulty}, num member init {init}"
         ));
@@ -1172,7 +1277,10 @@ fn sync_group_section(
 
 /// Instances tracking `object`, with their resolved weights (keepalived's "Tracking
 /// instances" lists).
-fn trackers_of<'v>(views: &'v [View<'_>], object: &'v TrackedObject) -> impl Iterator<Item = (&'v str, i32, bool)> + 'v {
+fn trackers_of<'v>(
+    views: &'v [View<'_>],
+    object: &'v TrackedObject,
+) -> impl Iterator<Item = (&'v str, i32, bool)> + 'v {
     views.iter().flat_map(move |v| {
         v.params
             .trackers
@@ -1224,7 +1332,11 @@ fn vrrp_script_section(
         out.line(format!("   Init state = {init_state}"));
         out.line(format!(
             "   Status = {}",
-            if result >= i64::from(s.rise) { "GOOD" } else { "BAD" }
+            if result >= i64::from(s.rise) {
+                "GOOD"
+            } else {
+                "BAD"
+            }
         ));
         out.line(format!("   Script uid:gid = {}:{}", ids.0, ids.1));
         out.line("   VRRP instances :");
@@ -1361,7 +1473,10 @@ pub fn stats_file(router: &Router) -> String {
         out.line(format!("    Length: {}", s.packet_len_err));
         out.line(format!("    TTL: {}", s.ip_ttl_err));
         out.line(format!("    Invalid Type: {}", s.invalid_type_rcvd));
-        out.line(format!("    Advertisement Interval: {}", s.advert_interval_err));
+        out.line(format!(
+            "    Advertisement Interval: {}",
+            s.advert_interval_err
+        ));
         out.line(format!("    Address List: {}", s.addr_list_err));
         out.line("  Authentication Errors:");
         out.line(format!("    Invalid Type: {}", s.invalid_authtype));
@@ -1477,11 +1592,20 @@ fn json_data(w: &mut JsonWriter, config: &Config, facts: &RuntimeFacts, v: &View
     for (key, values) in [
         ("vips", v.addresses(&c.vips, dflt)),
         ("evips", v.addresses(&c.excluded_vips, dflt)),
-        ("vroutes", c.virtual_routes.iter().map(text::route).collect()),
+        (
+            "vroutes",
+            c.virtual_routes.iter().map(text::route).collect(),
+        ),
         ("vrules", c.virtual_rules.iter().map(text::rule).collect()),
         // kad extension: routes and rules installed while not MASTER
-        ("backup_routes", c.backup_routes.iter().map(text::route).collect()),
-        ("backup_rules", c.backup_rules.iter().map(text::rule).collect()),
+        (
+            "backup_routes",
+            c.backup_routes.iter().map(text::route).collect(),
+        ),
+        (
+            "backup_rules",
+            c.backup_rules.iter().map(text::rule).collect(),
+        ),
         (
             "track_ifp",
             v.tracked_interfaces(config)
@@ -1576,7 +1700,10 @@ mod tests {
         let kept: Vec<_> = t.recent("VI_1").collect();
         assert_eq!(kept.len(), TRANSITIONS_KEPT);
         assert_eq!(kept[0].at, at(3));
-        assert_eq!(t.last("VI_1").map(|x| x.at), Some(at(TRANSITIONS_KEPT as u64 + 2)));
+        assert_eq!(
+            t.last("VI_1").map(|x| x.at),
+            Some(at(TRANSITIONS_KEPT as u64 + 2))
+        );
         assert_eq!(t.last("VI_2").map(|x| x.to), Some(StateName::Backup));
         assert!(t.last("VI_3").is_none());
     }

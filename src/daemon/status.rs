@@ -113,7 +113,9 @@ pub fn snapshot(config: &Config, router: &Router, facts: &RuntimeFacts) -> Statu
                 wantstate: state_str(details.wantstate).into(),
                 base_priority: params.base_priority,
                 effective_priority: status.effective_priority,
-                master_addr: status.master_addr.filter(|_| status.state == StateName::Backup),
+                master_addr: status
+                    .master_addr
+                    .filter(|_| status.state == StateName::Backup),
                 master_priority: status.master_priority,
                 vips_set,
                 last_transition: facts.transitions.last(&conf.name).map(|t| epoch_f64(t.at)),
@@ -247,7 +249,8 @@ impl StatusSocket {
             path: path.to_path_buf(),
             listener,
         };
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666 & !umask)).map_err(err)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666 & !umask))
+            .map_err(err)?;
         Ok(socket)
     }
 
@@ -321,7 +324,8 @@ impl MetricsListener {
             let provider = provider.clone();
             tokio::spawn(async move {
                 let _permit = permit;
-                let _ = tokio::time::timeout(IO_WAIT, serve_http(&mut stream, provider.as_ref())).await;
+                let _ =
+                    tokio::time::timeout(IO_WAIT, serve_http(&mut stream, provider.as_ref())).await;
             });
         }
     }
@@ -341,7 +345,14 @@ where
         }
         head.extend_from_slice(&buf[..n]);
         if head.len() > MAX_REQUEST {
-            return respond(stream, "431 Request Header Fields Too Large", "text/plain", "request too large\n", true).await;
+            return respond(
+                stream,
+                "431 Request Header Fields Too Large",
+                "text/plain",
+                "request too large\n",
+                true,
+            )
+            .await;
         }
     }
     let request_line = head.split(|b| *b == b'\n').next().unwrap_or(&[]);
@@ -350,23 +361,70 @@ where
     let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
     let with_body = method != "HEAD";
     if method != "GET" && method != "HEAD" {
-        return respond(stream, "405 Method Not Allowed", "text/plain", "GET only\n", with_body).await;
+        return respond(
+            stream,
+            "405 Method Not Allowed",
+            "text/plain",
+            "GET only\n",
+            with_body,
+        )
+        .await;
     }
     let path = target.split('?').next().unwrap_or("");
     match path {
         "/metrics" => match provider.snapshot().await {
             Some(snap) => {
                 let body = prometheus_text(&snap);
-                respond(stream, "200 OK", "text/plain; version=0.0.4; charset=utf-8", &body, with_body).await
+                respond(
+                    stream,
+                    "200 OK",
+                    "text/plain; version=0.0.4; charset=utf-8",
+                    &body,
+                    with_body,
+                )
+                .await
             }
-            None => respond(stream, "503 Service Unavailable", "text/plain", "no status from the daemon\n", with_body).await,
+            None => {
+                respond(
+                    stream,
+                    "503 Service Unavailable",
+                    "text/plain",
+                    "no status from the daemon\n",
+                    with_body,
+                )
+                .await
+            }
         },
-        "/" => respond(stream, "200 OK", "text/plain", "kad: metrics are at /metrics\n", with_body).await,
-        _ => respond(stream, "404 Not Found", "text/plain", "not found\n", with_body).await,
+        "/" => {
+            respond(
+                stream,
+                "200 OK",
+                "text/plain",
+                "kad: metrics are at /metrics\n",
+                with_body,
+            )
+            .await
+        }
+        _ => {
+            respond(
+                stream,
+                "404 Not Found",
+                "text/plain",
+                "not found\n",
+                with_body,
+            )
+            .await
+        }
     }
 }
 
-async fn respond<S>(stream: &mut S, status: &str, content_type: &str, body: &str, with_body: bool) -> io::Result<()>
+async fn respond<S>(
+    stream: &mut S,
+    status: &str,
+    content_type: &str,
+    body: &str,
+    with_body: bool,
+) -> io::Result<()>
 where
     S: tokio::io::AsyncWrite + Unpin,
 {
@@ -412,7 +470,10 @@ impl Endpoints {
         if let Some(metrics) = metrics {
             tasks.push(tokio::spawn(metrics.run(provider)));
         }
-        Ok(Endpoints { tasks, metrics_addr })
+        Ok(Endpoints {
+            tasks,
+            metrics_addr,
+        })
     }
 }
 
@@ -477,9 +538,11 @@ pub fn prometheus_text(snap: &StatusSnapshot) -> String {
             "Priority of the master heard last (BACKUP only).",
             |i| i.master_addr.map(|_| f64::from(i.master_priority)),
         ),
-        ("kad_instance_vips_set", "1 while the virtual addresses are installed.", |i| {
-            Some(if i.vips_set { 1.0 } else { 0.0 })
-        }),
+        (
+            "kad_instance_vips_set",
+            "1 while the virtual addresses are installed.",
+            |i| Some(if i.vips_set { 1.0 } else { 0.0 }),
+        ),
         (
             "kad_instance_last_transition_seconds",
             "Time of the last state change, in seconds since the epoch.",
@@ -494,13 +557,25 @@ pub fn prometheus_text(snap: &StatusSnapshot) -> String {
             }
         }
     }
-    let per_instance: Vec<(&InstanceSnapshot, [(&str, u64); 14])> =
-        snap.instances.iter().map(|i| (i, counters(&i.stats))).collect();
+    let per_instance: Vec<(&InstanceSnapshot, [(&str, u64); 14])> = snap
+        .instances
+        .iter()
+        .map(|i| (i, counters(&i.stats)))
+        .collect();
     for (pos, (key, _)) in counters(&Stats::default()).iter().enumerate() {
         let name = format!("kad_vrrp_{key}_total");
-        let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} counter", counter_help(key));
+        let _ = writeln!(
+            out,
+            "# HELP {name} {}\n# TYPE {name} counter",
+            counter_help(key)
+        );
         for (i, values) in &per_instance {
-            let _ = writeln!(out, "{name}{{instance=\"{}\"}} {}", label(&i.name), values[pos].1);
+            let _ = writeln!(
+                out,
+                "{name}{{instance=\"{}\"}} {}",
+                label(&i.name),
+                values[pos].1
+            );
         }
     }
     out
@@ -512,10 +587,11 @@ pub fn prometheus_text(snap: &StatusSnapshot) -> String {
 
 /// Reads one status document from the daemon's socket.
 pub fn fetch(path: &Path) -> Result<StatusSnapshot, StatusError> {
-    let stream = std::os::unix::net::UnixStream::connect(path).map_err(|source| StatusError::Connect {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let stream =
+        std::os::unix::net::UnixStream::connect(path).map_err(|source| StatusError::Connect {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let read_err = |source| StatusError::Read {
         path: path.to_path_buf(),
         source,
@@ -567,7 +643,16 @@ fn ago(seconds: f64) -> String {
 /// The table `kad status` prints, with ages relative to `now`.
 pub fn format_table(snap: &StatusSnapshot, now: SystemTime) -> String {
     let now = epoch_f64(now);
-    let header = ["INSTANCE", "VRID", "STATE", "PRIO", "MASTER", "INTERFACE", "ADVERTS RX/TX", "LAST CHANGE"];
+    let header = [
+        "INSTANCE",
+        "VRID",
+        "STATE",
+        "PRIO",
+        "MASTER",
+        "INTERFACE",
+        "ADVERTS RX/TX",
+        "LAST CHANGE",
+    ];
     let rows: Vec<[String; 8]> = snap
         .instances
         .iter()
@@ -674,10 +759,13 @@ mod tests {
         backup.master_addr = Some("192.0.2.11".parse().unwrap());
         backup.master_priority = 160;
         let text = prometheus_text(&snap(vec![instance("VI_1", "MASTER", 2), backup]));
-        assert!(text.contains("# TYPE kad_instance_state gauge\nkad_instance_state{instance=\"VI_1\"} 2\n"));
+        assert!(text.contains(
+            "# TYPE kad_instance_state gauge\nkad_instance_state{instance=\"VI_1\"} 2\n"
+        ));
         assert!(text.contains("kad_instance_state{instance=\"we\\\"ird\\\\name\"} 1\n"));
         assert!(text.contains("kad_instance_priority{instance=\"VI_1\"} 160\n"));
-        assert!(text.contains("kad_instance_last_transition_seconds{instance=\"VI_1\"} 1782907203.375\n"));
+        assert!(text
+            .contains("kad_instance_last_transition_seconds{instance=\"VI_1\"} 1782907203.375\n"));
         // only a backup has a master to report
         assert!(!text.contains("kad_instance_master_priority{instance=\"VI_1\"}"));
         assert!(text.contains("kad_instance_master_priority{instance=\"we\\\"ird\\\\name\"} 160\n"));
@@ -701,8 +789,16 @@ mod tests {
         let table = format_table(&snap(vec![instance("VI_1", "MASTER", 2), backup]), now);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 3);
-        assert!(lines[0].starts_with("INSTANCE  VRID  STATE   PRIO"), "{}", lines[0]);
-        assert!(lines[1].starts_with("VI_1      51    MASTER  160 (base 150)  this node"), "{}", lines[1]);
+        assert!(
+            lines[0].starts_with("INSTANCE  VRID  STATE   PRIO"),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].starts_with("VI_1      51    MASTER  160 (base 150)  this node"),
+            "{}",
+            lines[1]
+        );
         assert!(lines[1].ends_with("(5m ago)"), "{}", lines[1]);
         assert!(lines[2].contains("192.0.2.11 (160)"), "{}", lines[2]);
         assert!(lines[2].ends_with("  -"), "{}", lines[2]);

@@ -54,7 +54,14 @@ pub fn address(prefix_str: &str, dev: Option<&str>, label: Option<&str>) -> Addr
     .unwrap()
 }
 
-pub fn route(dest: &str, via: &str, dev: Option<&str>, table: u32, metric: Option<u32>, no_track: bool) -> RouteEntry {
+pub fn route(
+    dest: &str,
+    via: &str,
+    dev: Option<&str>,
+    table: u32,
+    metric: Option<u32>,
+    no_track: bool,
+) -> RouteEntry {
     serde_json::from_value(json!({
         "family": "Inet", "rtype": "Unicast", "dest": prefix(dest), "src": null,
         "via": via, "dev": dev, "table": table, "metric": metric, "scope": null,
@@ -153,17 +160,36 @@ pub fn reference_config(priority: u8, router_id: &str, iface: &str) -> Config {
     ];
     vi1.excluded_vips = vec![address("198.51.100.20/32", None, None)];
     vi1.virtual_routes = vec![
-        route("203.0.113.0/25", "192.0.2.254", Some(iface), 254, None, false),
+        route(
+            "203.0.113.0/25",
+            "192.0.2.254",
+            Some(iface),
+            254,
+            None,
+            false,
+        ),
         route("0.0.0.0/0", "192.0.2.1", None, 100, Some(5), true),
     ];
     vi1.virtual_rules = vec![
         rule(Some("192.0.2.100/32"), None, 16384, 100),
         rule(None, Some("198.51.100.0/24"), 200, 100),
     ];
-    vi1.track_scripts = vec![serde_json::from_value(json!({"name": "chk_ok", "weight": null, "reverse": null})).unwrap()];
-    vi1.track_files = vec![serde_json::from_value(json!({"name": "tf1", "weight": 3, "reverse": null})).unwrap()];
-    vi1.track_interfaces = vec![serde_json::from_value(json!({"name": "lo", "weight": 10, "reverse": false})).unwrap()];
-    vi1.notify = serde_json::from_value(notifies(Some(&["/bin/echo", "master"]), Some(&["/bin/echo", "generic"]))).unwrap();
+    vi1.track_scripts =
+        vec![
+            serde_json::from_value(json!({"name": "chk_ok", "weight": null, "reverse": null}))
+                .unwrap(),
+        ];
+    vi1.track_files =
+        vec![serde_json::from_value(json!({"name": "tf1", "weight": 3, "reverse": null})).unwrap()];
+    vi1.track_interfaces =
+        vec![
+            serde_json::from_value(json!({"name": "lo", "weight": 10, "reverse": false})).unwrap(),
+        ];
+    vi1.notify = serde_json::from_value(notifies(
+        Some(&["/bin/echo", "master"]),
+        Some(&["/bin/echo", "generic"]),
+    ))
+    .unwrap();
     // keepalived drops preempt_delay for `state MASTER` ("will not work with initial state MASTER")
     if priority < 150 {
         vi1.preempt_delay = Duration::from_secs(2);
@@ -175,7 +201,10 @@ pub fn reference_config(priority: u8, router_id: &str, iface: &str) -> Config {
     let mut vi3 = instance("VI_3", 53, priority, 3, 1.0);
     vi3.family = serde_json::from_value(json!("Inet6")).unwrap();
     vi3.mcast_dst_ip = None;
-    vi3.vips = vec![address("2001:db8::100/64", None, None), address("fe80::100/64", None, None)];
+    vi3.vips = vec![
+        address("2001:db8::100/64", None, None),
+        address("fe80::100/64", None, None),
+    ];
     vi3.sync_group = Some("G1".into());
 
     let group: SyncGroup = serde_json::from_value(json!({
@@ -226,7 +255,8 @@ pub const WALL_START: u64 = 1_782_907_200;
 
 impl Scenario {
     pub fn new(config: Config, iface: &str, own_v4: &str) -> Scenario {
-        let router = Router::new(RouterConfig::from_config(&config, RouterOptions::default()).unwrap());
+        let router =
+            Router::new(RouterConfig::from_config(&config, RouterOptions::default()).unwrap());
         let now = Timestamp::from_micros(1_000_000);
         let clock = ClockPair {
             mono: now,
@@ -253,7 +283,10 @@ impl Scenario {
                 ipv6: vec!["fe80::7412:abff:fe4c:5d5c".parse().unwrap()],
                 mac: vec![0x76, 0x12, 0xab, 0x4c, 0x5d, 0x5c],
                 broadcast_mac: vec![0xff; 6],
-                flags: (libc::IFF_UP | libc::IFF_RUNNING | libc::IFF_BROADCAST | libc::IFF_MULTICAST) as u32,
+                flags: (libc::IFF_UP
+                    | libc::IFF_RUNNING
+                    | libc::IFF_BROADCAST
+                    | libc::IFF_MULTICAST) as u32,
                 mtu: 1500,
                 hw_type: libc::ARPHRD_ETHER,
             },
@@ -265,7 +298,11 @@ impl Scenario {
             facts,
         };
         for name in ["VI_1", "VI_2", "VI_3"] {
-            let addr = if name == "VI_3" { "fe80::7412:abff:fe4c:5d5c" } else { own_v4 };
+            let addr = if name == "VI_3" {
+                "fe80::7412:abff:fe4c:5d5c"
+            } else {
+                own_v4
+            };
             let id = s.id(name);
             s.event(Event::SourceAddress {
                 instance: id,
@@ -405,7 +442,9 @@ pub fn parse_stats(text: &str) -> BTreeMap<String, BTreeMap<String, u64>> {
             if value.is_empty() {
                 section = key.to_string();
             } else {
-                out.get_mut(&instance).unwrap().insert(key.to_string(), value.parse().unwrap());
+                out.get_mut(&instance)
+                    .unwrap()
+                    .insert(key.to_string(), value.parse().unwrap());
             }
         } else {
             assert_eq!(indent, 4, "{line:?}");

@@ -165,7 +165,9 @@ mod tests {
             UNIX_EPOCH + Duration::from_secs(999)
         );
         assert_eq!(
-            stamp(UNIX_EPOCH + Duration::from_micros(1_500_000_000_000_123)).split(' ').next(),
+            stamp(UNIX_EPOCH + Duration::from_micros(1_500_000_000_000_123))
+                .split(' ')
+                .next(),
             Some("1500000000.000123")
         );
     }

@@ -66,7 +66,9 @@ fn broadcast(entry: &AddressEntry) -> Option<Ipv4Addr> {
             Some(IpAddr::V4(peer)) => peer,
             _ => own,
         };
-        let host_mask = u32::MAX.checked_shr(u32::from(entry.prefix.len)).unwrap_or(0);
+        let host_mask = u32::MAX
+            .checked_shr(u32::from(entry.prefix.len))
+            .unwrap_or(0);
         let bits = u32::from(base);
         Some(Ipv4Addr::from(if set_host_bits {
             bits | host_mask
@@ -552,11 +554,17 @@ mod tests {
         b.rtype = RouteType::Blackhole;
         b.mode = RouteMode::Add;
         b.no_track = true;
-        assert_eq!(route(&b), "add blackhole 203.0.113.128/25 proto 18 no_track");
+        assert_eq!(
+            route(&b),
+            "add blackhole 203.0.113.128/25 proto 18 no_track"
+        );
         let mut l = route_entry("192.0.2.128/25");
         l.dev = Some("vA".into());
         l.scope = Some(253);
-        assert_eq!(route(&l), "prepend 192.0.2.128/25 dev vA proto 18 scope 253");
+        assert_eq!(
+            route(&l),
+            "prepend 192.0.2.128/25 dev vA proto 18 scope 253"
+        );
     }
 
     #[test]
