@@ -98,6 +98,8 @@ pub struct InstanceFacts {
     /// Configuration problems holding the instance in FAULT (keepalived's
     /// `num_config_faults`).
     pub config_faults: u32,
+    /// A unicast VRRPv3 peer uses keepalived's old checksum and kad switched to it.
+    pub old_unicast_checksum: bool,
 }
 
 /// One network interface as the daemon last saw it (keepalived's `------< Interfaces
@@ -906,10 +908,12 @@ fn instance_section(out: &mut Out, config: &Config, facts: &RuntimeFacts, v: &Vi
             ));
         }
     }
-    if p.is_unicast() || p.unicast_fault_no_peer {
+    if has_flags(config, c, p) {
         out.line("   Flags:");
         if p.is_unicast() {
             out.line("     Using unicast");
+        } else if c.unicast_src_ip.is_some() {
+            out.line("     Unicast config option specified but using multicast");
         }
         if p.unicast_fault_no_peer {
             out.line("     If unicast go to fault state if no peers");
@@ -1114,6 +1118,14 @@ fn instance_section(out: &mut Out, config: &Config, facts: &RuntimeFacts, v: &Vi
                 peer.max_ttl.unwrap_or(255)
             ));
         }
+        out.line(format!(
+            "   Unicast checksum compatibility = {}",
+            if v.facts.old_unicast_checksum {
+                "auto"
+            } else {
+                "no"
+            }
+        ));
     }
     if let Some((fd_in, fd_out)) = v.facts.sockets {
         out.line(format!("   fd_in {fd_in}, fd_out {fd_out}"));
@@ -1171,6 +1183,39 @@ fn instance_section(out: &mut Out, config: &Config, facts: &RuntimeFacts, v: &Vi
         "   Notify priority changes = {}",
         p.notify.priority_changes
     ));
+}
+
+/// Whether keepalived's `vrrp->flags` word is non-zero: it then prints `Flags:` and
+/// the few flags it names, otherwise `Flags: none`.
+fn has_flags(config: &Config, c: &VrrpInstance, p: &InstanceParams) -> bool {
+    let garp_all_if = c
+        .garp
+        .extra_if
+        .as_ref()
+        .or(config.global.vrrp_garp_extra_if.as_ref())
+        .is_some_and(|x| x.all);
+    let evip_other_family = c
+        .excluded_vips
+        .iter()
+        .any(|e| crate::config::model::Family::of(&e.prefix.addr) != p.family);
+    [
+        p.is_unicast(),
+        c.unicast_src_ip.is_some(),
+        c.unicast_fault_no_peer,
+        c.dont_track_primary,
+        c.skip_check_adv_addr,
+        p.configured_src.is_some(),
+        c.track_src_ip,
+        p.check_unicast_src,
+        c.promote_secondaries,
+        c.nopreempt,
+        c.use_vmac.is_some(),
+        c.use_vmac_addr,
+        garp_all_if,
+        evip_other_family,
+    ]
+    .into_iter()
+    .any(|set| set)
 }
 
 fn mac_str(mac: &[u8]) -> String {

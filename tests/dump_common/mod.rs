@@ -241,7 +241,7 @@ pub fn reference_config(priority: u8, router_id: &str, iface: &str) -> Config {
 }
 
 /// The protocol core for `config` with its fake clock, facts reported as keepalived's
-/// peer had them (addresses on vA, chk_ok succeeding, tf1 reading 0).
+/// peer had them (its addresses as sources, every script succeeding, every file reading 0).
 pub struct Scenario {
     pub config: Config,
     pub router: Router,
@@ -297,33 +297,36 @@ impl Scenario {
             now,
             facts,
         };
-        for name in ["VI_1", "VI_2", "VI_3"] {
-            let addr = if name == "VI_3" {
-                "fe80::7412:abff:fe4c:5d5c"
-            } else {
-                own_v4
+        for id in s.router.instance_ids() {
+            let p = s.router.params(id).unwrap();
+            let addr = match p.family {
+                kad::config::model::Family::Inet6 => "fe80::7412:abff:fe4c:5d5c",
+                kad::config::model::Family::Inet => own_v4,
             };
-            let id = s.id(name);
             s.event(Event::SourceAddress {
                 instance: id,
                 addr: Some(ip(addr)),
             });
-            s.facts.instances.insert(
-                name.into(),
-                InstanceFacts {
-                    sockets: Some(if name == "VI_3" { (17, 18) } else { (15, 16) }),
-                    ..InstanceFacts::default()
-                },
-            );
         }
-        s.event(Event::TrackerUpdate {
-            object: TrackedObject::Script("chk_ok".into()),
-            status: TrackerStatus::ScriptOk,
-        });
-        s.event(Event::TrackerUpdate {
-            object: TrackedObject::File("tf1".into()),
-            status: TrackerStatus::FileValue(0),
-        });
+        let scripts: Vec<String> = s.config.scripts.iter().map(|x| x.name.clone()).collect();
+        for name in scripts {
+            s.event(Event::TrackerUpdate {
+                object: TrackedObject::Script(name),
+                status: TrackerStatus::ScriptOk,
+            });
+        }
+        let files: Vec<String> = s
+            .config
+            .track_files
+            .iter()
+            .map(|x| x.name.clone())
+            .collect();
+        for name in files {
+            s.event(Event::TrackerUpdate {
+                object: TrackedObject::File(name),
+                status: TrackerStatus::FileValue(0),
+            });
+        }
         s.event(Event::Startup);
         s
     }
@@ -394,9 +397,23 @@ impl Scenario {
     }
 }
 
+/// keepalived's socket descriptors in the reference runs.
+fn reference_sockets(s: &mut Scenario) {
+    for name in ["VI_1", "VI_2", "VI_3"] {
+        s.facts.instances.insert(
+            name.into(),
+            InstanceFacts {
+                sockets: Some(if name == "VI_3" { (17, 18) } else { (15, 16) }),
+                ..InstanceFacts::default()
+            },
+        );
+    }
+}
+
 /// The MASTER side of the reference pair: fw_a, priority 150, after its master-down wait.
 pub fn master() -> Scenario {
     let mut s = Scenario::new(reference_config(150, "fw_a", "vA"), "vA", "192.0.2.11");
+    reference_sockets(&mut s);
     s.run_for(4.0);
     for name in ["VI_1", "VI_2", "VI_3"] {
         assert_eq!(s.state(name), StateName::Master, "{name}");
@@ -407,6 +424,7 @@ pub fn master() -> Scenario {
 /// The BACKUP side: fw_b, priority 100, hearing fw_a's adverts.
 pub fn backup() -> Scenario {
     let mut s = Scenario::new(reference_config(100, "fw_b", "vB"), "vB", "192.0.2.12");
+    reference_sockets(&mut s);
     for _ in 0..6 {
         s.advert_from("VI_1", "192.0.2.11", 160);
         s.advert_from("VI_2", "192.0.2.11", 150);
@@ -489,4 +507,140 @@ pub fn moved(
         }
     }
     out
+}
+
+/// The configuration of tests/dump_keepalived_2.2.7/mixed.conf as the reader resolves
+/// it (keepalived dropped the IPv6 VIP of the IPv4 instance VU), with the notify FIFO
+/// at `fifo`.
+pub fn mixed_config(fifo: &str) -> Config {
+    let mut global = GlobalDefs {
+        vrrp_garp_interval: Duration::from_millis(1),
+        vrrp_garp_extra_if: Some(
+            serde_json::from_value(json!({"all": true, "interval": duration(30.0)})).unwrap(),
+        ),
+        vrrp_startup_delay: Some(Duration::from_millis(500)),
+        log_unknown_vrids: true,
+        vmac_prefix: Some("vr".into()),
+        data_use_instance: true,
+        ..GlobalDefs::default()
+    };
+    global.vrrp_notify_fifo = Some(
+        serde_json::from_value(json!({"path": fifo, "user": null, "group": null, "script": null}))
+            .unwrap(),
+    );
+
+    let no_refresh = |inst: &mut VrrpInstance| inst.garp.master_refresh = Duration::ZERO;
+
+    let mut vu = instance("VU", 61, 120, 2, 1.0);
+    no_refresh(&mut vu);
+    vu.nopreempt = true;
+    vu.dont_track_primary = true;
+    vu.unicast_src_ip = Some(ip("192.0.2.11"));
+    vu.unicast_peers = vec![
+        serde_json::from_value(json!({"addr": "192.0.2.12", "min_ttl": null, "max_ttl": null}))
+            .unwrap(),
+        serde_json::from_value(json!({"addr": "192.0.2.13", "min_ttl": 250, "max_ttl": 255}))
+            .unwrap(),
+    ];
+    vu.unicast_ttl = Some(255);
+    let mut brd = address("192.0.2.150/24", None, None);
+    brd.broadcast = Some(kad::config::model::Broadcast::Addr(
+        "192.0.2.255".parse().unwrap(),
+    ));
+    vu.vips = vec![brd];
+    vu.promote_secondaries = true;
+    vu.notify = serde_json::from_value(json!({
+        "master": null, "backup": null, "fault": null, "stop": null, "deleted": null,
+        "generic": null, "master_rx_lower_pri": null,
+        "notify_deleted": true, "deleted_configured": true,
+    }))
+    .unwrap();
+    vu.auth = Some(serde_json::from_value(json!({"Ah": b"abc".to_vec()})).unwrap());
+
+    let mut vm = instance("VM", 62, 90, 2, 1.0);
+    no_refresh(&mut vm);
+    vm.use_vmac = Some(
+        serde_json::from_value(json!({
+            "ifname": "vr.62", "name_given": false, "mac": null, "xmit_base": true, "group": null,
+        }))
+        .unwrap(),
+    );
+    vm.vips = vec![address("192.0.2.160/24", None, None)];
+    let mut blackhole = route("203.0.113.128/25", "192.0.2.1", None, 254, None, true);
+    blackhole.via = None;
+    blackhole.rtype = kad::config::model::RouteType::Blackhole;
+    blackhole.mode = kad::config::model::RouteMode::Add;
+    let mut link = route("192.0.2.128/25", "192.0.2.1", Some("vA"), 254, None, false);
+    link.via = None;
+    link.scope = Some(253);
+    vm.virtual_routes = vec![blackhole, link];
+
+    let mut vf = instance("VF", 63, 80, 2, 1.0);
+    no_refresh(&mut vf);
+    vf.strict = true;
+    vf.accept = false;
+    vf.lower_prio_no_advert = true;
+    vf.garp.lower_prio_delay = Duration::ZERO;
+    vf.garp.lower_prio_repeat = 0;
+    vf.track_interfaces =
+        vec![
+            serde_json::from_value(json!({"name": "dmy0", "weight": 0, "reverse": false})).unwrap(),
+        ];
+    vf.vips = vec![address("192.0.2.170/32", None, None)];
+
+    Config {
+        global,
+        instances: vec![vu, vm, vf],
+        static_addresses: vec![address("192.0.2.200/24", Some("vA"), None)],
+        static_routes: vec![route(
+            "198.51.100.0/24",
+            "192.0.2.254",
+            Some("vA"),
+            254,
+            None,
+            false,
+        )],
+        static_rules: vec![rule(Some("192.0.2.200/32"), None, 100, 101)],
+        ..Config::default()
+    }
+}
+
+/// mixed.conf running: VU and VM MASTER, VF in FAULT (its tracked dmy0 is down).
+pub fn mixed(fifo: &str) -> Scenario {
+    let mut s = Scenario::new(mixed_config(fifo), "vA", "192.0.2.11");
+    s.facts.static_addresses_set = true;
+    for (name, sockets, vmac_up) in [
+        ("VU", (15, 16), false),
+        ("VM", (17, 18), true),
+        ("VF", (17, 18), false),
+    ] {
+        s.facts.instances.insert(
+            name.into(),
+            InstanceFacts {
+                sockets: Some(sockets),
+                vmac_up,
+                ..InstanceFacts::default()
+            },
+        );
+    }
+    s.facts.interfaces.push(InterfaceFacts {
+        name: "dmy0".into(),
+        index: 2,
+        mac: vec![0x0a, 0xfa, 0x47, 0x7a, 0x3b, 0x72],
+        broadcast_mac: vec![0xff; 6],
+        flags: (libc::IFF_BROADCAST | libc::IFF_MULTICAST) as u32,
+        mtu: 1500,
+        hw_type: libc::ARPHRD_ETHER,
+        ..InterfaceFacts::default()
+    });
+    s.event(Event::InterfaceDown("dmy0".into()));
+    s.run_for(4.0);
+    for (name, state) in [
+        ("VU", StateName::Master),
+        ("VM", StateName::Master),
+        ("VF", StateName::Fault),
+    ] {
+        assert_eq!(s.state(name), state, "{name}");
+    }
+    s
 }
