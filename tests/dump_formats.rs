@@ -476,3 +476,19 @@ fn unicast_vmac_fault_and_statics_match_keepalived() {
         );
     }
 }
+
+#[test]
+fn sync_group_script_and_track_file_sections_match_keepalived() {
+    for (scenario, file) in [(master(), "master.data"), (backup(), "backup.data")] {
+        let ours = data_file(&scenario.config, &scenario.router, &scenario.facts);
+        let theirs = reference(file);
+        for title in ["VRRP Sync groups", "VRRP Scripts", "VRRP Track files"] {
+            // kad does not keep keepalived's "insecure" verdict per script
+            let theirs: Vec<&str> = section(&theirs, title)
+                .into_iter()
+                .filter(|l| *l != "   Insecure = no")
+                .collect();
+            assert_eq!(section(&ours, title), theirs, "{file} {title}");
+        }
+    }
+}

@@ -609,10 +609,6 @@ pub fn data_file(config: &Config, router: &Router, facts: &RuntimeFacts) -> Stri
     out.0
 }
 
-fn ids_line(label: &str, ids: Option<(u32, u32)>) -> Option<String> {
-    ids.map(|(u, g)| format!("{label}{u}:{g}"))
-}
-
 fn fifo_lines(
     out: &mut Out,
     label: &str,
@@ -810,8 +806,8 @@ fn global_section(out: &mut Out, config: &Config, facts: &RuntimeFacts) {
         " Script security {}",
         enabled(g.enable_script_security)
     ));
-    if let Some(line) = ids_line(" Default script uid:gid ", facts.default_script_ids) {
-        out.line(line);
+    if let Some((uid, gid)) = facts.default_script_ids {
+        out.line(format!(" Default script uid:gid {uid}:{gid}"));
     }
     out.line(format!(" umask = 0{:o}", facts.umask));
     if let Some(delay) = g.vrrp_startup_delay {
@@ -1560,7 +1556,8 @@ pub fn counters(s: &Stats) -> [(&'static str, u64); 14] {
 
 /// The document keepalived writes to `keepalived.json` on SIGRTMIN+2: `json_version`
 /// 1 is an array of `{"data":…,"stats":…}`, 2 wraps it as `{"vrrp":[…]}` (kad tracks
-/// no processes, so keepalived's `track_process` array never appears).
+/// no processes, so keepalived's `track_process` array never appears). keepalived
+/// writes no file at all when there is no instance.
 pub fn json(config: &Config, router: &Router, facts: &RuntimeFacts, version: u8) -> String {
     let mut w = JsonWriter::default();
     if version == 2 {

@@ -221,7 +221,7 @@ pub fn reference_config(priority: u8, router_id: &str, iface: &str) -> Config {
     }))
     .unwrap();
     let file: TrackFileDef = serde_json::from_value(json!({
-        "name": "tf1", "span": span(), "file": "/tmp/kadump-obs/tf", "weight": 5,
+        "name": "tf1", "span": span(), "file": "/tmp/kadump-obs-tf", "weight": 5,
         "weight_reverse": false, "init_file": null,
     }))
     .unwrap();

@@ -15,7 +15,7 @@ stop() { # name: TERM the parent and wait (bounded) for it to go
 cleanup() {
     for d in "$work"/*/; do stop "$(basename "$d")"; done
     ip netns del $A 2>/dev/null || true; ip netns del $B 2>/dev/null || true
-    rm -rf "$work"
+    rm -rf "$work" /tmp/kadump-obs-tf
 }
 trap cleanup EXIT
 ip netns add $A; ip netns add $B
@@ -26,10 +26,10 @@ for ns in $A $B; do ip -n $ns link set lo up; done
 ip -n $A link set vA up; ip -n $B link set vB up
 ip -n $A addr add 2001:db8::11/64 dev vA nodad; ip -n $B addr add 2001:db8::12/64 dev vB nodad
 ip -n $A link add dmy0 type veth peer name dmy1
-echo 0 > /tmp/kadump-obs-tf 2>/dev/null || true
+echo 0 > /tmp/kadump-obs-tf
 start() { # name netns
     mkdir -p "$work/$1"
-    sed "s#/tmp/kadump-obs/tf#/tmp/kadump-obs-tf#; s#/tmp/kadump-obs/c/fifo#$work/$1/fifo#" \
+    sed "s#/tmp/kadump-obs/c/fifo#$work/$1/fifo#" \
         "$here/$1.conf" > "$work/$1/k.conf"
     TMPDIR="$work/$1" ip netns exec "$2" keepalived -f "$work/$1/k.conf" -P -n -G -l \
         -p "$work/$1/p" -r "$work/$1/r" -c "$work/$1/c" -b "$work/$1/b" > "$work/$1/log" 2>&1 &
@@ -44,4 +44,3 @@ dump master; dump backup
 stop master; stop backup
 start mixed $A; sleep 8
 dump mixed
-rm -f /tmp/kadump-obs-tf
