@@ -2,7 +2,8 @@
 # Re-captures the files in this directory from Debian's keepalived 2.2.7.
 # Two network namespaces joined by a veth pair (vA 192.0.2.11, vB 192.0.2.12);
 # master.conf runs in A and backup.conf in B, then mixed.conf alone in A.
-# keepalived honours TMPDIR for its dump files, so nothing lands in the host's /tmp.
+# keepalived honours TMPDIR for its dump files; the one file on the host is the track
+# file /tmp/kadump-obs-tf, removed on exit.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
