@@ -1,9 +1,11 @@
 //! The daemon: one event loop owning every instance; signals, reload, pid files.
 
+pub mod dump;
 pub mod logging;
 pub mod netexec;
 pub mod pidfile;
 pub mod runtime;
+pub mod status;
 pub mod track;
 
 use crate::cli::Options;

@@ -64,6 +64,6 @@ pub use params::{
     AuthSpec, GarpParams, InitialTracker, InstanceParams, NotifyParams, ParamsError, RouterConfig,
     RouterOptions, SyncGroupParams, TrackedObject, TrackerSpec, PRIO_OWNER,
 };
-pub use router::{InstanceStatus, Router};
+pub use router::{InstanceDetails, InstanceStatus, Router};
 pub use stats::Stats;
 pub use time::{Centis, Timestamp};

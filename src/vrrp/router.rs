@@ -132,6 +132,22 @@ pub struct InstanceStatus {
     pub stats: Stats,
 }
 
+/// What the status dumps need beyond [`InstanceStatus`] (keepalived's `wantstate`,
+/// fault counters, timers and priorities as its data file shows them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceDetails {
+    pub wantstate: StateName,
+    /// Weight-0 trackers currently failed (keepalived's `num_script_if_fault`).
+    pub tracker_faults: u32,
+    /// Weight-0 scripts that have not reported yet (keepalived's `num_script_init`).
+    pub scripts_init: u32,
+    /// Base priority plus tracker weights before clamping (keepalived's `total_priority`).
+    pub total_priority: i64,
+    pub next_deadline: Option<Timestamp>,
+    pub master_down_interval: Duration,
+    pub source: Option<IpAddr>,
+}
+
 /// The protocol engine. `handle` is the only way in; it returns what to do, in order.
 #[derive(Debug, Clone)]
 pub struct Router {
@@ -413,6 +429,72 @@ impl Router {
             master_adver_int: inst.master_adver_int,
             stats: inst.stats,
         })
+    }
+
+    pub fn details(&self, id: InstanceId) -> Option<InstanceDetails> {
+        let idx = self.index_of(id)?;
+        let inst = &self.instances[idx];
+        let weight_zero = |t: &&TrackerSpec| t.weight == 0;
+        let tracker_faults = inst
+            .params
+            .trackers
+            .iter()
+            .filter(weight_zero)
+            .filter(|t| self.tracker_effect(t).is_err())
+            .count();
+        let scripts_init = inst
+            .params
+            .trackers
+            .iter()
+            .filter(weight_zero)
+            .filter(|t| {
+                matches!(t.object, TrackedObject::Script(_))
+                    && !matches!(
+                        self.trackers.get(&t.object),
+                        Some(TrackerStatus::ScriptOk) | Some(TrackerStatus::ScriptFailed)
+                    )
+            })
+            .count();
+        let total_priority = if inst.params.is_owner() {
+            i64::from(inst.effective_priority)
+        } else {
+            inst.params
+                .trackers
+                .iter()
+                .filter_map(|t| self.tracker_effect(t).ok())
+                .sum::<i64>()
+                + i64::from(inst.params.base_priority)
+        };
+        Some(InstanceDetails {
+            wantstate: match inst.want {
+                Want::Backup => StateName::Backup,
+                Want::Master => StateName::Master,
+                Want::Fault => StateName::Fault,
+            },
+            tracker_faults: u32::try_from(tracker_faults).unwrap_or(u32::MAX),
+            scripts_init: u32::try_from(scripts_init).unwrap_or(u32::MAX),
+            total_priority,
+            next_deadline: Router::earliest_timer(inst).map(|(t, _)| t),
+            master_down_interval: self.mdi(idx),
+            source: inst.source,
+        })
+    }
+
+    /// A sync group's state; `Init` while a member waits for its first script result.
+    pub fn group_state(&self, name: &str) -> Option<StateName> {
+        let group = self.groups.iter().find(|g| g.params.name == name)?;
+        Some(match group.state {
+            GroupState::Init => StateName::Init,
+            GroupState::Backup => StateName::Backup,
+            GroupState::Master => StateName::Master,
+            GroupState::Fault => StateName::Fault,
+            GroupState::Stopped => StateName::Stopped,
+        })
+    }
+
+    /// The last reported status of a tracked script or file.
+    pub fn tracker_status(&self, object: &TrackedObject) -> Option<TrackerStatus> {
+        self.trackers.get(object).copied()
     }
 
     /// Zeroes the counters (keepalived's STATS_CLEAR signal).
