@@ -504,6 +504,7 @@ mod tests {
     fn route_entry(dest: &str) -> RouteEntry {
         let (addr, len) = dest.split_once('/').unwrap();
         RouteEntry {
+            ttl_propagate: None,
             family: Family::Inet,
             rtype: RouteType::Unicast,
             dest: Prefix {
