@@ -136,7 +136,11 @@ pub struct Options {
     /// Display this help message
     #[arg(short = 'h', long = "help")]
     pub help: bool,
-    /// keepalived prints and ignores stray arguments
+    /// kad: with `kad status`, the daemon's status socket (default: `status_socket` of
+    /// the configuration file)
+    #[arg(long = "socket", value_name = "PATH", allow_hyphen_values = true)]
+    pub socket: Option<PathBuf>,
+    /// keepalived prints and ignores stray arguments; `status` asks a running kad
     #[arg(hide = true, trailing_var_arg = false)]
     pub unexpected: Vec<String>,
 }
@@ -326,10 +330,30 @@ pub fn unimplemented_option_warnings(o: &Options) -> Vec<String> {
     if o.bfd_pid.is_some() {
         w.push("-b/--bfd_pid: kad runs no BFD process; pid file not written".to_string());
     }
-    if !o.unexpected.is_empty() {
+    if !o.unexpected.is_empty() && o.unexpected[0] != "status" {
         w.push(format!("Unexpected argument(s): {}", o.unexpected.join(" ")));
     }
     w
+}
+
+/// `kad status`: print the running daemon's instances.
+fn status_command(opts: &Options) -> i32 {
+    let socket = opts.socket.clone().or_else(|| {
+        let mut load = crate::daemon::load_options(opts);
+        load.interfaces = crate::config::InterfaceCheck::Skip;
+        load.script_security = None;
+        crate::config::load(&opts.config_file(), &load).config?.global.status_socket.map(PathBuf::from)
+    });
+    match socket {
+        Some(path) => crate::daemon::status::print_table(&path),
+        None => {
+            eprintln!(
+                "kad status: no status socket: set status_socket in global_defs of {} or pass --socket PATH",
+                opts.config_file().display()
+            );
+            1
+        }
+    }
 }
 
 pub fn main() -> i32 {
@@ -340,6 +364,7 @@ pub fn main() -> i32 {
             eprint!("{stderr}");
             code
         }
+        Parsed::Run(opts) if opts.unexpected.first().map(String::as_str) == Some("status") => status_command(&opts),
         Parsed::Run(opts) => crate::daemon::main(*opts),
     }
 }

@@ -58,12 +58,7 @@ pub fn main(opts: Options) -> i32 {
             return code;
         }
     };
-    let umask = opts
-        .umask
-        .as_deref()
-        .and_then(|u| u32::from_str_radix(u.trim_start_matches("0o"), 8).ok())
-        .or(config.global.umask)
-        .unwrap_or(0o177);
+    let umask = runtime::umask_in_force(&opts, &config);
     // SAFETY: umask only changes this process's file-creation mask.
     unsafe { libc::umask(umask as libc::mode_t) };
     if !opts.dont_fork {

@@ -5,7 +5,9 @@
 //! tasks (per-instance netlink executors, notify queues, the mailer, the GARP pacer), so
 //! no script, mail server or slow netlink exchange can delay an advert.
 
+use super::dump::{self, ClockPair, DumpPaths, RuntimeFacts};
 use super::netexec::{ExecContext, Executor, NetOp};
+use super::status::{self, Endpoints};
 use super::track::{TrackerStatus as TrackStatus, TrackerUpdate, Trackers};
 use crate::cli::Options;
 use crate::config::model::{AddressEntry, Config, Family, RouteEntry, RouteKey, RuleEntry};
@@ -74,7 +76,9 @@ struct InstanceIo {
 pub struct Daemon {
     opts: Options,
     config: Config,
-    vetted: VettedConfig,
+    vetted: Arc<VettedConfig>,
+    facts: RuntimeFacts,
+    _endpoints: Option<Endpoints>,
     start: Instant,
     router: Router,
     netlink: Netlink,
@@ -138,6 +142,15 @@ fn drop_disabled_scripts(config: &mut Config, vetted: &VettedConfig) {
     }
 }
 
+/// `-u` over the configured `umask` over keepalived's 0177.
+pub fn umask_in_force(opts: &Options, config: &Config) -> u32 {
+    opts.umask
+        .as_deref()
+        .and_then(|u| u32::from_str_radix(u.trim_start_matches("0o"), 8).ok())
+        .or(config.global.umask)
+        .unwrap_or(0o177)
+}
+
 pub fn router_options(config: &Config) -> RouterOptions {
     RouterOptions { backup_on_owned_deletion: false, no_email_faults: config.global.no_email_faults }
 }
@@ -198,6 +211,8 @@ impl Daemon {
                 return 1;
             }
         };
+        let vetted = Arc::new(vetted);
+        let config_for_facts = config.clone();
         let fifos = Arc::new(FifoSet::open(vetted.fifo_plans()));
         let host = HostFacts::detect();
         let mailer = Mailer::start(MailSettings::from_config(&config, &host));
@@ -217,7 +232,13 @@ impl Daemon {
             vmacs: Vmacs::new(netlink.clone()),
             router: Router::new(rcfg),
             config,
+            facts: RuntimeFacts::from_system(
+                &config_for_facts,
+                vetted.clone(),
+                ClockPair { mono: Timestamp(0), wall: std::time::SystemTime::now() },
+            ),
             vetted,
+            _endpoints: None,
             start: Instant::now(),
             netlink,
             announcer,
@@ -233,6 +254,13 @@ impl Daemon {
             link_up: HashMap::new(),
             next_owner: 1,
         };
+        d.facts.umask = umask_in_force(&d.opts, &d.config);
+        d.facts.namespace = d.opts.namespace.clone();
+        let (snapshot_client, mut snapshot_rx) = status::snapshot_channel();
+        match Endpoints::start(&d.config.global, d.facts.umask, Arc::new(snapshot_client)).await {
+            Ok(e) => d._endpoints = Some(e),
+            Err(e) => tracing::error!("status endpoint: {e}"),
+        }
         let (mut signals, mut tracker_rx) = match d.start_up().await {
             Ok(x) => x,
             Err(code) => return code,
@@ -254,6 +282,7 @@ impl Daemon {
                 Some(update) = tracker_rx.recv() => d.tracker_update(update).await,
                 Some(ev) = monitor.next() => d.net_event(ev).await,
                 Some(pkt) = rx_rx.recv() => d.packet(pkt).await,
+                Some(req) = snapshot_rx.recv() => req.answer(status::snapshot(&d.config, &d.router, &d.facts)),
             }
         }
         d.shut_down().await;
@@ -657,8 +686,8 @@ impl Daemon {
     /// VMACs on devices without VRRP are only up while MASTER, so the standby box never
     /// sends a frame from the shared MAC (vmac-vip-devices.md pitfalls 1 and 3).
     async fn state_changed(&mut self, id: InstanceId, from: StateName, to: StateName) {
-        tracing::debug!("instance {id:?}: {from:?} -> {to:?}");
         let Some(io) = self.io.get(&id) else { return };
+        self.facts.transitions.record(&io.name, from, to, std::time::SystemTime::now());
         if io.vip_vmacs.is_empty() {
             return;
         }
@@ -949,6 +978,7 @@ impl Daemon {
         }
         let vetted = vet_config(&config);
         drop_disabled_scripts(&mut config, &vetted);
+        let vetted = Arc::new(vetted);
         let rcfg = match RouterConfig::from_config(&config, router_options(&config)) {
             Ok(r) => r,
             Err(e) => {
@@ -956,6 +986,7 @@ impl Daemon {
                 return;
             }
         };
+        self.facts.scripts = vetted.clone();
         let old_ids: BTreeSet<InstanceId> = self.io.keys().copied().collect();
         let old_config = std::mem::replace(&mut self.config, config);
         self.vetted = vetted;
@@ -1003,19 +1034,42 @@ impl Daemon {
         tracing::info!("Reload finished");
     }
 
-    fn dump_data(&self) {
-        tracing::info!("data dump requested (SIGUSR1)");
+    fn dump_paths(&self) -> DumpPaths {
+        DumpPaths::new(&self.config.global, &dump::tmp_dir(), self.opts.namespace.as_deref(), None)
+    }
+
+    fn refresh_facts(&mut self) {
+        self.facts.clock = ClockPair { mono: self.now(), wall: std::time::SystemTime::now() };
+    }
+
+    fn write_dump(&self, path: &std::path::Path, contents: &str) {
+        match dump::write_atomically(path, contents, self.facts.umask) {
+            Ok(()) => tracing::info!("Printing VRRP data for process({}) on signal to {}", std::process::id(), path.display()),
+            Err(e) => tracing::error!("cannot write {}: {e}", path.display()),
+        }
+    }
+
+    fn dump_data(&mut self) {
+        self.refresh_facts();
+        let text = dump::data_file(&self.config, &self.router, &self.facts);
+        self.write_dump(&self.dump_paths().data, &text);
     }
 
     fn dump_stats(&mut self, clear: bool) {
-        tracing::info!("stats dump requested");
+        let text = dump::stats_file(&self.router);
+        self.write_dump(&self.dump_paths().stats, &text);
         if clear {
             self.router.clear_stats();
         }
     }
 
-    fn dump_json(&self) {
-        tracing::info!("JSON dump requested");
+    fn dump_json(&mut self) {
+        if self.io.is_empty() {
+            return;
+        }
+        self.refresh_facts();
+        let text = dump::json(&self.config, &self.router, &self.facts, self.config.global.json_version);
+        self.write_dump(&self.dump_paths().json, &text);
     }
 
     /// TERM/INT: priority-0 adverts from masters, then every address, route, rule and
