@@ -438,11 +438,6 @@ fn unicast_vmac_fault_and_statics_match_keepalived() {
     let theirs = reference("mixed.data");
     let (our_topology, their_topology) = (topology_shape(&ours), topology_shape(&theirs));
     for (i, (a, b)) in our_topology.iter().zip(their_topology.iter()).enumerate() {
-        // The protocol core reads `notify_deleted` only from a configured script
-        // (InstanceParams::notify.deleted), so VU's bare `notify_deleted` shows as Fault.
-        if a == "   Notify deleted = Fault" && b == "   Notify deleted = Deleted" {
-            continue;
-        }
         assert_eq!(a, b, "mixed.data topology line {}", i + 1);
     }
     assert_eq!(our_topology.len(), their_topology.len());
@@ -465,8 +460,7 @@ fn unicast_vmac_fault_and_statics_match_keepalived() {
     for (a, b) in instances(&ours).iter().zip(instances(&theirs).iter()) {
         let name = b["data"]["iname"].as_str().unwrap();
         for (key, theirs) in b["data"].as_object().unwrap() {
-            // notify_deleted: see the data-file comparison above
-            if !["last_transition", "auth_data", "notify_deleted"].contains(&key.as_str()) {
+            if !["last_transition", "auth_data"].contains(&key.as_str()) {
                 assert_eq!(&a["data"][key], theirs, "mixed.json {name}.{key}");
             }
         }

@@ -236,7 +236,7 @@ impl InstanceParams {
                 .notify_priority_changes
                 .or(group.and_then(|g| g.notify_priority_changes))
                 .unwrap_or(global.vrrp_notify_priority_changes),
-            deleted: inst.notify.deleted.is_some(),
+            deleted: inst.notify.deleted_configured || inst.notify.deleted.is_some(),
         };
         Ok(InstanceParams {
             name: inst.name.clone(),
