@@ -65,3 +65,59 @@ fn check_kad(ns: &Netns, case: &Case, hangs: &AtomicUsize) -> Option<String> {
     problems.extend(text_mismatches(&case.expect, &out.stderr, Locations::Kad));
     (!problems.is_empty()).then(|| format!("  {}: {}\n{}", case.name, problems.join("; "), excerpt(&out.stderr)))
 }
+
+fn corpus_load_options() -> kad::config::LoadOptions {
+    let names = ["eth0", "eth1", "eth2", "eth3", "eth4", "eth5", "lo"].iter().map(|s| s.to_string()).collect();
+    kad::config::LoadOptions {
+        config_id: Some("kadtest".into()),
+        interfaces: kad::config::InterfaceCheck::Fake(names),
+        ..Default::default()
+    }
+}
+
+/// `-d` prints the resolved configuration in keepalived.conf syntax; reading that text
+/// back must give the same model, for every valid corpus file.
+#[test]
+fn dump_of_every_valid_corpus_config_reads_back_to_the_same_model() {
+    let cases = load_corpus().unwrap_or_else(|problems| panic!("corpus problems:\n{problems}"));
+    for case in &cases {
+        for (k, v) in &case.expect.env {
+            std::env::set_var(k, v);
+        }
+    }
+    let opts = corpus_load_options();
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for case in cases.iter().filter(|c| c.expect.exit == 0) {
+        let first = kad::config::load(&case.conf, &opts);
+        let Some(config) = first.config else { continue };
+        let text = kad::config::dump(&config);
+        let again = kad::config::load_str(&text, "dump.conf", &opts);
+        match again.config {
+            Some(c) if kad::config::same_config(&config, &c) => checked += 1,
+            Some(_) => failures.push(format!("{}: the dump reads back to a different model", case.name)),
+            None => failures.push(format!(
+                "{}: the dump does not read back: {:?}",
+                case.name,
+                again.diags.list.iter().map(|d| d.message.clone()).collect::<Vec<_>>()
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(checked >= 50, "only {checked} valid corpus configs were round-tripped");
+}
+
+/// `kad -t -d` prints exactly what the library's dump gives.
+#[test]
+fn config_test_with_dump_prints_the_resolved_configuration() {
+    if !common::root_or_skip("config_test_with_dump") {
+        return;
+    }
+    let ns = Netns::for_corpus().expect("create the corpus namespace");
+    let conf = common::corpus::corpus_dir().join("flagship.conf");
+    let out = ns
+        .run(env!("CARGO_BIN_EXE_kad"), ["-t", "-d", "-i", "kadtest", "-f", conf.to_str().unwrap()], std::time::Duration::from_secs(20))
+        .expect("run kad -t -d");
+    let expected = kad::config::dump(&kad::config::load(&conf, &corpus_load_options()).config.expect("flagship loads"));
+    assert_eq!(out.stdout, expected);
+}
