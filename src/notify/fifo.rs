@@ -15,6 +15,7 @@ use nix::unistd::{fchown, getegid, geteuid, mkfifo};
 use std::fmt;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -84,6 +85,8 @@ pub struct NotifyFifo {
     /// Only a FIFO kad created is removed again.
     created: bool,
     script: Option<Running>,
+    /// Lines are being dropped because the pipe is full.
+    dropping: AtomicBool,
 }
 
 impl NotifyFifo {
@@ -146,16 +149,33 @@ impl NotifyFifo {
             fd,
             created,
             script,
+            dropping: AtomicBool::new(false),
         })
     }
 
     /// Write one line without blocking; a full pipe drops it. Returns whether it was written.
+    /// keepalived drops lines silently; kad says once that a reader has stopped reading,
+    /// and again when lines get through.
     pub fn write_line(&self, line: &str) -> bool {
         loop {
             match nix::unistd::write(&self.fd, line.as_bytes()) {
-                Ok(_) => return true,
+                Ok(_) => {
+                    if self.dropping.swap(false, Ordering::Relaxed) {
+                        tracing::info!("{}notify fifo {} is being read again", self.label, self.path.display());
+                    }
+                    return true;
+                }
                 Err(Errno::EINTR) => continue,
-                Err(Errno::EAGAIN) => return false,
+                Err(Errno::EAGAIN) => {
+                    if !self.dropping.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(
+                            "{}notify fifo {} is full (its reader is not reading) - dropping lines",
+                            self.label,
+                            self.path.display()
+                        );
+                    }
+                    return false;
+                }
                 Err(e) => {
                     tracing::debug!("write to {}notify fifo {} failed: {e}", self.label, self.path.display());
                     return false;

@@ -131,11 +131,15 @@ async fn run_queue(
     }
 }
 
+/// keepalived ignores how notify scripts end; kad says so when one fails, since a notify
+/// script that crashes is otherwise invisible.
 fn log_exit(label: &str, script: &Script, exit: ScriptExit) {
-    if exit.success() {
-        tracing::debug!("({label}) notify script {} finished", script.command);
-    } else {
-        tracing::debug!("({label}) notify script {} {exit}", script.command);
+    match exit {
+        ScriptExit::Code(0) => tracing::debug!("({label}) notify script {} finished", script.command),
+        ScriptExit::Code(_) => tracing::info!("({label}) notify script {} {exit}", script.command),
+        ScriptExit::Signal(_) | ScriptExit::Lost => {
+            tracing::warn!("({label}) notify script {} ended {exit}", script.command)
+        }
     }
 }
 
