@@ -328,3 +328,100 @@ fn an_insecure_script_is_never_run_with_script_security() {
     assert_eq!(lines(&calls), strings(&["0:0 [master]", "0:0 [stop]"]), "{}", r1.log_text());
     assert!(log_matches(&r1, "SECURITY VIOLATION").is_empty());
 }
+
+fn script(lab: &Lab, name: &str, body: &str, mode: u32) -> PathBuf {
+    let path = lab.dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
+/// Zombie children of `pid`.
+fn zombies_of(pid: i32) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r.to_string()) else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.first() == Some(&"Z") && fields.get(1) == Some(&pid.to_string().as_str()) {
+            found.push(stat);
+        }
+    }
+    found
+}
+
+/// Fill the FIFO's pipe so that every later write finds it full.
+fn fill_fifo(path: &Path) -> std::fs::File {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(path).unwrap();
+    let chunk = [b'x'; 4096];
+    while f.write(&chunk).is_ok() {}
+    f
+}
+
+/// A missing, a non-executable and a crashing notify script, a script that leaves a
+/// daemon behind, and a FIFO whose reader never reads: each is reported, none stops VRRP
+/// or the scripts that follow.
+#[test]
+fn broken_scripts_and_a_stuck_fifo_reader_are_reported_and_contained() {
+    if !common::root_or_skip("notify e2e") {
+        return;
+    }
+    let mut lab = lab();
+    let out_dir = shared_dir(&lab, "out");
+    let calls = out_dir.join("calls");
+    let rec = recorder(&lab, "rec.sh", &calls, "");
+    let noexec = script(&lab, "noexec.sh", "exit 0", 0o644);
+    let crash = script(&lab, "crash.sh", "kill -SEGV $$", 0o755);
+    let pidfile = lab.dir.join("daemon.pid");
+    let forker = recorder(
+        &lab,
+        "forker.sh",
+        &calls,
+        &format!("setsid sh -c 'echo $$ > {}; exec sleep 600' </dev/null >/dev/null 2>&1 &", pidfile.display()),
+    );
+    let sleeper = script(&lab, "noread.sh", "exec sleep 600", 0o755);
+    let fifo = lab.dir.join("fifo");
+    let extra = format!(
+        "    track_interface {{\n        eth1\n    }}\n    notify_backup /nonexistent/missing.sh\n    notify_master {}\n    notify_fault {}\n    notify {}\n    notify_stop \"{} stop\"\n",
+        noexec.display(),
+        crash.display(),
+        forker.display(),
+        rec.display()
+    );
+    let config = pair_config("r1", "BACKUP", 100, &extra).replace(
+        "    router_id r1\n",
+        &format!("    router_id r1\n    vrrp_notify_fifo {}\n    vrrp_notify_fifo_script {}\n", fifo.display(), sleeper.display()),
+    );
+    let mut r1 = lab.start("r1", Impl::Kad, "r1", &config, &[]);
+    expect_log(&r1, "Script /nonexistent/missing.sh cannot be accessed - No such file or directory", TRANSITION);
+    expect_log(&r1, &format!("WARNING - script '{}' is not executable for uid:gid 0:0 - disabling.", noexec.display()), TRANSITION);
+    assert!(wait_until(TRANSITION, || fifo.exists()), "no FIFO:\n{}", r1.log_text());
+    let _filled = fill_fifo(&fifo);
+    assert!(wait_until(TRANSITION, || lab.has_addr("r1", "eth0", VIP)), "no MASTER:\n{}", r1.log_text());
+    expect_log(&r1, &format!("notify fifo {} is full", fifo.display()), TRANSITION);
+
+    lab.ip("r1", &["link", "set", "eth1", "down"]);
+    assert!(wait_until(TRANSITION, || !lab.has_addr("r1", "eth0", VIP)), "no FAULT:\n{}", r1.log_text());
+    expect_log(&r1, &format!("notify script '{}' ended due to signal 11", crash.display()), TRANSITION);
+    lab.ip("r1", &["link", "set", "eth1", "up"]);
+    assert!(wait_until(TRANSITION, || lab.has_addr("r1", "eth0", VIP)), "no MASTER again:\n{}", r1.log_text());
+
+    let generic = |state: &str| format!("0:0 [INSTANCE] [VI_1] [{state}] [100]");
+    let expected: Vec<String> = ["BACKUP", "MASTER", "FAULT", "BACKUP", "MASTER"].iter().map(|s| generic(s)).collect();
+    assert!(wait_until(TRANSITION, || lines(&calls) == expected), "calls: {:?}\n{}", lines(&calls), r1.log_text());
+    let pid = r1.pid().expect("kad pid");
+    assert_eq!(zombies_of(pid), Vec::<String>::new());
+    let daemon: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    assert!(Path::new(&format!("/proc/{daemon}")).exists(), "the script's daemon is gone");
+
+    r1.signal(libc::SIGTERM);
+    assert_eq!(r1.wait_exit(Duration::from_secs(10)), Some(0), "{}", r1.log_text());
+    let mut expected = expected;
+    expected.extend(["0:0 [stop]".to_string(), generic("STOP")]);
+    assert!(wait_until(Duration::from_secs(5), || lines(&calls) == expected), "{:?}", lines(&calls));
+    // SAFETY: plain kill(2) of the daemon the test's script started.
+    unsafe { libc::kill(daemon, libc::SIGKILL) };
+}
