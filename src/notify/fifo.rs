@@ -5,7 +5,7 @@
 //! comes and goes never makes writes fail with EPIPE. When the pipe is full because nobody
 //! reads, the write fails with EAGAIN and the line is dropped, as in keepalived.
 
-use super::exec::{self, Running};
+use super::exec::{self, Running, Script, ScriptUser};
 use super::security::FifoPlan;
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
@@ -85,6 +85,8 @@ pub struct NotifyFifo {
     /// Only a FIFO kad created is removed again.
     created: bool,
     script: Option<Running>,
+    owner: ScriptUser,
+    script_command: Option<Script>,
     /// Lines are being dropped because the pipe is full.
     dropping: AtomicBool,
 }
@@ -149,8 +151,19 @@ impl NotifyFifo {
             fd,
             created,
             script,
+            owner: plan.owner.clone(),
+            script_command: plan.script.as_deref().cloned(),
             dropping: AtomicBool::new(false),
         })
+    }
+
+    /// Whether this FIFO is what `plan` asks for, so that a reload can keep it (and its
+    /// reader script) rather than close and reopen it as keepalived does.
+    fn matches(&self, plan: &FifoPlan) -> bool {
+        self.label == plan.label
+            && self.path == plan.path
+            && self.owner == plan.owner
+            && self.script_command == plan.script.as_deref().cloned()
     }
 
     /// Write one line without blocking; a full pipe drops it. Returns whether it was written.
@@ -239,6 +252,31 @@ impl FifoSet {
             .collect();
         FifoSet {
             fifos: Mutex::new(fifos),
+        }
+    }
+
+    /// A reload: FIFOs the new configuration still names exactly as before stay open
+    /// with their reader script, so no line is lost; the others are closed (in the
+    /// background, since a reader script gets a grace period) and the new ones opened.
+    pub fn reconfigure<'a>(&self, plans: impl IntoIterator<Item = &'a FifoPlan>, grace: Duration) {
+        let plans: Vec<&FifoPlan> = plans.into_iter().collect();
+        let mut fifos = self.lock();
+        let (kept, gone): (Vec<NotifyFifo>, Vec<NotifyFifo>) =
+            std::mem::take(&mut *fifos).into_iter().partition(|f| plans.iter().any(|p| f.matches(p)));
+        for mut fifo in gone {
+            // Now, so that a new FIFO at the same path is not unlinked afterwards.
+            fifo.unlink_if_created();
+            tokio::spawn(fifo.close(grace));
+        }
+        *fifos = kept;
+        for plan in plans {
+            if fifos.iter().any(|f| f.matches(plan)) {
+                continue;
+            }
+            match NotifyFifo::open(plan) {
+                Ok(fifo) => fifos.push(fifo),
+                Err(e) => tracing::info!("{e}"),
+            }
         }
     }
 

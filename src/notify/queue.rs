@@ -262,6 +262,20 @@ impl Notifier {
         self.write_fifo(state.fifo_event(), priority);
     }
 
+    /// A reload matched this instance or group to the new configuration: later
+    /// notifications use its name and scripts, and still queue behind the ones pending,
+    /// so a reload never reorders them.
+    pub fn reconfigure(&mut self, name: &str, scripts: NotifyScripts) {
+        self.name = name.to_string();
+        self.scripts = scripts;
+    }
+
+    /// `fifo_write_vrrp_states_on_reload`: the current state, to the FIFOs only.
+    pub fn fifo_state(&self, state: NotifyState, priority: u8) {
+        let priority = if self.subject == Subject::Group { 0 } else { priority };
+        self.write_fifo(state.fifo_event(), priority);
+    }
+
     /// A MASTER received an advert with a lower priority (`notify_master_rx_lower_pri`).
     pub fn master_rx_lower_pri(&self, priority: u8) {
         if let Some(script) = &self.scripts.master_rx_lower_pri {

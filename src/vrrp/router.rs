@@ -416,6 +416,24 @@ impl Router {
     }
 
     /// Zeroes the counters (keepalived's STATS_CLEAR signal).
+    /// Each sync group's state as its notifications name it; groups still waiting for
+    /// their first tracking-script result are left out.
+    pub fn group_states(&self) -> Vec<(String, NotifyState)> {
+        self.groups
+            .iter()
+            .filter_map(|g| {
+                let state = match g.state {
+                    GroupState::Master => NotifyState::Master,
+                    GroupState::Backup => NotifyState::Backup,
+                    GroupState::Fault => NotifyState::Fault,
+                    GroupState::Stopped => NotifyState::Stop,
+                    GroupState::Init => return None,
+                };
+                Some((g.params.name.clone(), state))
+            })
+            .collect()
+    }
+
     pub fn clear_stats(&mut self) {
         for inst in &mut self.instances {
             inst.stats = Stats::default();
