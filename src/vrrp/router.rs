@@ -2038,7 +2038,10 @@ impl Router {
                 }
                 None => {
                     let id = self.allocate_instance_id();
-                    self.instances.push(Router::new_instance(id, params));
+                    let known = config.sources.get(&params.name).copied();
+                    let mut inst = Router::new_instance(id, params);
+                    inst.source = inst.source.or(known);
+                    self.instances.push(inst);
                     fresh.push(self.instances.len() - 1);
                 }
             }
