@@ -842,7 +842,12 @@ impl Daemon {
     async fn net_event(&mut self, ev: NetEvent) {
         match ev {
             NetEvent::LinkChanged(link) => {
-                let up = link.is_oper_up();
+                // Notifications can be older than what start-up already read (a VMAC
+                // created down, then brought up): judge by the link as it is now.
+                let up = match self.netlink.link_by_name(&link.name).await {
+                    Ok(now) if now.index == link.index => now.is_oper_up(),
+                    _ => link.is_oper_up(),
+                };
                 let watched = self.watched_interfaces().contains(&link.name);
                 let was = self.link_up.insert(link.name.clone(), up);
                 if watched && was != Some(up) {
@@ -981,13 +986,18 @@ impl Daemon {
             tracing::info!("{line}");
         }
         drop_disabled_scripts(&mut config, &vetted);
-        let rcfg = match RouterConfig::from_config(&config, router_options(&config)) {
+        let mut rcfg = match RouterConfig::from_config(&config, router_options(&config)) {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!("reload refused: {e}; the running configuration stays");
                 return None;
             }
         };
+        for params in &rcfg.instances {
+            if let Some(source) = self.source_for(params).await {
+                rcfg.sources.insert(params.name.clone(), source);
+            }
+        }
         let old_ids: BTreeSet<InstanceId> = self.io.keys().copied().collect();
         let old_config = std::mem::replace(&mut self.config, config);
         self.vetted = vetted;
@@ -1026,7 +1036,12 @@ impl Daemon {
         }
         self.execute(actions).await;
         let current: BTreeSet<InstanceId> = self.router.instance_ids().into_iter().collect();
-        let kept_vmacs: BTreeSet<String> = self.io.values().flat_map(|io| io.vmacs.iter().map(|v| v.name.clone())).collect();
+        let kept_vmacs: BTreeSet<String> = self
+            .io
+            .iter()
+            .filter(|(id, _)| current.contains(id))
+            .flat_map(|(_, io)| io.vmacs.iter().map(|v| v.name.clone()))
+            .collect();
         for gone in old_ids.difference(&current) {
             if let Some(io) = self.io.remove(gone) {
                 io.executor.barrier().await;
