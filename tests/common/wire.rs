@@ -146,8 +146,17 @@ impl Watcher {
 
     /// `ip monitor address` in `host`: every address added or deleted there.
     pub fn addresses(lab: &Lab, host: &str) -> Watcher {
+        Watcher::monitor(lab, host, "address")
+    }
+
+    /// `ip monitor route` in `host`.
+    pub fn routes(lab: &Lab, host: &str) -> Watcher {
+        Watcher::monitor(lab, host, "route")
+    }
+
+    fn monitor(lab: &Lab, host: &str, what: &str) -> Watcher {
         let mut cmd = Command::new("ip");
-        cmd.args(["-n", &lab.ns(host), "monitor", "address"]);
+        cmd.args(["-n", &lab.ns(host), "monitor", what]);
         let w = Watcher::spawn(cmd);
         // ip monitor subscribes right after starting; give it that instant.
         std::thread::sleep(Duration::from_millis(200));
@@ -164,6 +173,15 @@ impl Watcher {
         self.lines().into_iter().filter(|l| l.starts_with("Deleted") && l.contains(&needle)).collect()
     }
 
+    /// `ip monitor route` lines reporting the route to `dest` (as `ip` prints it)
+    /// deleted, and added.
+    pub fn route_events(&self, dest: &str) -> (usize, usize) {
+        let lines = self.lines();
+        let deleted = lines.iter().filter(|l| l.starts_with(&format!("Deleted {dest} "))).count();
+        let added = lines.iter().filter(|l| l.starts_with(&format!("{dest} "))).count();
+        (deleted, added)
+    }
+
     /// Lines reporting `addr` added.
     pub fn additions(&self, addr: &str) -> Vec<String> {
         let needle = format!(" {addr}/");
@@ -178,19 +196,19 @@ impl Drop for Watcher {
     }
 }
 
-/// `ping` from `host` to `target` every `interval` for `duration`; `finish` gives
-/// (transmitted, received).
+/// `ping` from `host` to `target`: `count` echo requests every `interval`, replies
+/// awaited up to `deadline`; `finish` gives (transmitted, received).
 pub struct Pinger {
     child: Option<Child>,
 }
 
 impl Pinger {
-    pub fn start(lab: &Lab, host: &str, target: &str, interval: Duration, duration: Duration) -> Pinger {
+    pub fn start(lab: &Lab, host: &str, target: &str, interval: Duration, count: u32, deadline: Duration) -> Pinger {
         let child = Command::new("ip")
             .args(["netns", "exec", &lab.ns(host), "ping", "-q", "-n"])
             .args(["-i", &format!("{:.3}", interval.as_secs_f64())])
-            .args(["-w", &duration.as_secs().to_string()])
-            .args(["-W", "1", target])
+            .args(["-c", &count.to_string()])
+            .args(["-w", &deadline.as_secs().to_string(), target])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -203,8 +221,11 @@ impl Pinger {
         let child = self.child.take().expect("ping running");
         let out = child.wait_with_output().expect("ping output");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        // "900 packets transmitted, 900 received, 0% packet loss, time 14884ms"
+        let summary = text.lines().find(|l| l.contains("transmitted")).unwrap_or_default();
         let number_before = |word: &str| -> u32 {
-            text.split(',')
+            summary
+                .split(',')
                 .find(|part| part.contains(word))
                 .and_then(|part| part.split_whitespace().next())
                 .and_then(|n| n.parse().ok())
