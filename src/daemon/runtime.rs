@@ -250,11 +250,7 @@ impl Daemon {
                 }
                 _ = signals.term.recv() => break,
                 _ = signals.int.recv() => break,
-                _ = signals.hup.recv() => {
-                    if let Some(rx) = d.reload().await {
-                        tracker_rx = rx;
-                    }
-                }
+                _ = signals.hup.recv() => d.reload().await,
                 _ = signals.usr1.recv() => d.dump_data(),
                 _ = signals.usr2.recv() => d.dump_stats(false),
                 _ = signals.stats_clear.recv() => d.dump_stats(true),
@@ -954,9 +950,8 @@ impl Daemon {
         }
     }
 
-    /// SIGHUP (keepalived's reload, §3.5). Returns the new trackers' update stream when
-    /// the new configuration took over.
-    async fn reload(&mut self) -> Option<mpsc::Receiver<TrackerUpdate>> {
+    /// SIGHUP (keepalived's reload, §3.5).
+    async fn reload(&mut self) {
         tracing::info!("Reloading");
         let loaded = crate::config::load(&self.opts.config_file(), &super::load_options(&self.opts));
         // keepalived runs `--config-test` first when the running configuration asks.
@@ -968,7 +963,7 @@ impl Daemon {
                     tracing::info!("cannot write the config check log {log_path}: {e}");
                 }
                 tracing::info!("New config failed validation, see {log_path} for details");
-                return None;
+                return;
             }
         }
         let Some(mut config) = loaded.config.filter(|_| !loaded.diags.is_fatal()) else {
@@ -976,7 +971,7 @@ impl Daemon {
                 tracing::error!("{}", d.render());
             }
             tracing::error!("reload refused: the new configuration has errors; the running one stays");
-            return None;
+            return;
         };
         for d in &loaded.diags.list {
             tracing::warn!("{}", d.render());
@@ -990,7 +985,7 @@ impl Daemon {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!("reload refused: {e}; the running configuration stays");
-                return None;
+                return;
             }
         };
         for params in &rcfg.instances {
@@ -1067,20 +1062,16 @@ impl Daemon {
         self.statics.submit(NetOp::RemoveRoutes(gone_routes));
         self.statics.submit(NetOp::RemoveRules(gone_rules));
         self.install_statics();
-        // The old trackers may be killing a script (with a grace period): not on the loop.
-        if let Some(t) = self.trackers.take() {
-            tokio::spawn(t.stop());
-        }
         init_track_files(&self.config, true);
-        let (trackers, tracker_rx) = Trackers::start(&self.config, &self.vetted);
-        self.trackers = Some(trackers);
+        if let Some(t) = self.trackers.as_mut() {
+            t.reconfigure(&self.config, &self.vetted);
+        }
         self.report_interfaces().await;
         self.refresh_sources().await;
         if self.config.global.fifo_write_vrrp_states_on_reload {
             self.write_states_to_fifo();
         }
         tracing::info!("Reload finished");
-        Some(tracker_rx)
     }
 
     /// Every sync group's and instance's current state, to the FIFOs only.
