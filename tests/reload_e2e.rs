@@ -313,7 +313,7 @@ fn reload_check_config_refuses_a_config_with_errors() {
     assert!(lab.has_addr("r1", "eth0", "192.0.2.1"));
 }
 
-/// Trackers keep feeding the instance after a reload, and with
+/// Trackers keep running through a reload and keep feeding the instance, and with
 /// fifo_write_vrrp_states_on_reload the states are written to the FIFO again.
 #[test]
 fn trackers_and_the_fifo_carry_on_after_a_reload() {
@@ -324,8 +324,9 @@ fn trackers_and_the_fifo_carry_on_after_a_reload() {
     let capture = Capture::start(&lab, "c1", "eth0");
     let rc = lab.dir.join("chk.rc");
     std::fs::write(&rc, "0").unwrap();
+    let runs = lab.dir.join("chk.runs");
     let chk = lab.dir.join("chk.sh");
-    std::fs::write(&chk, format!("#!/bin/sh\nexit $(cat {})\n", rc.display())).unwrap();
+    std::fs::write(&chk, format!("#!/bin/sh\necho run >> {}\nexit $(cat {})\n", runs.display(), rc.display())).unwrap();
     std::fs::set_permissions(&chk, std::fs::Permissions::from_mode(0o755)).unwrap();
     let fifo_path = lab.dir.join("fifo");
     let fifo = FifoReader::create(&fifo_path);
@@ -336,7 +337,7 @@ fn trackers_and_the_fifo_carry_on_after_a_reload() {
             if states_on_reload { "    fifo_write_vrrp_states_on_reload\n" } else { "" }
         );
         let blocks = format!(
-            "vrrp_script chk {{\n    script {}\n    interval 0.5\n    weight -50\n}}\n{}",
+            "vrrp_script chk {{\n    script {}\n    interval 2\n    weight -50\n}}\n{}",
             chk.display(),
             instance("VI_1", 1, 150, "    track_script {\n        chk\n    }\n", &["192.0.2.1"])
         );
@@ -352,6 +353,12 @@ fn trackers_and_the_fifo_carry_on_after_a_reload() {
         fifo.lines()
     );
     assert_eq!(fifo.lines().len(), 3, "only the second reload writes states: {:?}", fifo.lines());
+    // The script's runner carries on through reloads: no extra runs, no reset counts.
+    let before = lines(&runs).len();
+    for _ in 0..10 {
+        reload(&r1, &text(true));
+    }
+    assert!(lines(&runs).len() <= before + 1, "reloads restarted the script: {} runs after {before}", lines(&runs).len());
     let t = Instant::now();
     std::fs::write(&rc, "1").unwrap();
     assert!(
