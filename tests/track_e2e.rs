@@ -5,7 +5,7 @@
 mod common;
 
 use common::lab::{wait_until, Daemon, Impl, Lab};
-use common::wire::{expect_log, log_matches, Capture};
+use common::wire::{expect_log, log_matches, Capture, FifoReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -183,7 +183,13 @@ fn vrrp_script_rise_and_fall_are_counted() {
         script.display(),
         instance("VI_1", 51, 100, "    track_script {\n        chk\n    }\n")
     );
-    let r1 = lab.start("r1", Impl::Kad, "r1", &config("r1", &blocks), &[]);
+    let fifo_path = lab.dir.join("fifo");
+    let fifo = FifoReader::create(&fifo_path);
+    let global = format!(
+        "global_defs {{\n    router_id r1\n    vrrp_notify_fifo {}\n    vrrp_notify_priority_changes true\n}}\n",
+        fifo_path.display()
+    );
+    let r1 = lab.start("r1", Impl::Kad, "r1", &format!("{global}{blocks}"), &[]);
     assert_eq!(runs_at_log(&r1, "VRRP_Script(chk) succeeded", 1, &runs), 1);
     assert!(wait_until(TAKEOVER, || master(&lab, "r1", 51)), "{}", r1.log_text());
     let failed_at = runs_at_log(&r1, "VRRP_Script(chk) failed", 1, &runs);
@@ -198,6 +204,14 @@ fn vrrp_script_rise_and_fall_are_counted() {
         capture.priorities(R1, 51, start),
         r1.log_text()
     );
+    // vrrp_notify_priority_changes: each change, in order, on the FIFO.
+    let expected = [
+        "INSTANCE \"VI_1\" BACKUP 100",
+        "INSTANCE \"VI_1\" MASTER 100",
+        "INSTANCE \"VI_1\" MASTER_PRIORITY 60",
+        "INSTANCE \"VI_1\" MASTER_PRIORITY 100",
+    ];
+    assert_eq!(fifo.lines(), expected);
 }
 
 /// Weights in both directions move the priority and cause takeovers; init_fail with
