@@ -368,3 +368,46 @@ fn trackers_and_the_fifo_carry_on_after_a_reload() {
         r1.log_text()
     );
 }
+
+/// A reload keeps a notify FIFO the new configuration names as before, with its reader
+/// script running (keepalived closes and reopens it, killing the reader); a FIFO that
+/// changes is closed, its reader stopped, and the new one opened with a new reader.
+#[test]
+fn a_reload_keeps_an_unchanged_fifo_and_replaces_a_changed_one() {
+    if !common::root_or_skip("reload e2e") {
+        return;
+    }
+    let mut lab = lab();
+    let d = lab.dir.clone();
+    let readers = d.join("readers");
+    let reader = d.join("reader.sh");
+    std::fs::write(
+        &reader,
+        format!("#!/bin/sh\necho \"$$ $1\" >> {}\nexec cat \"$1\" >> \"$1.lines\"\n", readers.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&reader, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let text = |fifo: &str| {
+        let global = format!(
+            "    vrrp_notify_fifo {}\n    vrrp_notify_fifo_script {}\n    fifo_write_vrrp_states_on_reload\n",
+            d.join(fifo).display(),
+            reader.display()
+        );
+        config("r1", &global, &instance("VI_1", 1, 150, "", &["192.0.2.1"]))
+    };
+    let master_lines = |fifo: &str| lines(&d.join(format!("{fifo}.lines"))).iter().filter(|l| *l == "INSTANCE \"VI_1\" MASTER 150").count();
+    let r1 = lab.start("r1", Impl::Kad, "r1", &text("a"), &[]);
+    assert!(wait_until(TAKEOVER, || master_lines("a") == 1), "{:?}\n{}", lines(&d.join("a.lines")), r1.log_text());
+    reload(&r1, &text("a"));
+    assert!(wait_until(Duration::from_secs(5), || master_lines("a") == 2), "{:?}", lines(&d.join("a.lines")));
+    assert_eq!(lines(&readers).len(), 1, "the reader was restarted: {:?}", lines(&readers));
+    let first: i32 = lines(&readers)[0].split_whitespace().next().unwrap().parse().unwrap();
+    assert!(Path::new(&format!("/proc/{first}")).exists());
+
+    reload(&r1, &text("b"));
+    assert!(wait_until(Duration::from_secs(5), || master_lines("b") == 1), "{:?}\n{}", lines(&d.join("b.lines")), r1.log_text());
+    assert_eq!(lines(&readers).len(), 2);
+    assert!(lines(&readers)[1].ends_with("/b"), "{:?}", lines(&readers));
+    assert!(wait_until(Duration::from_secs(5), || !Path::new(&format!("/proc/{first}")).exists()), "old reader still running");
+    assert!(!d.join("a").exists(), "the FIFO kad created stays");
+}

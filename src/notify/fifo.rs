@@ -231,7 +231,7 @@ impl Drop for NotifyFifo {
 }
 
 /// `notify_fifo` and `vrrp_notify_fifo`: every line goes to both. Shared (in an `Arc`)
-/// by every notifier; the daemon closes it on stop and before a reload.
+/// by every notifier; the daemon reconfigures it on reload and closes it on stop.
 #[derive(Debug, Default)]
 pub struct FifoSet {
     fifos: Mutex<Vec<NotifyFifo>>,
@@ -290,8 +290,7 @@ impl FifoSet {
         }
     }
 
-    /// Close every FIFO; later lines are dropped. keepalived does this on stop and before a
-    /// reload, since the FIFOs may not be the same afterwards.
+    /// Close every FIFO (at stop); later lines are dropped.
     pub async fn close(&self, grace: Duration) {
         let fifos = std::mem::take(&mut *self.lock());
         futures::future::join_all(fifos.into_iter().map(|fifo| fifo.close(grace))).await;
