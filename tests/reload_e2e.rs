@@ -128,8 +128,8 @@ fn a_reload_applies_exactly_the_address_and_route_diff() {
     assert!(lab.has_addr("r1", "eth0", "192.0.2.1") && has_route("198.51.100.0/24"));
     assert_eq!(addresses.deletions("192.0.2.1"), Vec::<String>::new(), "kept VIP deleted");
     assert_eq!(addresses.deletions("192.0.2.2").len(), 1);
-    assert_eq!(route_log.route_events("198.51.100.0/24").0, 0, "kept route deleted: {:?}", route_log.lines());
-    assert_eq!(route_log.route_events("203.0.113.0/25").0, 1, "{:?}", route_log.lines());
+    assert_eq!(route_log.route_deletions("198.51.100.0/24"), 0, "kept route deleted: {:?}", route_log.lines());
+    assert_eq!(route_log.route_deletions("203.0.113.0/25"), 1, "{:?}", route_log.lines());
     assert_eq!(transitions(&r1), transitions_before, "{}", r1.log_text());
 }
 

@@ -173,19 +173,10 @@ impl Watcher {
         self.lines().into_iter().filter(|l| l.starts_with("Deleted") && l.contains(&needle)).collect()
     }
 
-    /// `ip monitor route` lines reporting the route to `dest` (as `ip` prints it)
-    /// deleted, and added.
-    pub fn route_events(&self, dest: &str) -> (usize, usize) {
-        let lines = self.lines();
-        let deleted = lines.iter().filter(|l| l.starts_with(&format!("Deleted {dest} "))).count();
-        let added = lines.iter().filter(|l| l.starts_with(&format!("{dest} "))).count();
-        (deleted, added)
-    }
-
-    /// Lines reporting `addr` added.
-    pub fn additions(&self, addr: &str) -> Vec<String> {
-        let needle = format!(" {addr}/");
-        self.lines().into_iter().filter(|l| !l.starts_with("Deleted") && l.contains(&needle)).collect()
+    /// How many `ip monitor route` lines report the route to `dest` (as `ip` prints it)
+    /// deleted.
+    pub fn route_deletions(&self, dest: &str) -> usize {
+        self.lines().iter().filter(|l| l.starts_with(&format!("Deleted {dest} "))).count()
     }
 }
 
@@ -259,11 +250,6 @@ pub fn expect_log(d: &Daemon, needle: &str, timeout: Duration) {
     assert!(wait_log(d, needle, 1, timeout), "no log line {needle:?} within {timeout:?}:\n{}", d.log_text());
 }
 
-/// Whether `addr` is anywhere in `host`'s address list.
-pub fn host_has(lab: &Lab, host: &str, addr: &str) -> bool {
-    let out = lab.ip(host, &["-o", "addr", "show"]);
-    out.split_whitespace().any(|w| w.split('/').next() == Some(addr))
-}
 
 /// Reads a notify FIFO that the test created (mode 0644, root's, as keepalived accepts),
 /// collecting its lines until dropped.
