@@ -41,6 +41,8 @@ use tokio::time::Instant;
 const RX_BACKLOG: usize = 1024;
 /// How long shutdown waits for notify_stop scripts and STOP mails.
 const STOP_NOTIFY_WAIT: Duration = Duration::from_secs(1);
+/// A notify FIFO's reader script gets this long between SIGTERM and SIGKILL.
+const FIFO_CLOSE_GRACE: Duration = Duration::from_millis(500);
 const RECV_BUFFER: usize = 65536;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -71,6 +73,8 @@ struct InstanceIo {
     notifier: Option<Notifier>,
     /// Per-VIP VMACs: device → VMAC name.
     vip_vmacs: BTreeMap<String, String>,
+    /// Every VMAC set up for the instance, deleted if a reload removes the instance.
+    vmacs: Vec<vmac::Vmac>,
 }
 
 pub struct Daemon {
@@ -308,6 +312,7 @@ impl Daemon {
         self.remove_stale_objects().await;
         self.report_interfaces().await;
         self.refresh_sources().await;
+        init_track_files(&self.config, false);
         let (trackers, tracker_rx) = Trackers::start(&self.config, &self.vetted);
         self.trackers = Some(trackers);
         if let Some(delay) = self.config.global.vrrp_startup_delay {
@@ -322,6 +327,7 @@ impl Daemon {
     async fn set_up_instance(&mut self, id: InstanceId) {
         let Some(params) = self.router.params(id).cloned() else { return };
         let Some(inst_cfg) = self.config.instances.iter().find(|i| i.name == params.name).cloned() else { return };
+        let mut vmacs = Vec::new();
         // The instance's own VMAC carries its adverts and VIPs.
         if let (Some(vm), Some(parent)) = (&inst_cfg.use_vmac, &inst_cfg.interface) {
             let spec = VmacSpec {
@@ -343,6 +349,7 @@ impl Daemon {
                             tracing::warn!("({}) cannot add link-local {ll} to {}: {e}", params.name, v.name);
                         }
                     }
+                    vmacs.push(v);
                 }
                 Err(e) => tracing::error!("({}) cannot set up VMAC {}: {e}", params.name, vm.ifname),
             }
@@ -362,9 +369,12 @@ impl Daemon {
                 ipv6: false,
                 strict_arp: true,
             };
-            if let Err(e) = self.vmacs.ensure(&spec, false).await {
-                tracing::error!("({}) cannot set up VMAC {name} on {dev}: {e}", params.name);
-                vmac_for_dev.remove(&dev);
+            match self.vmacs.ensure(&spec, false).await {
+                Ok(v) => vmacs.push(v),
+                Err(e) => {
+                    tracing::error!("({}) cannot set up VMAC {name} on {dev}: {e}", params.name);
+                    vmac_for_dev.remove(&dev);
+                }
             }
         }
         let default_dev = params.rx_interface.clone().or(params.interface.clone());
@@ -404,6 +414,7 @@ impl Daemon {
             executor,
             notifier,
             vip_vmacs: vmac_for_dev,
+            vmacs,
         };
         self.io.insert(id, io);
     }
@@ -856,7 +867,12 @@ impl Daemon {
     async fn net_event(&mut self, ev: NetEvent) {
         match ev {
             NetEvent::LinkChanged(link) => {
-                let up = link.is_oper_up();
+                // Notifications can be older than what start-up already read (a VMAC
+                // created down, then brought up): judge by the link as it is now.
+                let up = match self.netlink.link_by_name(&link.name).await {
+                    Ok(now) if now.index == link.index => now.is_oper_up(),
+                    _ => link.is_oper_up(),
+                };
                 let watched = self.watched_interfaces().contains(&link.name);
                 let was = self.link_up.insert(link.name.clone(), up);
                 if watched && was != Some(up) {
@@ -963,9 +979,22 @@ impl Daemon {
         }
     }
 
+    /// SIGHUP (keepalived's reload, §3.5).
     async fn reload(&mut self) {
         tracing::info!("Reloading");
         let loaded = crate::config::load(&self.opts.config_file(), &super::load_options(&self.opts));
+        // keepalived runs `--config-test` first when the running configuration asks.
+        if let Some(check_log) = &self.config.global.reload_check_config {
+            let log_path = check_log.as_deref().unwrap_or("/dev/null");
+            if loaded.diags.config_test_exit_code() != 0 {
+                let report: String = loaded.diags.list.iter().map(|d| format!("{}\n", d.render())).collect();
+                if let Err(e) = std::fs::write(log_path, report) {
+                    tracing::info!("cannot write the config check log {log_path}: {e}");
+                }
+                tracing::info!("New config failed validation, see {log_path} for details");
+                return;
+            }
+        }
         let Some(mut config) = loaded.config.filter(|_| !loaded.diags.is_fatal()) else {
             for d in &loaded.diags.list {
                 tracing::error!("{}", d.render());
@@ -977,9 +1006,12 @@ impl Daemon {
             tracing::warn!("{}", d.render());
         }
         let vetted = vet_config(&config);
+        for line in &vetted.log {
+            tracing::info!("{line}");
+        }
         drop_disabled_scripts(&mut config, &vetted);
         let vetted = Arc::new(vetted);
-        let rcfg = match RouterConfig::from_config(&config, router_options(&config)) {
+        let mut rcfg = match RouterConfig::from_config(&config, router_options(&config)) {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!("reload refused: {e}; the running configuration stays");
@@ -987,32 +1019,68 @@ impl Daemon {
             }
         };
         self.facts.scripts = vetted.clone();
+        for params in &rcfg.instances {
+            if let Some(source) = self.source_for(params).await {
+                rcfg.sources.insert(params.name.clone(), source);
+            }
+        }
         let old_ids: BTreeSet<InstanceId> = self.io.keys().copied().collect();
         let old_config = std::mem::replace(&mut self.config, config);
         self.vetted = vetted;
         self.mailer.reconfigure(MailSettings::from_config(&self.config, &self.host));
+        self.fifos.reconfigure(self.vetted.fifo_plans(), FIFO_CLOSE_GRACE);
         let now = self.now();
         let actions = self.router.handle(now, Event::Reload(Box::new(rcfg)));
-        // Instances new to the router need their I/O before their actions run.
+        // Instances new to the router need their I/O before their actions run; matched
+        // ones keep their notify queue (and so the order of their notifications), maybe
+        // under a new name.
         for id in self.router.instance_ids() {
+            let Some(name) = self.router.params(id).map(|p| p.name.clone()) else { continue };
             if !old_ids.contains(&id) {
                 self.set_up_instance(id).await;
-            } else if let (Some(io), Some(scripts)) = (self.io.get_mut(&id), self.vetted.instances.get(&self.router.params(id).map(|p| p.name.clone()).unwrap_or_default())) {
-                io.notifier = Some(Notifier::instance(&io.name, scripts.clone(), self.fifos.clone(), QueueSettings::default()));
+            } else if let Some(io) = self.io.get_mut(&id) {
+                let scripts = self.vetted.instances.get(&name).cloned().unwrap_or_default();
+                match io.notifier.as_mut() {
+                    Some(n) => n.reconfigure(&name, scripts),
+                    None => {
+                        io.notifier = Some(Notifier::instance(&name, scripts, self.fifos.clone(), QueueSettings::default()))
+                    }
+                }
+                io.name = name;
             }
+        }
+        let mut group_notifiers = std::mem::take(&mut self.group_notifiers);
+        for (name, scripts) in &self.vetted.sync_groups {
+            let notifier = match group_notifiers.remove(name) {
+                Some(mut n) => {
+                    n.reconfigure(name, scripts.clone());
+                    n
+                }
+                None => Notifier::group(name, scripts.clone(), self.fifos.clone(), QueueSettings::default()),
+            };
+            self.group_notifiers.insert(name.clone(), notifier);
         }
         self.execute(actions).await;
         let current: BTreeSet<InstanceId> = self.router.instance_ids().into_iter().collect();
+        let kept_vmacs: BTreeSet<String> = self
+            .io
+            .iter()
+            .filter(|(id, _)| current.contains(id))
+            .flat_map(|(_, io)| io.vmacs.iter().map(|v| v.name.clone()))
+            .collect();
         for gone in old_ids.difference(&current) {
             if let Some(io) = self.io.remove(gone) {
                 io.executor.barrier().await;
+                for mut vmac in io.vmacs {
+                    if kept_vmacs.contains(&vmac.name) {
+                        continue;
+                    }
+                    match self.vmacs.remove(&mut vmac).await {
+                        Ok(()) => tracing::info!("({}) VMAC {} removed", io.name, vmac.name),
+                        Err(e) => tracing::warn!("({}) cannot remove VMAC {}: {e}", io.name, vmac.name),
+                    }
+                }
             }
-        }
-        for (name, scripts) in &self.vetted.sync_groups {
-            self.group_notifiers.insert(
-                name.clone(),
-                Notifier::group(name, scripts.clone(), self.fifos.clone(), QueueSettings::default()),
-            );
         }
         // Statics: add the new ones, remove those no longer configured.
         let gone_addrs: Vec<AddressEntry> =
@@ -1025,13 +1093,37 @@ impl Daemon {
         self.statics.submit(NetOp::RemoveRoutes(gone_routes));
         self.statics.submit(NetOp::RemoveRules(gone_rules));
         self.install_statics();
-        if let Some(t) = self.trackers.take() {
-            t.stop().await;
+        init_track_files(&self.config, true);
+        if let Some(t) = self.trackers.as_mut() {
+            t.reconfigure(&self.config, &self.vetted);
         }
-        let (trackers, _rx) = Trackers::start(&self.config, &self.vetted);
-        self.trackers = Some(trackers);
+        self.report_interfaces().await;
         self.refresh_sources().await;
+        if self.config.global.fifo_write_vrrp_states_on_reload {
+            self.write_states_to_fifo();
+        }
         tracing::info!("Reload finished");
+    }
+
+    /// Every sync group's and instance's current state, to the FIFOs only.
+    fn write_states_to_fifo(&self) {
+        for (name, state) in self.router.group_states() {
+            if let Some(n) = self.group_notifiers.get(&name) {
+                n.fifo_state(to_core_notify(state), 0);
+            }
+        }
+        for (id, io) in &self.io {
+            let Some(status) = self.router.status(*id) else { continue };
+            let state = match status.state {
+                StateName::Master => queue::NotifyState::Master,
+                StateName::Backup => queue::NotifyState::Backup,
+                StateName::Fault => queue::NotifyState::Fault,
+                StateName::Init | StateName::Stopped => continue,
+            };
+            if let Some(n) = &io.notifier {
+                n.fifo_state(state, status.effective_priority);
+            }
+        }
     }
 
     fn dump_paths(&self) -> DumpPaths {
@@ -1109,8 +1201,18 @@ impl Daemon {
         notifiers.extend(self.group_notifiers.into_values());
         let deadline = Instant::now() + STOP_NOTIFY_WAIT;
         let (_, _) = tokio::join!(queue::shutdown_all(notifiers, STOP_NOTIFY_WAIT), self.mailer.shutdown(deadline));
-        self.fifos.close(Duration::from_millis(500)).await;
+        self.fifos.close(FIFO_CLOSE_GRACE).await;
         tracing::info!("Stopped");
+    }
+}
+
+/// Each track_file's `init_file`, as keepalived applies it whenever it reads the
+/// configuration.
+fn init_track_files(config: &Config, reloading: bool) {
+    for def in &config.track_files {
+        if let Some(problem) = super::track::file::init_track_file(def, &config.global, reloading, false) {
+            tracing::warn!("{}", problem.render());
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 //! comes and goes never makes writes fail with EPIPE. When the pipe is full because nobody
 //! reads, the write fails with EAGAIN and the line is dropped, as in keepalived.
 
-use super::exec::{self, Running};
+use super::exec::{self, Running, Script, ScriptUser};
 use super::security::FifoPlan;
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
@@ -15,6 +15,7 @@ use nix::unistd::{fchown, getegid, geteuid, mkfifo};
 use std::fmt;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -84,6 +85,10 @@ pub struct NotifyFifo {
     /// Only a FIFO kad created is removed again.
     created: bool,
     script: Option<Running>,
+    owner: ScriptUser,
+    script_command: Option<Script>,
+    /// Lines are being dropped because the pipe is full.
+    dropping: AtomicBool,
 }
 
 impl NotifyFifo {
@@ -146,16 +151,44 @@ impl NotifyFifo {
             fd,
             created,
             script,
+            owner: plan.owner.clone(),
+            script_command: plan.script.as_deref().cloned(),
+            dropping: AtomicBool::new(false),
         })
     }
 
+    /// Whether this FIFO is what `plan` asks for, so that a reload can keep it (and its
+    /// reader script) rather than close and reopen it as keepalived does.
+    fn matches(&self, plan: &FifoPlan) -> bool {
+        self.label == plan.label
+            && self.path == plan.path
+            && self.owner == plan.owner
+            && self.script_command == plan.script.as_deref().cloned()
+    }
+
     /// Write one line without blocking; a full pipe drops it. Returns whether it was written.
+    /// keepalived drops lines silently; kad says once that a reader has stopped reading,
+    /// and again when lines get through.
     pub fn write_line(&self, line: &str) -> bool {
         loop {
             match nix::unistd::write(&self.fd, line.as_bytes()) {
-                Ok(_) => return true,
+                Ok(_) => {
+                    if self.dropping.swap(false, Ordering::Relaxed) {
+                        tracing::info!("{}notify fifo {} is being read again", self.label, self.path.display());
+                    }
+                    return true;
+                }
                 Err(Errno::EINTR) => continue,
-                Err(Errno::EAGAIN) => return false,
+                Err(Errno::EAGAIN) => {
+                    if !self.dropping.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(
+                            "{}notify fifo {} is full (its reader is not reading) - dropping lines",
+                            self.label,
+                            self.path.display()
+                        );
+                    }
+                    return false;
+                }
                 Err(e) => {
                     tracing::debug!("write to {}notify fifo {} failed: {e}", self.label, self.path.display());
                     return false;
@@ -198,7 +231,7 @@ impl Drop for NotifyFifo {
 }
 
 /// `notify_fifo` and `vrrp_notify_fifo`: every line goes to both. Shared (in an `Arc`)
-/// by every notifier; the daemon closes it on stop and before a reload.
+/// by every notifier; the daemon reconfigures it on reload and closes it on stop.
 #[derive(Debug, Default)]
 pub struct FifoSet {
     fifos: Mutex<Vec<NotifyFifo>>,
@@ -222,6 +255,31 @@ impl FifoSet {
         }
     }
 
+    /// A reload: FIFOs the new configuration still names exactly as before stay open
+    /// with their reader script, so no line is lost; the others are closed (in the
+    /// background, since a reader script gets a grace period) and the new ones opened.
+    pub fn reconfigure<'a>(&self, plans: impl IntoIterator<Item = &'a FifoPlan>, grace: Duration) {
+        let plans: Vec<&FifoPlan> = plans.into_iter().collect();
+        let mut fifos = self.lock();
+        let (kept, gone): (Vec<NotifyFifo>, Vec<NotifyFifo>) =
+            std::mem::take(&mut *fifos).into_iter().partition(|f| plans.iter().any(|p| f.matches(p)));
+        for mut fifo in gone {
+            // Now, so that a new FIFO at the same path is not unlinked afterwards.
+            fifo.unlink_if_created();
+            tokio::spawn(fifo.close(grace));
+        }
+        *fifos = kept;
+        for plan in plans {
+            if fifos.iter().any(|f| f.matches(plan)) {
+                continue;
+            }
+            match NotifyFifo::open(plan) {
+                Ok(fifo) => fifos.push(fifo),
+                Err(e) => tracing::info!("{e}"),
+            }
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.lock().is_empty()
     }
@@ -232,8 +290,7 @@ impl FifoSet {
         }
     }
 
-    /// Close every FIFO; later lines are dropped. keepalived does this on stop and before a
-    /// reload, since the FIFOs may not be the same afterwards.
+    /// Close every FIFO (at stop); later lines are dropped.
     pub async fn close(&self, grace: Duration) {
         let fifos = std::mem::take(&mut *self.lock());
         futures::future::join_all(fifos.into_iter().map(|fifo| fifo.close(grace))).await;

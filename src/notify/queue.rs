@@ -131,11 +131,15 @@ async fn run_queue(
     }
 }
 
+/// keepalived ignores how notify scripts end; kad says so when one fails, since a notify
+/// script that crashes is otherwise invisible.
 fn log_exit(label: &str, script: &Script, exit: ScriptExit) {
-    if exit.success() {
-        tracing::debug!("({label}) notify script {} finished", script.command);
-    } else {
-        tracing::debug!("({label}) notify script {} {exit}", script.command);
+    match exit {
+        ScriptExit::Code(0) => tracing::debug!("({label}) notify script {} finished", script.command),
+        ScriptExit::Code(_) => tracing::info!("({label}) notify script {} {exit}", script.command),
+        ScriptExit::Signal(_) | ScriptExit::Lost => {
+            tracing::warn!("({label}) notify script {} ended {exit}", script.command)
+        }
     }
 }
 
@@ -255,6 +259,20 @@ impl Notifier {
                 extra_args,
             });
         }
+        self.write_fifo(state.fifo_event(), priority);
+    }
+
+    /// A reload matched this instance or group to the new configuration: later
+    /// notifications use its name and scripts, and still queue behind the ones pending,
+    /// so a reload never reorders them.
+    pub fn reconfigure(&mut self, name: &str, scripts: NotifyScripts) {
+        self.name = name.to_string();
+        self.scripts = scripts;
+    }
+
+    /// `fifo_write_vrrp_states_on_reload`: the current state, to the FIFOs only.
+    pub fn fifo_state(&self, state: NotifyState, priority: u8) {
+        let priority = if self.subject == Subject::Group { 0 } else { priority };
         self.write_fifo(state.fifo_event(), priority);
     }
 

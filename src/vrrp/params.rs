@@ -12,6 +12,7 @@ use crate::config::model::{
     UnicastPeer, VrrpInstance,
 };
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -509,6 +510,11 @@ pub struct RouterConfig {
     pub groups: Vec<SyncGroupParams>,
     pub initial_trackers: Vec<InitialTracker>,
     pub options: RouterOptions,
+    /// Advert source addresses already known, by instance name: an instance that a
+    /// reload adds starts with its source, as at boot, instead of passing through FAULT
+    /// until the daemon reports it.
+    #[serde(default)]
+    pub sources: BTreeMap<String, IpAddr>,
 }
 
 impl RouterConfig {
@@ -560,6 +566,7 @@ impl RouterConfig {
             instances,
             groups,
             initial_trackers,
+            sources: BTreeMap::new(),
             options: RouterOptions {
                 no_email_faults: config.global.no_email_faults,
                 ..options

@@ -498,6 +498,24 @@ impl Router {
     }
 
     /// Zeroes the counters (keepalived's STATS_CLEAR signal).
+    /// Each sync group's state as its notifications name it; groups still waiting for
+    /// their first tracking-script result are left out.
+    pub fn group_states(&self) -> Vec<(String, NotifyState)> {
+        self.groups
+            .iter()
+            .filter_map(|g| {
+                let state = match g.state {
+                    GroupState::Master => NotifyState::Master,
+                    GroupState::Backup => NotifyState::Backup,
+                    GroupState::Fault => NotifyState::Fault,
+                    GroupState::Stopped => NotifyState::Stop,
+                    GroupState::Init => return None,
+                };
+                Some((g.params.name.clone(), state))
+            })
+            .collect()
+    }
+
     pub fn clear_stats(&mut self) {
         for inst in &mut self.instances {
             inst.stats = Stats::default();
@@ -2102,7 +2120,10 @@ impl Router {
                 }
                 None => {
                     let id = self.allocate_instance_id();
-                    self.instances.push(Router::new_instance(id, params));
+                    let known = config.sources.get(&params.name).copied();
+                    let mut inst = Router::new_instance(id, params);
+                    inst.source = inst.source.or(known);
+                    self.instances.push(inst);
                     fresh.push(self.instances.len() - 1);
                 }
             }

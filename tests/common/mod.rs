@@ -8,6 +8,7 @@ pub mod corpus;
 pub mod lab;
 pub mod netns;
 pub mod tmp;
+pub mod wire;
 
 /// Whether a test that needs root (namespaces, raw sockets) can run. As root it always
 /// runs. Otherwise it fails when KAD_TEST_REQUIRE_ROOT is set (CI), and is skipped with a

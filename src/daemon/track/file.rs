@@ -96,9 +96,26 @@ fn read_value(path: &Path) -> Result<i64, InvalidNumber> {
         return Ok(0);
     };
     match file.read(&mut buf) {
-        Ok(len) => parse_value(&buf[..len]),
+        Ok(len) => {
+            let bytes = &buf[..len];
+            // keepalived reads text without a number as 0 and says nothing; an operator
+            // who wrote a word into the file deserves to know.
+            if !starts_with_number(bytes) && bytes.iter().any(|b| !b.is_ascii_whitespace()) {
+                tracing::warn!("track file {} holds no number - reading it as 0", path.display());
+            }
+            parse_value(bytes)
+        }
         Err(_) => Ok(0),
     }
+}
+
+/// Whether `strtol` finds digits: blanks, an optional sign, then a digit.
+fn starts_with_number(bytes: &[u8]) -> bool {
+    let mut rest = bytes.iter().skip_while(|b| b.is_ascii_whitespace()).peekable();
+    if matches!(rest.peek(), Some(b'-' | b'+')) {
+        rest.next();
+    }
+    rest.next().is_some_and(u8::is_ascii_digit)
 }
 
 /// `init_file [VAL] [overwrite]`, done when the configuration is read: write VAL (default
@@ -370,6 +387,16 @@ mod tests {
         assert_eq!(parse_value(b"garbage"), Ok(0));
         assert_eq!(parse_value(b"\xff\xfe\x00123"), Ok(0));
         assert_eq!(parse_value(b"- 5"), Ok(0));
+    }
+
+    #[test]
+    fn text_without_a_leading_number_is_recognised() {
+        for text in [&b"garbage"[..], b"- 5", b"x12", b"\xff1"] {
+            assert!(!starts_with_number(text), "{text:?}");
+        }
+        for text in [&b"12"[..], b" \t-3", b"+0x1f", b"7 apples"] {
+            assert!(starts_with_number(text), "{text:?}");
+        }
     }
 
     #[test]

@@ -6,12 +6,14 @@
 pub mod file;
 pub mod script;
 
-use crate::config::model::Config;
+use crate::config::model::{Config, TrackFileDef};
+use crate::notify::exec::Script;
 use crate::notify::security::VettedConfig;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinSet;
+use tokio::task::JoinHandle;
 
 /// keepalived's pause between SIGTERM and SIGKILL for a `vrrp_script` that timed out.
 pub const SCRIPT_KILL_GRACE: Duration = Duration::from_secs(2);
@@ -58,12 +60,49 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
+/// What makes a `vrrp_script` runner the same across a reload: everything that changes
+/// how or when it runs (the weight is the core's business).
+#[derive(Debug, Clone, PartialEq)]
+struct ScriptKey {
+    script: Arc<Script>,
+    interval: Duration,
+    timeout: Option<Duration>,
+    rise: u32,
+    fall: u32,
+    init_fail: bool,
+}
+
+/// One running tracker task and its stop flag.
+#[derive(Debug)]
+struct Runner<K> {
+    key: K,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl<K> Runner<K> {
+    fn spawn<F>(key: K, body: impl FnOnce(watch::Receiver<bool>) -> F) -> Runner<K>
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (stop, stop_rx) = watch::channel(false);
+        Runner { key, stop, task: tokio::spawn(body(stop_rx)) }
+    }
+
+    /// The task kills a script it is running and ends by itself.
+    fn signal_stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
 /// The running trackers. Dropping this stops them too, but without waiting for the
 /// scripts being killed; prefer [`Trackers::stop`].
 #[derive(Debug)]
 pub struct Trackers {
-    stop: watch::Sender<bool>,
-    tasks: JoinSet<()>,
+    tx: mpsc::Sender<TrackerUpdate>,
+    scripts: BTreeMap<String, Runner<ScriptKey>>,
+    /// The watched track files, by name and path.
+    files: Option<Runner<Vec<(String, String)>>>,
 }
 
 impl Trackers {
@@ -71,10 +110,18 @@ impl Trackers {
     /// `track_file`. Needs a tokio runtime.
     pub fn start(config: &Config, vetted: &VettedConfig) -> (Trackers, mpsc::Receiver<TrackerUpdate>) {
         let (tx, rx) = mpsc::channel(UPDATE_BACKLOG);
-        let (stop, stop_rx) = watch::channel(false);
-        let mut tasks = JoinSet::new();
-        let (tracked_scripts, tracked_files) = tracked_names(config);
+        let mut trackers = Trackers { tx, scripts: BTreeMap::new(), files: None };
+        trackers.reconfigure(config, vetted);
+        (trackers, rx)
+    }
 
+    /// A reload: trackers that the new configuration defines as before keep running, so
+    /// their rise/fall counts and schedules carry on (keepalived keeps a script's state
+    /// too); the others stop and the new ones start. Updates keep coming on the same
+    /// receiver.
+    pub fn reconfigure(&mut self, config: &Config, vetted: &VettedConfig) {
+        let (tracked_scripts, tracked_files) = tracked_names(config);
+        let mut wanted = BTreeMap::new();
         for def in &config.scripts {
             if !tracked_scripts.contains(&def.name) {
                 tracing::info!("Warning - script {} is not used", def.name);
@@ -82,33 +129,63 @@ impl Trackers {
             }
             // A script that failed vetting was reported then; keepalived stops tracking it.
             if let Some(script) = vetted.vrrp_scripts.get(&def.name) {
-                tasks.spawn(script::run(
-                    def.clone(),
-                    script.clone(),
-                    SCRIPT_KILL_GRACE,
-                    tx.clone(),
-                    stop_rx.clone(),
-                ));
+                wanted.insert(def.name.clone(), (def.clone(), script.clone()));
             }
         }
-
-        let files = config
-            .track_files
-            .iter()
-            .filter(|f| tracked_files.contains(&f.name))
-            .cloned()
-            .collect();
-        if let Some((inotify, watched)) = file::prepare(files) {
-            tasks.spawn(file::run(inotify, watched, tx, stop_rx));
+        let mut running = std::mem::take(&mut self.scripts);
+        for (name, (def, script)) in wanted {
+            let key = ScriptKey {
+                script: script.clone(),
+                interval: def.interval,
+                timeout: def.timeout,
+                rise: def.rise,
+                fall: def.fall,
+                init_fail: def.init_fail,
+            };
+            let runner = match running.remove(&name) {
+                Some(runner) if runner.key == key => runner,
+                previous => {
+                    if let Some(old) = previous {
+                        old.signal_stop();
+                    }
+                    let tx = self.tx.clone();
+                    Runner::spawn(key, |stop| script::run(def, script, SCRIPT_KILL_GRACE, tx, stop))
+                }
+            };
+            self.scripts.insert(name, runner);
         }
-        (Trackers { stop, tasks }, rx)
+        for gone in running.values() {
+            gone.signal_stop();
+        }
+
+        let files: Vec<TrackFileDef> =
+            config.track_files.iter().filter(|f| tracked_files.contains(&f.name)).cloned().collect();
+        let key: Vec<(String, String)> = files.iter().map(|f| (f.name.clone(), f.file.clone())).collect();
+        if self.files.as_ref().is_some_and(|r| r.key == key) {
+            return;
+        }
+        if let Some(old) = self.files.take() {
+            old.signal_stop();
+        }
+        if let Some((inotify, watched)) = file::prepare(files) {
+            let tx = self.tx.clone();
+            self.files = Some(Runner::spawn(key, |stop| file::run(inotify, watched, tx, stop)));
+        }
     }
 
     /// Stop all trackers, killing scripts that are running, and wait for them.
-    pub async fn stop(mut self) {
-        let _ = self.stop.send(true);
-        while let Some(result) = self.tasks.join_next().await {
-            if let Err(e) = result {
+    pub async fn stop(self) {
+        let runners: Vec<(watch::Sender<bool>, JoinHandle<()>)> = self
+            .scripts
+            .into_values()
+            .map(|r| (r.stop, r.task))
+            .chain(self.files.map(|r| (r.stop, r.task)))
+            .collect();
+        for (stop, _) in &runners {
+            let _ = stop.send(true);
+        }
+        for (_, task) in runners {
+            if let Err(e) = task.await {
                 tracing::warn!("tracker task failed: {e}");
             }
         }
