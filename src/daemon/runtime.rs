@@ -69,6 +69,9 @@ struct InstanceIo {
     notifier: Option<Notifier>,
     /// Per-VIP VMACs: device → VMAC name.
     vip_vmacs: BTreeMap<String, String>,
+    /// Every VMAC set up for this instance (its own and per-VIP ones): deleted when the
+    /// instance goes, as keepalived deletes every VMAC it made or reused.
+    vmacs: Vec<vmac::Vmac>,
 }
 
 pub struct Daemon {
@@ -293,6 +296,7 @@ impl Daemon {
     async fn set_up_instance(&mut self, id: InstanceId) {
         let Some(params) = self.router.params(id).cloned() else { return };
         let Some(inst_cfg) = self.config.instances.iter().find(|i| i.name == params.name).cloned() else { return };
+        let mut vmacs = Vec::new();
         // The instance's own VMAC carries its adverts and VIPs.
         if let (Some(vm), Some(parent)) = (&inst_cfg.use_vmac, &inst_cfg.interface) {
             let spec = VmacSpec {
@@ -314,6 +318,7 @@ impl Daemon {
                             tracing::warn!("({}) cannot add link-local {ll} to {}: {e}", params.name, v.name);
                         }
                     }
+                    vmacs.push(v);
                 }
                 Err(e) => tracing::error!("({}) cannot set up VMAC {}: {e}", params.name, vm.ifname),
             }
@@ -333,9 +338,12 @@ impl Daemon {
                 ipv6: false,
                 strict_arp: true,
             };
-            if let Err(e) = self.vmacs.ensure(&spec, false).await {
-                tracing::error!("({}) cannot set up VMAC {name} on {dev}: {e}", params.name);
-                vmac_for_dev.remove(&dev);
+            match self.vmacs.ensure(&spec, false).await {
+                Ok(v) => vmacs.push(v),
+                Err(e) => {
+                    tracing::error!("({}) cannot set up VMAC {name} on {dev}: {e}", params.name);
+                    vmac_for_dev.remove(&dev);
+                }
             }
         }
         let default_dev = params.rx_interface.clone().or(params.interface.clone());
@@ -375,6 +383,7 @@ impl Daemon {
             executor,
             notifier,
             vip_vmacs: vmac_for_dev,
+            vmacs,
         };
         self.io.insert(id, io);
     }
@@ -973,8 +982,9 @@ impl Daemon {
         self.execute(actions).await;
         let current: BTreeSet<InstanceId> = self.router.instance_ids().into_iter().collect();
         for gone in old_ids.difference(&current) {
-            if let Some(io) = self.io.remove(gone) {
+            if let Some(mut io) = self.io.remove(gone) {
                 io.executor.barrier().await;
+                remove_vmacs(&mut self.vmacs, &mut io).await;
             }
         }
         for (name, scripts) in &self.vetted.sync_groups {
@@ -1044,6 +1054,9 @@ impl Daemon {
         let _ = tokio::time::timeout(Duration::from_secs(2), futures::future::join_all(barriers)).await;
         let _ = tokio::time::timeout(Duration::from_secs(2), self.statics.barrier()).await;
         if !dont_release {
+            for io in self.io.values_mut() {
+                remove_vmacs(&mut self.vmacs, io).await;
+            }
             for e in self.vmacs.restore_all() {
                 tracing::warn!("restoring VMACs and sysctls: {e}");
             }
@@ -1057,6 +1070,14 @@ impl Daemon {
         let (_, _) = tokio::join!(queue::shutdown_all(notifiers, STOP_NOTIFY_WAIT), self.mailer.shutdown(deadline));
         self.fifos.close(Duration::from_millis(500)).await;
         tracing::info!("Stopped");
+    }
+}
+
+async fn remove_vmacs(vmacs: &mut Vmacs, io: &mut InstanceIo) {
+    for mut v in io.vmacs.drain(..) {
+        if let Err(e) = vmacs.remove(&mut v).await {
+            tracing::warn!("({}) cannot remove VMAC {}: {e}", io.name, v.name);
+        }
     }
 }
 
