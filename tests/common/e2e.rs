@@ -111,7 +111,8 @@ impl Capture {
             }
             let _ = c.wait();
         }
-        self.text().lines().map(str::to_string).collect()
+        // tcpdump ends its output with an empty line when stopped.
+        self.text().lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect()
     }
 }
 
