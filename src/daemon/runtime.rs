@@ -306,7 +306,12 @@ impl Daemon {
                 group: vm.group,
                 family: params.family,
                 ipv6: params.family == Family::Inet6,
-                strict_arp: false,
+                // The VIP's subnet is usually on the parent too, so replies from the VIP
+                // leave through the parent; without arp_announce=2 the parent's ARP
+                // requests carry the VIP as sender and clients re-learn the VIP at the
+                // parent's MAC (keepalived 2.2.7 leaves arp_announce alone and has this
+                // problem).
+                strict_arp: params.family == Family::Inet,
             };
             match self.vmacs.ensure(&spec, true).await {
                 Ok(v) => {
@@ -836,7 +841,13 @@ impl Daemon {
     async fn net_event(&mut self, ev: NetEvent) {
         match ev {
             NetEvent::LinkChanged(link) => {
-                let up = link.is_oper_up();
+                // Notifications queued before start-up (a VMAC created down, then set
+                // up) arrive after the state was read: act on the link as it is now,
+                // or a stale "down" sends the instance through FAULT.
+                let up = match self.netlink.link_by_index(link.index).await {
+                    Ok(current) if current.name == link.name => current.is_oper_up(),
+                    _ => link.is_oper_up(),
+                };
                 let watched = self.watched_interfaces().contains(&link.name);
                 let was = self.link_up.insert(link.name.clone(), up);
                 if watched && was != Some(up) {
