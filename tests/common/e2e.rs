@@ -141,6 +141,8 @@ pub fn wall_now() -> f64 {
 pub fn snapshot(lab: &Lab, host: &str) -> Vec<String> {
     let mut lines = Vec::new();
     let run = |args: &[&str]| -> String { String::from_utf8_lossy(&lab.exec(host, "ip", args).stdout).into_owned() };
+    // IPv6 link-locals of fresh links are still in DAD: wait for a settled state.
+    wait_until(Duration::from_secs(5), || !run(&["-o", "addr", "show"]).contains("tentative"));
     for line in run(&["-o", "addr", "show"]).lines() {
         // "valid_lft forever preferred_lft forever" is on its own continuation line.
         let l = line.split("\\").next().unwrap_or(line).trim().to_string();
