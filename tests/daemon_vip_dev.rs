@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::e2e::{holders, link_exists, link_is_up, mac_of, neigh_mac, switch_port, wall_now, Capture};
+use common::e2e::{holders, link_exists, link_is_up, mac_of, neigh_mac, switch_port, AddrMonitor, Capture};
 use common::lab::{wait_until, Daemon, Impl, Lab};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -119,21 +119,17 @@ fn r1_box_dies(lab: &Lab, r1: &mut Daemon) {
     lab.ip("r1", &["link", "set", "eth0", "down"]);
 }
 
-/// Waits until r2 holds the public VIP; returns a wall-clock time at or before the
-/// moment it appeared (the start of the last check that did not see it yet), so delays
-/// measured from it are upper bounds.
-fn wait_takeover(lab: &Lab, dev: &str) -> f64 {
-    let mut before = wall_now();
-    let ok = wait_until(Duration::from_secs(8), || {
-        let t = wall_now();
-        let has = lab.has_addr("r2", dev, WAN_VIP);
-        if !has {
-            before = t;
-        }
-        has
+/// Waits until r2 holds the public VIP on `dev`; returns the wall-clock time the
+/// kernel added it.
+fn wait_takeover(lab: &Lab, dev: &str, monitor: &AddrMonitor) -> f64 {
+    assert!(wait_until(Duration::from_secs(8), || lab.has_addr("r2", dev, WAN_VIP)), "r2 never took the public VIP on {dev}");
+    let mut at = None;
+    let seen = wait_until(Duration::from_secs(2), || {
+        at = monitor.added_at(WAN_VIP);
+        at.is_some()
     });
-    assert!(ok, "r2 never took the public VIP on {dev}");
-    before
+    assert!(seen, "the address monitor missed the VIP's arrival");
+    at.unwrap_or_default()
 }
 
 #[test]
@@ -199,8 +195,9 @@ fn without_a_vmac_an_isp_ignoring_gratuitous_arp_keeps_the_old_mac() {
     let pinger = Pinger::start(&lab);
     let dropped_before = isp_dropped(&lab);
 
+    let monitor = AddrMonitor::start(&lab, "r2");
     r1_box_dies(&lab, &mut r1);
-    let takeover = wait_takeover(&lab, "eth4");
+    let takeover = wait_takeover(&lab, "eth4", &monitor);
     // r2's gratuitous ARPs reach the ISP and are dropped there.
     assert!(wait_until(Duration::from_secs(2), || isp_dropped(&lab) > dropped_before), "no gratuitous ARP reached the ISP");
     std::thread::sleep(Duration::from_secs(2));
@@ -250,8 +247,9 @@ fn vmac_keeps_the_isp_working(public: Public) {
 
     let pinger = Pinger::start(&lab);
     assert!(wait_until(Duration::from_secs(2), || !pinger.replies().is_empty()), "no replies before the failover");
+    let monitor = AddrMonitor::start(&lab, "r2");
     r1_box_dies(&lab, &mut r1);
-    let takeover = wait_takeover(&lab, VMAC_DEV);
+    let takeover = wait_takeover(&lab, VMAC_DEV, &monitor);
     assert!(
         wait_until(Duration::from_secs(2), || pinger.replies().iter().any(|t| *t > takeover)),
         "traffic from the ISP did not resume\n{}",

@@ -187,3 +187,70 @@ pub fn snapshot_diff(before: &[String], after: &[String]) -> String {
     }
     s
 }
+
+/// `ip -ts monitor address` in a host, so the moment an address appeared is known to the
+/// microsecond (polling `ip addr` from the test is only as precise as the machine is idle).
+pub struct AddrMonitor {
+    child: Child,
+    out: PathBuf,
+}
+
+impl AddrMonitor {
+    pub fn start(lab: &Lab, host: &str) -> AddrMonitor {
+        let n = CAPTURES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let out = lab.dir.join(format!("addrmon{n}-{host}.txt"));
+        let child = Command::new("ip")
+            .args(["-n", &lab.ns(host), "-ts", "monitor", "address"])
+            // UTC, so the timestamps convert to epoch seconds without a time zone table.
+            .env("TZ", "UTC")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).expect("monitor file"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn ip monitor");
+        AddrMonitor { child, out }
+    }
+
+    /// Wall-clock time at which `addr` was first added (on any device).
+    pub fn added_at(&self, addr: &str) -> Option<f64> {
+        let text = std::fs::read_to_string(&self.out).unwrap_or_default();
+        let needle = format!(" {addr}/");
+        text.lines().filter(|l| l.starts_with('[') && l.contains(&needle)).find_map(|l| parse_utc_stamp(l.get(1..27)?))
+    }
+}
+
+impl Drop for AddrMonitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `2026-11-27T14:09:55.591399` (UTC) as seconds since the epoch.
+fn parse_utc_stamp(s: &str) -> Option<f64> {
+    let (date, time) = s.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.split(':');
+    let (h, min) = (t.next()?.parse::<i64>().ok()?, t.next()?.parse::<i64>().ok()?);
+    let sec: f64 = t.next()?.parse().ok()?;
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    Some((days * 86400 + h * 3600 + min * 60) as f64 + sec)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_stamps_convert_to_epoch_seconds() {
+        assert_eq!(super::parse_utc_stamp("1970-01-01T00:00:00.000000"), Some(0.0));
+        assert_eq!(super::parse_utc_stamp("2000-03-01T00:00:01.500000"), Some(951868801.5));
+        assert_eq!(super::parse_utc_stamp("2024-02-29T23:59:59.000000"), Some(1709251199.0));
+    }
+}
