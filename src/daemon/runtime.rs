@@ -317,10 +317,14 @@ impl Daemon {
                 Ok(v) => {
                     tracing::info!("({}) VMAC {} ready on {}", params.name, v.name, v.parent_name);
                     if params.family == Family::Inet6 {
-                        let ll = vmac::eui64_link_local(spec.mac);
-                        let entry = link_local_entry(ll, &v.name);
-                        if let Err(e) = self.netlink.add_address(v.index, &entry).await {
-                            tracing::warn!("({}) cannot add link-local {ll} to {}: {e}", params.name, v.name);
+                        match self.vmac_link_local(params.configured_src, v.parent_index).await {
+                            Some(ll) => {
+                                let entry = link_local_entry(ll, &v.name);
+                                if let Err(e) = self.netlink.add_address(v.index, &entry).await {
+                                    tracing::warn!("({}) cannot add link-local {ll} to {}: {e}", params.name, v.name);
+                                }
+                            }
+                            None => tracing::warn!("({}) no link-local address for {}", params.name, v.name),
                         }
                     }
                     vmacs.push(v);
@@ -391,6 +395,28 @@ impl Daemon {
             vmacs,
         };
         self.io.insert(id, io);
+    }
+
+    /// The link-local an IPv6 VMAC carries, chosen as keepalived does: a configured
+    /// link-local source, else the parent's link-local (even while it is still in DAD),
+    /// else the EUI-64 of the parent's MAC. The virtual MAC's own EUI-64 would give every
+    /// router of the VRID the same advert source.
+    async fn vmac_link_local(&self, configured: Option<IpAddr>, parent_index: u32) -> Option<Ipv6Addr> {
+        if let Some(IpAddr::V6(src)) = configured {
+            if src.segments()[0] & 0xffc0 == 0xfe80 {
+                return Some(src);
+            }
+        }
+        let addresses = self.netlink.addresses(Some(Family::Inet6), Some(parent_index)).await.unwrap_or_default();
+        let parent_ll = addresses.iter().filter(|a| a.is_link_local() && !a.is_dad_failed()).find_map(|a| match a.local {
+            IpAddr::V6(v6) => Some(v6),
+            IpAddr::V4(_) => None,
+        });
+        if parent_ll.is_some() {
+            return parent_ll;
+        }
+        let parent = self.netlink.link_by_index(parent_index).await.ok()?;
+        Some(vmac::eui64_link_local(parent.mac()?))
     }
 
     /// keepalived removes copies of its VIPs found at start ("removing VIPs."), so that a
