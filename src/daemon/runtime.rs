@@ -73,7 +73,8 @@ struct InstanceIo {
     notifier: Option<Notifier>,
     /// Per-VIP VMACs: device → VMAC name.
     vip_vmacs: BTreeMap<String, String>,
-    /// Every VMAC set up for the instance, deleted if a reload removes the instance.
+    /// Every VMAC set up for this instance (its own and per-VIP ones): deleted when the
+    /// instance goes, as keepalived deletes every VMAC it made or reused.
     vmacs: Vec<vmac::Vmac>,
 }
 
@@ -337,16 +338,25 @@ impl Daemon {
                 group: vm.group,
                 family: params.family,
                 ipv6: params.family == Family::Inet6,
-                strict_arp: false,
+                // The VIP's subnet is usually on the parent too, so replies from the VIP
+                // leave through the parent; without arp_announce=2 the parent's ARP
+                // requests carry the VIP as sender and clients re-learn the VIP at the
+                // parent's MAC (keepalived 2.2.7 leaves arp_announce alone and has this
+                // problem).
+                strict_arp: params.family == Family::Inet,
             };
             match self.vmacs.ensure(&spec, true).await {
                 Ok(v) => {
                     tracing::info!("({}) VMAC {} ready on {}", params.name, v.name, v.parent_name);
                     if params.family == Family::Inet6 {
-                        let ll = vmac::eui64_link_local(spec.mac);
-                        let entry = link_local_entry(ll, &v.name);
-                        if let Err(e) = self.netlink.add_address(v.index, &entry).await {
-                            tracing::warn!("({}) cannot add link-local {ll} to {}: {e}", params.name, v.name);
+                        match self.vmac_link_local(params.configured_src, v.parent_index).await {
+                            Some(ll) => {
+                                let entry = link_local_entry(ll, &v.name);
+                                if let Err(e) = self.netlink.add_address(v.index, &entry).await {
+                                    tracing::warn!("({}) cannot add link-local {ll} to {}: {e}", params.name, v.name);
+                                }
+                            }
+                            None => tracing::warn!("({}) no link-local address for {}", params.name, v.name),
                         }
                     }
                     vmacs.push(v);
@@ -417,6 +427,28 @@ impl Daemon {
             vmacs,
         };
         self.io.insert(id, io);
+    }
+
+    /// The link-local an IPv6 VMAC carries, chosen as keepalived does: a configured
+    /// link-local source, else the parent's link-local (even while it is still in DAD),
+    /// else the EUI-64 of the parent's MAC. The virtual MAC's own EUI-64 would give every
+    /// router of the VRID the same advert source.
+    async fn vmac_link_local(&self, configured: Option<IpAddr>, parent_index: u32) -> Option<Ipv6Addr> {
+        if let Some(IpAddr::V6(src)) = configured {
+            if src.segments()[0] & 0xffc0 == 0xfe80 {
+                return Some(src);
+            }
+        }
+        let addresses = self.netlink.addresses(Some(Family::Inet6), Some(parent_index)).await.unwrap_or_default();
+        let parent_ll = addresses.iter().filter(|a| a.is_link_local() && !a.is_dad_failed()).find_map(|a| match a.local {
+            IpAddr::V6(v6) => Some(v6),
+            IpAddr::V4(_) => None,
+        });
+        if parent_ll.is_some() {
+            return parent_ll;
+        }
+        let parent = self.netlink.link_by_index(parent_index).await.ok()?;
+        Some(vmac::eui64_link_local(parent.mac()?))
     }
 
     /// keepalived removes copies of its VIPs found at start ("removing VIPs."), so that a
@@ -867,10 +899,11 @@ impl Daemon {
     async fn net_event(&mut self, ev: NetEvent) {
         match ev {
             NetEvent::LinkChanged(link) => {
-                // Notifications can be older than what start-up already read (a VMAC
-                // created down, then brought up): judge by the link as it is now.
-                let up = match self.netlink.link_by_name(&link.name).await {
-                    Ok(now) if now.index == link.index => now.is_oper_up(),
+                // Notifications queued before start-up (a VMAC created down, then set
+                // up) arrive after the state was read: act on the link as it is now,
+                // or a stale "down" sends the instance through FAULT.
+                let up = match self.netlink.link_by_index(link.index).await {
+                    Ok(current) if current.name == link.name => current.is_oper_up(),
                     _ => link.is_oper_up(),
                 };
                 let watched = self.watched_interfaces().contains(&link.name);
@@ -1190,6 +1223,9 @@ impl Daemon {
         let _ = tokio::time::timeout(Duration::from_secs(2), futures::future::join_all(barriers)).await;
         let _ = tokio::time::timeout(Duration::from_secs(2), self.statics.barrier()).await;
         if !dont_release {
+            for io in self.io.values_mut() {
+                remove_vmacs(&mut self.vmacs, io).await;
+            }
             for e in self.vmacs.restore_all() {
                 tracing::warn!("restoring VMACs and sysctls: {e}");
             }
@@ -1212,6 +1248,14 @@ fn init_track_files(config: &Config, reloading: bool) {
     for def in &config.track_files {
         if let Some(problem) = super::track::file::init_track_file(def, &config.global, reloading, false) {
             tracing::warn!("{}", problem.render());
+        }
+    }
+}
+
+async fn remove_vmacs(vmacs: &mut Vmacs, io: &mut InstanceIo) {
+    for mut v in io.vmacs.drain(..) {
+        if let Err(e) = vmacs.remove(&mut v).await {
+            tracing::warn!("({}) cannot remove VMAC {}: {e}", io.name, v.name);
         }
     }
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod corpus;
+pub mod e2e;
 pub mod lab;
 pub mod netns;
 pub mod tmp;
