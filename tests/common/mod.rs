@@ -5,8 +5,10 @@
 #![allow(dead_code)]
 
 pub mod corpus;
+pub mod kernel_watch;
 pub mod lab;
 pub mod netns;
+pub mod scenario;
 pub mod tmp;
 
 /// Whether a test that needs root (namespaces, raw sockets) can run. As root it always
