@@ -5,10 +5,10 @@
 //! tasks (per-instance netlink executors, notify queues, the mailer, the GARP pacer), so
 //! no script, mail server or slow netlink exchange can delay an advert.
 
-use super::netexec::{ExecContext, Executor, NetOp};
+use super::netexec::{normalised_key, ExecContext, Executor, NetOp};
 use super::track::{TrackerStatus as TrackStatus, TrackerUpdate, Trackers};
 use crate::cli::Options;
-use crate::config::model::{AddressEntry, Config, Family, RouteEntry, RouteKey, RuleEntry};
+use crate::config::model::{AddressEntry, Config, Family, RouteEntry, RuleEntry};
 use crate::net::arp::{Announcer, Spacing};
 use crate::net::monitor::{Monitor, NetEvent};
 use crate::net::netlink::{Link, Netlink};
@@ -111,15 +111,6 @@ fn to_mail_state(state: NotifyState) -> MailState {
         NotifyState::Stop => MailState::Stop,
         NotifyState::Deleted => MailState::Deleted,
     }
-}
-
-/// The kernel fills in 1024 for an IPv6 route without a metric: compare keys as the
-/// kernel stores them.
-fn normalised_key(mut key: RouteKey) -> RouteKey {
-    if key.family == Family::Inet6 && key.metric == 0 {
-        key.metric = 1024;
-    }
-    key
 }
 
 /// Drop `track_script`s that vetting disabled, as keepalived does ("not found").
@@ -386,6 +377,11 @@ impl Daemon {
         let kad_routes = self.netlink.routes(None, Some(crate::net::netlink::RTPROT_KEEPALIVED)).await.unwrap_or_default();
         for (id, io) in &self.io {
             let Some(params) = self.router.params(*id) else { continue };
+            // Backup routes first: a stale VIP going takes the stale master routes through
+            // its device with it, and the box would be left without those routes.
+            if !params.backup_routes.is_empty() {
+                io.executor.submit(NetOp::InstallRoutes(params.backup_routes.clone()));
+            }
             let addrs: Vec<AddressEntry> = params.vips.iter().chain(params.excluded_vips.iter()).cloned().collect();
             io.executor.submit(NetOp::RemoveAddresses(addrs));
             let stale: Vec<RouteEntry> = params
@@ -882,22 +878,29 @@ impl Daemon {
                     self.feed(ev).await;
                 }
                 self.refresh_sources().await;
+                // Routes through the address's device or from it may have gone with it.
+                self.retry_all();
             }
             NetEvent::RouteRemoved(info) => {
                 let key = normalised_key(info.key());
                 let mut events = Vec::new();
                 for id in self.router.instance_ids() {
                     if let Some(p) = self.router.params(id) {
-                        if p.virtual_routes.iter().chain(p.backup_routes.iter()).any(|r| normalised_key(r.key()) == key) {
-                            let own = p.virtual_routes.iter().chain(p.backup_routes.iter()).find(|r| normalised_key(r.key()) == key).map(|r| r.key());
-                            if let Some(own) = own {
-                                events.push(Event::OwnedRouteDeleted { instance: id, key: own });
-                            }
+                        // Only a route of ours: another one with the same key (someone's
+                        // own default route, say) is not kad's to restore.
+                        let own = p
+                            .virtual_routes
+                            .iter()
+                            .chain(p.backup_routes.iter())
+                            .find(|r| normalised_key(r.key()) == key && r.protocol == info.protocol)
+                            .map(|r| r.key());
+                        if let Some(own) = own {
+                            events.push(Event::OwnedRouteDeleted { instance: id, key: own });
                         }
                     }
                 }
                 let statics: Vec<RouteEntry> =
-                    self.config.static_routes.iter().filter(|r| normalised_key(r.key()) == key).cloned().collect();
+                    self.config.static_routes.iter().filter(|r| normalised_key(r.key()) == key && r.protocol == info.protocol).cloned().collect();
                 if !statics.is_empty() {
                     tracing::info!("static route {} was deleted - restoring", info.dest);
                     self.statics.submit(NetOp::InstallRoutes(statics));
