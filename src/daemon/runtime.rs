@@ -974,6 +974,9 @@ impl Daemon {
             }
         }
         self.execute(actions).await;
+        // A reload installs only changed routes; unchanged ones that the kernel dropped
+        // meanwhile (a VIP changed under them, keepalived issue 1719) are put back here.
+        self.retry_all();
         let current: BTreeSet<InstanceId> = self.router.instance_ids().into_iter().collect();
         for gone in old_ids.difference(&current) {
             if let Some(io) = self.io.remove(gone) {
