@@ -743,25 +743,6 @@ impl Router {
         self.release_ownership(idx, true);
     }
 
-    fn install_backup_only(&mut self, idx: usize) {
-        let inst = &self.instances[idx];
-        let (id, p) = (inst.id, &inst.params);
-        let mut actions = Vec::new();
-        if !p.backup_routes.is_empty() {
-            actions.push(Action::InstallBackupRoutes {
-                instance: id,
-                routes: p.backup_routes.clone(),
-            });
-        }
-        if !p.backup_rules.is_empty() {
-            actions.push(Action::InstallBackupRules {
-                instance: id,
-                rules: p.backup_rules.clone(),
-            });
-        }
-        self.out.extend(actions);
-    }
-
     fn remove_backup_only(&mut self, idx: usize) {
         let inst = &self.instances[idx];
         let (id, p) = (inst.id, &inst.params);
