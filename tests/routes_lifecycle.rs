@@ -35,7 +35,10 @@ fn routes(lab: &Lab, args: &[&str]) -> Vec<String> {
         _ => ("-4", args),
     };
     let out = lab.exec("r", "ip", &[&[family, "route", "show"], args].concat());
-    String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().to_string()).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .collect()
 }
 
 fn has_route(lab: &Lab, args: &[&str], wanted: &str) -> bool {
@@ -44,7 +47,10 @@ fn has_route(lab: &Lab, args: &[&str], wanted: &str) -> bool {
 
 fn rules(lab: &Lab, family: &str) -> Vec<String> {
     let out = lab.exec("r", "ip", &[family, "rule", "show"]);
-    String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().to_string()).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .collect()
 }
 
 fn has_rule(lab: &Lab, family: &str, wanted: &str) -> bool {
@@ -56,7 +62,11 @@ fn leftovers(lab: &Lab) -> Vec<String> {
     let mut out = routes(lab, &["table", "all", "proto", "18"]);
     out.extend(routes(lab, &["-6", "table", "all", "proto", "18"]));
     for family in ["-4", "-6"] {
-        out.extend(rules(lab, family).into_iter().filter(|r| !r.starts_with("0:") && !r.starts_with("32766:") && !r.starts_with("32767:")));
+        out.extend(
+            rules(lab, family)
+                .into_iter()
+                .filter(|r| !r.starts_with("0:") && !r.starts_with("32766:") && !r.starts_with("32767:")),
+        );
     }
     out.retain(|l| !l.is_empty());
     out
@@ -102,17 +112,33 @@ vrrp_instance VI_B {
 fn backup_set(lab: &Lab) -> bool {
     has_route(lab, &["default"], "default via 192.0.2.253 dev eth0 proto keepalived")
         && has_route(lab, &[], "blackhole 198.51.100.16/28 proto keepalived")
-        && has_route(lab, &["-6", "table", "104"], "default via 2001:db8::fd dev eth0 proto keepalived")
+        && has_route(
+            lab,
+            &["-6", "table", "104"],
+            "default via 2001:db8::fd dev eth0 proto keepalived",
+        )
         && has_rule(lab, "-4", "101:\tfrom 192.0.2.0/24 lookup 101 proto keepalived")
-        && has_rule(lab, "-4", "102:\tfrom all iif eth0 ipproto tcp dport 80 lookup 101 proto keepalived")
+        && has_rule(
+            lab,
+            "-4",
+            "102:\tfrom all iif eth0 ipproto tcp dport 80 lookup 101 proto keepalived",
+        )
         && !has_route(lab, &["table", "100"], "198.51.100.0/28")
         && !has_rule(lab, "-4", "100:")
 }
 
 fn master_set(lab: &Lab) -> bool {
     has_route(lab, &["default"], "default via 192.0.2.254 dev eth0 proto keepalived")
-        && has_route(lab, &["table", "100"], "198.51.100.0/28 via 192.0.2.254 dev eth0 proto keepalived")
-        && has_route(lab, &["-6", "table", "104"], "default via 2001:db8::fe dev eth0 proto keepalived")
+        && has_route(
+            lab,
+            &["table", "100"],
+            "198.51.100.0/28 via 192.0.2.254 dev eth0 proto keepalived",
+        )
+        && has_route(
+            lab,
+            &["-6", "table", "104"],
+            "default via 2001:db8::fe dev eth0 proto keepalived",
+        )
         && has_rule(lab, "-4", "100:\tfrom 192.0.2.0/24 lookup 100 proto keepalived")
         && !has_route(lab, &[], "blackhole 198.51.100.16/28")
         && !has_rule(lab, "-4", "101:")
@@ -130,21 +156,37 @@ fn backup_routes_and_rules_hold_outside_master_and_switch_without_a_gap() {
     let mut d = lab.start("r", Impl::Kad, "r", SWITCHING, &[]);
 
     // The tracked interface is down: FAULT, with the backup routes and rules.
-    expect(wait_until(Duration::from_secs(5), || backup_set(&lab)), "FAULT should hold the backup set", &d);
+    expect(
+        wait_until(Duration::from_secs(5), || backup_set(&lab)),
+        "FAULT should hold the backup set",
+        &d,
+    );
     expect(!lab.has_addr("r", "eth0", "192.0.2.1"), "VIP in FAULT", &d);
 
     // Up: BACKUP, then MASTER (no peer): the virtual set replaces it.
     lab.ip("r", &["link", "set", "eth2", "up"]);
-    expect(wait_until(TO_MASTER, || master_set(&lab)), "MASTER should hold the virtual set only", &d);
+    expect(
+        wait_until(TO_MASTER, || master_set(&lab)),
+        "MASTER should hold the virtual set only",
+        &d,
+    );
     expect(lab.has_addr("r", "eth0", "192.0.2.1"), "no VIP as MASTER", &d);
 
     // Down again: FAULT, back to the backup set.
     lab.ip("r", &["link", "set", "eth2", "down"]);
-    expect(wait_until(Duration::from_secs(5), || backup_set(&lab)), "FAULT again should hold the backup set", &d);
+    expect(
+        wait_until(Duration::from_secs(5), || backup_set(&lab)),
+        "FAULT again should hold the backup set",
+        &d,
+    );
 
     let stopping = Instant::now();
     d.signal(libc::SIGTERM);
-    expect(d.wait_exit(Duration::from_secs(5)) == Some(0), "kad did not stop cleanly", &d);
+    expect(
+        d.wait_exit(Duration::from_secs(5)) == Some(0),
+        "kad did not stop cleanly",
+        &d,
+    );
     let timeline = watch.stop().expect("watcher");
     let left = leftovers(&lab);
     assert!(left.is_empty(), "left behind at stop: {left:#?}");
@@ -161,7 +203,9 @@ fn backup_routes_and_rules_hold_outside_master_and_switch_without_a_gap() {
     );
     let gateways: Vec<Vec<Ipv4Addr>> = timeline.samples.iter().map(|s| s.gateways()).collect();
     assert!(
-        gateways.windows(2).any(|w| w[0] == [Ipv4Addr::new(192, 0, 2, 253)] && w[1] == [Ipv4Addr::new(192, 0, 2, 254)]),
+        gateways
+            .windows(2)
+            .any(|w| w[0] == [Ipv4Addr::new(192, 0, 2, 253)] && w[1] == [Ipv4Addr::new(192, 0, 2, 254)]),
         "the watcher never saw the switch it is meant to check:\n{}",
         timeline.describe(origin)
     );
@@ -208,7 +252,11 @@ vrrp_instance VI_S {
 fn statics_present(lab: &Lab) -> bool {
     lab.has_addr("r", "eth1", "198.51.100.200")
         && has_route(lab, &[], "198.51.100.208/28 via 192.0.2.254 dev eth0 proto keepalived")
-        && has_route(lab, &["-6"], "2001:db8:5::/64 via 2001:db8::fc dev eth0 proto keepalived")
+        && has_route(
+            lab,
+            &["-6"],
+            "2001:db8:5::/64 via 2001:db8::fc dev eth0 proto keepalived",
+        )
         && has_rule(lab, "-4", "200:\tfrom 198.51.100.200 lookup 102 proto keepalived")
 }
 
@@ -216,7 +264,11 @@ fn statics_present(lab: &Lab) -> bool {
 fn repaired_after(lab: &Lab, d: &Daemon, what: &str, damage: &[&str], repaired: impl Fn(&Lab) -> bool) {
     let start = Instant::now();
     lab.ip("r", damage);
-    expect(wait_until(REPAIR, || repaired(lab)), &format!("{what}: not repaired within {REPAIR:?}"), d);
+    expect(
+        wait_until(REPAIR, || repaired(lab)),
+        &format!("{what}: not repaired within {REPAIR:?}"),
+        d,
+    );
     eprintln!("{what}: repaired in {:?}", start.elapsed());
 }
 
@@ -229,20 +281,66 @@ fn statics_and_owned_objects_come_back_when_deleted_or_lost_with_their_link() {
     lab.ip("r", &["link", "set", "eth2", "down"]);
     let mut d = lab.start("r", Impl::Kad, "r", STATICS, &[]);
     // Statics come whatever the state (here FAULT).
-    expect(wait_until(Duration::from_secs(5), || statics_present(&lab)), "statics not installed in FAULT", &d);
-    expect(wait_until(Duration::from_secs(5), || has_rule(&lab, "-4", "101:")), "backup rule not installed in FAULT", &d);
+    expect(
+        wait_until(Duration::from_secs(5), || statics_present(&lab)),
+        "statics not installed in FAULT",
+        &d,
+    );
+    expect(
+        wait_until(Duration::from_secs(5), || has_rule(&lab, "-4", "101:")),
+        "backup rule not installed in FAULT",
+        &d,
+    );
 
-    repaired_after(&lab, &d, "static route", &["route", "del", "198.51.100.208/28"], statics_present);
-    repaired_after(&lab, &d, "static IPv6 route", &["-6", "route", "del", "2001:db8:5::/64"], statics_present);
-    repaired_after(&lab, &d, "static rule", &["rule", "del", "priority", "200"], statics_present);
-    repaired_after(&lab, &d, "static address", &["addr", "del", "198.51.100.200/32", "dev", "eth1"], statics_present);
-    repaired_after(&lab, &d, "backup rule", &["rule", "del", "priority", "101"], |l| has_rule(l, "-4", "101:\tfrom 192.0.2.0/24 lookup 101 proto keepalived"));
+    repaired_after(
+        &lab,
+        &d,
+        "static route",
+        &["route", "del", "198.51.100.208/28"],
+        statics_present,
+    );
+    repaired_after(
+        &lab,
+        &d,
+        "static IPv6 route",
+        &["-6", "route", "del", "2001:db8:5::/64"],
+        statics_present,
+    );
+    repaired_after(
+        &lab,
+        &d,
+        "static rule",
+        &["rule", "del", "priority", "200"],
+        statics_present,
+    );
+    repaired_after(
+        &lab,
+        &d,
+        "static address",
+        &["addr", "del", "198.51.100.200/32", "dev", "eth1"],
+        statics_present,
+    );
+    repaired_after(&lab, &d, "backup rule", &["rule", "del", "priority", "101"], |l| {
+        has_rule(l, "-4", "101:\tfrom 192.0.2.0/24 lookup 101 proto keepalived")
+    });
 
     lab.ip("r", &["link", "set", "eth2", "up"]);
-    expect(wait_until(TO_MASTER, || has_rule(&lab, "-4", "100:")), "never became MASTER", &d);
-    repaired_after(&lab, &d, "virtual rule", &["rule", "del", "priority", "100"], |l| has_rule(l, "-4", "100:\tfrom 192.0.2.0/24 lookup 100 proto keepalived"));
+    expect(
+        wait_until(TO_MASTER, || has_rule(&lab, "-4", "100:")),
+        "never became MASTER",
+        &d,
+    );
+    repaired_after(&lab, &d, "virtual rule", &["rule", "del", "priority", "100"], |l| {
+        has_rule(l, "-4", "100:\tfrom 192.0.2.0/24 lookup 100 proto keepalived")
+    });
     let v6 = |l: &Lab| has_route(l, &["-6"], "2001:db8:1::/64 via 2001:db8::fe dev eth0 proto keepalived");
-    repaired_after(&lab, &d, "virtual IPv6 route", &["-6", "route", "del", "2001:db8:1::/64"], v6);
+    repaired_after(
+        &lab,
+        &d,
+        "virtual IPv6 route",
+        &["-6", "route", "del", "2001:db8:1::/64"],
+        v6,
+    );
 
     // eth0 bounces (the instance goes to FAULT meanwhile): the kernel flushes every route
     // through it, IPv4 ones silently, and the statics must come back with the link.
@@ -262,10 +360,17 @@ fn statics_and_owned_objects_come_back_when_deleted_or_lost_with_their_link() {
     eprintln!("routes after link up: back in {:?}", up.elapsed());
 
     d.signal(libc::SIGTERM);
-    expect(d.wait_exit(Duration::from_secs(5)) == Some(0), "kad did not stop cleanly", &d);
+    expect(
+        d.wait_exit(Duration::from_secs(5)) == Some(0),
+        "kad did not stop cleanly",
+        &d,
+    );
     let left = leftovers(&lab);
     assert!(left.is_empty(), "left behind at stop: {left:#?}");
-    assert!(!lab.has_addr("r", "eth1", "198.51.100.200"), "static address left behind at stop");
+    assert!(
+        !lab.has_addr("r", "eth1", "198.51.100.200"),
+        "static address left behind at stop"
+    );
 }
 
 const REFUSED: &str = r#"
@@ -302,18 +407,31 @@ fn a_refused_route_is_reported_once_retried_on_changes_and_blocks_nothing() {
     let mut lab = router("rref");
     let d = lab.start("r", Impl::Kad, "r", REFUSED, &[]);
     // The state machine and the other routes go on.
-    expect(wait_until(Duration::from_secs(5), || lab.has_addr("r", "eth0", "192.0.2.1")), "never became MASTER", &d);
+    expect(
+        wait_until(Duration::from_secs(5), || lab.has_addr("r", "eth0", "192.0.2.1")),
+        "never became MASTER",
+        &d,
+    );
     expect(
         wait_until(Duration::from_secs(2), || {
-            has_route(&lab, &[], "198.51.100.16/28 via 192.0.2.254") && has_route(&lab, &[], "198.51.100.32/28 via 192.0.2.254")
+            has_route(&lab, &[], "198.51.100.16/28 via 192.0.2.254")
+                && has_route(&lab, &[], "198.51.100.32/28 via 192.0.2.254")
         }),
         "routes after a refused one were not installed",
         &d,
     );
     let unreachable = "cannot install route 198.51.100.0/28";
     let missing = "cannot install route 198.51.100.48/28";
-    expect(wait_until(Duration::from_secs(2), || count_lines(&d, unreachable) == 1), "refusal not reported", &d);
-    expect(wait_until(Duration::from_secs(2), || count_lines(&d, missing) == 1), "missing device not reported", &d);
+    expect(
+        wait_until(Duration::from_secs(2), || count_lines(&d, unreachable) == 1),
+        "refusal not reported",
+        &d,
+    );
+    expect(
+        wait_until(Duration::from_secs(2), || count_lines(&d, missing) == 1),
+        "missing device not reported",
+        &d,
+    );
     let log = d.log_text();
     let line = log.lines().find(|l| l.contains(unreachable)).unwrap_or_default();
     assert!(line.contains("unreachable"), "the kernel's reason is missing: {line}");
@@ -328,17 +446,43 @@ fn a_refused_route_is_reported_once_retried_on_changes_and_blocks_nothing() {
 
     // What was missing arrives: the routes follow within a second.
     lab.ip("r", &["addr", "add", "203.0.113.11/24", "dev", "eth1"]);
-    expect(wait_until(REPAIR, || has_route(&lab, &[], "198.51.100.0/28 via 203.0.113.254 dev eth1")), "not retried on a new address", &d);
+    expect(
+        wait_until(REPAIR, || {
+            has_route(&lab, &[], "198.51.100.0/28 via 203.0.113.254 dev eth1")
+        }),
+        "not retried on a new address",
+        &d,
+    );
     // Events are handled in order, so the retries of the unrelated changes are done.
-    assert_eq!(count_lines(&d, unreachable), 1, "a refusal is reported once, not at every retry:\n{}", d.log_text());
+    assert_eq!(
+        count_lines(&d, unreachable),
+        1,
+        "a refusal is reported once, not at every retry:\n{}",
+        d.log_text()
+    );
     let out = Command::new("ip")
-        .args(["-n", &lab.ns("r"), "link", "add", "eth7", "type", "veth", "peer", "name", "eth7p"])
+        .args([
+            "-n",
+            &lab.ns("r"),
+            "link",
+            "add",
+            "eth7",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth7p",
+        ])
         .output()
         .expect("ip link add");
     assert!(out.status.success(), "cannot create eth7");
     lab.ip("r", &["link", "set", "eth7", "up"]);
     lab.ip("r", &["link", "set", "eth7p", "up"]);
-    expect(wait_until(REPAIR, || has_route(&lab, &[], "198.51.100.48/28 dev eth7")), "not retried on a new link", &d);
+    expect(
+        wait_until(REPAIR, || has_route(&lab, &[], "198.51.100.48/28 dev eth7")),
+        "not retried on a new link",
+        &d,
+    );
 }
 
 /// `ip monitor route rule` in the router namespace. Netlink notifications reach a socket
@@ -375,8 +519,19 @@ impl Monitor {
         let mut present = false;
         let subscribed = wait_until(Duration::from_secs(10), || {
             present = !present;
-            lab.ip("r", &["route", if present { "add" } else { "del" }, MARKER, "via", "192.0.2.254"]);
-            wait_until(Duration::from_millis(200), || m.seen().iter().any(|l| l.contains(MARKER)))
+            lab.ip(
+                "r",
+                &[
+                    "route",
+                    if present { "add" } else { "del" },
+                    MARKER,
+                    "via",
+                    "192.0.2.254",
+                ],
+            );
+            wait_until(Duration::from_millis(200), || {
+                m.seen().iter().any(|l| l.contains(MARKER))
+            })
         });
         assert!(subscribed, "ip monitor never reported the marker route");
         if !present {
@@ -394,7 +549,9 @@ impl Monitor {
         let before = self.seen().len();
         lab.ip("r", &["route", op, MARKER, "via", "192.0.2.254"]);
         assert!(
-            wait_until(Duration::from_secs(5), || self.seen()[before..].iter().any(|l| l.contains(MARKER))),
+            wait_until(Duration::from_secs(5), || self.seen()[before..]
+                .iter()
+                .any(|l| l.contains(MARKER))),
             "ip monitor did not report the marker route"
         );
     }
@@ -404,7 +561,11 @@ impl Monitor {
         self.fence(lab, "del");
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.seen().into_iter().filter(|l| !l.contains(MARKER)).collect::<Vec<_>>().join("\n")
+        self.seen()
+            .into_iter()
+            .filter(|l| !l.contains(MARKER))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -469,7 +630,9 @@ fn a_reload_changes_only_what_the_configuration_changed() {
     let d = lab.start("r", Impl::Kad, "r", RELOAD_BEFORE, &[]);
     expect(
         wait_until(Duration::from_secs(5), || {
-            has_route(&lab, &[], "198.51.100.32/28") && has_route(&lab, &[], "203.0.113.128/25") && has_rule(&lab, "-4", "100:")
+            has_route(&lab, &[], "198.51.100.32/28")
+                && has_route(&lab, &[], "203.0.113.128/25")
+                && has_rule(&lab, "-4", "100:")
         }),
         "not MASTER with its routes",
         &d,
@@ -477,30 +640,76 @@ fn a_reload_changes_only_what_the_configuration_changed() {
     let monitor = Monitor::start(&lab);
     std::fs::write(&d.conf, RELOAD_AFTER).expect("rewrite config");
     d.signal(libc::SIGHUP);
-    expect(wait_until(Duration::from_secs(5), || d.log_text().contains("Reload finished")), "reload did not finish", &d);
     expect(
-        wait_until(REPAIR, || has_route(&lab, &[], "198.51.100.16/28 via 192.0.2.254 dev eth0 proto keepalived src 192.0.2.1")),
+        wait_until(Duration::from_secs(5), || d.log_text().contains("Reload finished")),
+        "reload did not finish",
+        &d,
+    );
+    expect(
+        wait_until(REPAIR, || {
+            has_route(
+                &lab,
+                &[],
+                "198.51.100.16/28 via 192.0.2.254 dev eth0 proto keepalived src 192.0.2.1",
+            )
+        }),
         "a src-only change was not applied (keepalived issue 1390)",
         &d,
     );
     expect(
-        wait_until(REPAIR, || has_route(&lab, &[], "203.0.113.128/25 dev eth1 proto keepalived scope link src 203.0.113.10")),
+        wait_until(REPAIR, || {
+            has_route(
+                &lab,
+                &[],
+                "203.0.113.128/25 dev eth1 proto keepalived scope link src 203.0.113.10",
+            )
+        }),
         "a route over a VIP changed by the reload was lost (keepalived issue 1719)",
         &d,
     );
-    expect(has_route(&lab, &[], "198.51.100.48/28 via 192.0.2.254"), "new route missing", &d);
-    expect(!has_route(&lab, &[], "198.51.100.32/28"), "removed route still there", &d);
-    expect(has_rule(&lab, "-4", "101:\tfrom 198.51.100.0/24 lookup 100 proto keepalived"), "new rule missing", &d);
+    expect(
+        has_route(&lab, &[], "198.51.100.48/28 via 192.0.2.254"),
+        "new route missing",
+        &d,
+    );
+    expect(
+        !has_route(&lab, &[], "198.51.100.32/28"),
+        "removed route still there",
+        &d,
+    );
+    expect(
+        has_rule(&lab, "-4", "101:\tfrom 198.51.100.0/24 lookup 100 proto keepalived"),
+        "new rule missing",
+        &d,
+    );
     let events = monitor.stop(&lab);
-    assert!(events.contains("198.51.100.48/28"), "the monitor saw nothing, so it proves nothing:\n{events}");
+    assert!(
+        events.contains("198.51.100.48/28"),
+        "the monitor saw nothing, so it proves nothing:\n{events}"
+    );
     let touched = |dest: &str| events.lines().filter(|l| l.contains(dest)).collect::<Vec<_>>();
     // The kernel ignores an IPv4 replace by an identical route, but announces an IPv6
     // one: the IPv6 route shows whether kad re-installed what did not change.
-    assert!(touched("2001:db8:1::/64").is_empty(), "an unchanged route was touched by the reload:\n{events}");
-    assert!(touched("198.51.100.0/28").is_empty(), "an unchanged route was touched by the reload:\n{events}");
-    assert!(touched("100:").is_empty(), "an unchanged rule was touched by the reload:\n{events}");
-    assert!(touched("198.51.100.32/28").iter().all(|l| l.starts_with("Deleted")), "{events}");
-    assert!(!touched("198.51.100.16/28").iter().any(|l| l.starts_with("Deleted")), "a changed route should be replaced, not deleted:\n{events}");
+    assert!(
+        touched("2001:db8:1::/64").is_empty(),
+        "an unchanged route was touched by the reload:\n{events}"
+    );
+    assert!(
+        touched("198.51.100.0/28").is_empty(),
+        "an unchanged route was touched by the reload:\n{events}"
+    );
+    assert!(
+        touched("100:").is_empty(),
+        "an unchanged rule was touched by the reload:\n{events}"
+    );
+    assert!(
+        touched("198.51.100.32/28").iter().all(|l| l.starts_with("Deleted")),
+        "{events}"
+    );
+    assert!(
+        !touched("198.51.100.16/28").iter().any(|l| l.starts_with("Deleted")),
+        "a changed route should be replaced, not deleted:\n{events}"
+    );
 }
 
 #[test]
@@ -511,7 +720,11 @@ fn keepalived_compat_config_test_flags_backup_routes_and_backup_rules() {
     let lab = router("rcmp");
     let conf = lab.file("switching.conf", SWITCHING);
     let run = |extra: &[&str]| {
-        let out = lab.exec("r", KAD, &[&["-t", "-f", conf.to_str().unwrap_or_default()], extra].concat());
+        let out = lab.exec(
+            "r",
+            KAD,
+            &[&["-t", "-f", conf.to_str().unwrap_or_default()], extra].concat(),
+        );
         (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
     };
     let (_, text) = run(&[]);
@@ -519,6 +732,9 @@ fn keepalived_compat_config_test_flags_backup_routes_and_backup_rules() {
     let (code, text) = run(&["--keepalived-compat"]);
     assert_ne!(code, Some(0), "--keepalived-compat accepted kad extensions:\n{text}");
     for keyword in ["backup_routes", "backup_rules"] {
-        assert!(text.contains(&format!("'{keyword}' is a kad extension")), "{keyword} not flagged:\n{text}");
+        assert!(
+            text.contains(&format!("'{keyword}' is a kad extension")),
+            "{keyword} not flagged:\n{text}"
+        );
     }
 }

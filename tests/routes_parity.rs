@@ -142,7 +142,12 @@ fn fmt(lines: &[&String]) -> String {
 
 fn stop(d: &mut Daemon) {
     d.signal(libc::SIGTERM);
-    assert!(d.wait_exit(Duration::from_secs(10)).is_some(), "{:?} did not stop:\n{}", d.which, d.log_text());
+    assert!(
+        d.wait_exit(Duration::from_secs(10)).is_some(),
+        "{:?} did not stop:\n{}",
+        d.which,
+        d.log_text()
+    );
 }
 
 #[test]
@@ -164,8 +169,16 @@ fn kernel_routes_rules_and_addresses_match_keepalived_and_all_go_at_stop() {
     let kad_done = wait_until(Duration::from_secs(15), || complete("kad"));
     let ka_done = wait_until(Duration::from_secs(15), || complete("ka"));
     let (with_kad, with_ka) = (snapshot(&lab, "kad"), snapshot(&lab, "ka"));
-    assert!(ka_done, "keepalived did not install everything: {with_ka:#?}\n{}", ka.log_text());
-    assert!(kad_done, "kad did not install everything: {with_kad:#?}\n{}", kad.log_text());
+    assert!(
+        ka_done,
+        "keepalived did not install everything: {with_ka:#?}\n{}",
+        ka.log_text()
+    );
+    assert!(
+        kad_done,
+        "kad did not install everything: {with_kad:#?}\n{}",
+        kad.log_text()
+    );
     assert!(
         with_kad == with_ka,
         "kad and keepalived leave different kernel state:\n{}\n{}",
@@ -173,13 +186,23 @@ fn kernel_routes_rules_and_addresses_match_keepalived_and_all_go_at_stop() {
         kad.log_text()
     );
     assert!(
-        with_kad.iter().any(|l| l.contains("198.51.100.144/28") && !l.contains("keepalived")),
+        with_kad
+            .iter()
+            .any(|l| l.contains("198.51.100.144/28") && !l.contains("keepalived")),
         "the no_track route should keep its own protocol (boot, which ip does not print)"
     );
 
     stop(&mut kad);
     stop(&mut ka);
     let (after_kad, after_ka) = (snapshot(&lab, "kad"), snapshot(&lab, "ka"));
-    assert_eq!(after_kad, before, "kad left objects behind:\n{}", difference(&after_kad, &before));
-    assert_eq!(after_ka, before, "keepalived left objects behind (the comparison is void)");
+    assert_eq!(
+        after_kad,
+        before,
+        "kad left objects behind:\n{}",
+        difference(&after_kad, &before)
+    );
+    assert_eq!(
+        after_ka, before,
+        "keepalived left objects behind (the comparison is void)"
+    );
 }

@@ -27,7 +27,12 @@ struct Mark {
 }
 
 fn mark() -> Mark {
-    Mark { at: Instant::now(), wall: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()) }
+    Mark {
+        at: Instant::now(),
+        wall: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64()),
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -54,7 +59,17 @@ impl Pinger {
         let out = sc.lab.dir.join("ping.out");
         let file = std::fs::File::create(&out).expect("ping output");
         let child = Command::new("ip")
-            .args(["netns", "exec", &sc.lab.ns(CLIENT), "ping", "-D", "-n", "-i", "0.01", INTERNET_HOST])
+            .args([
+                "netns",
+                "exec",
+                &sc.lab.ns(CLIENT),
+                "ping",
+                "-D",
+                "-n",
+                "-i",
+                "0.01",
+                INTERNET_HOST,
+            ])
             .stdout(Stdio::from(file))
             .stderr(Stdio::null())
             .spawn()
@@ -76,12 +91,19 @@ impl Pinger {
 
 /// The longest silence between replies in [from, to] (wall clock seconds), in ms.
 fn outage(replies: &[f64], from: f64, to: f64) -> f64 {
-    let inside: Vec<f64> = replies.iter().copied().filter(|t| *t >= from - 0.05 && *t <= to).collect();
+    let inside: Vec<f64> = replies
+        .iter()
+        .copied()
+        .filter(|t| *t >= from - 0.05 && *t <= to)
+        .collect();
     inside.windows(2).map(|w| (w[1] - w[0]) * 1000.0).fold(0.0, f64::max)
 }
 
 fn without_route(t: &Timeline, from: Instant, to: Instant) -> f64 {
-    t.absences(from, to).iter().map(|(a, b)| ms(*b - *a)).fold(0.0, |x, y| x + y)
+    t.absences(from, to)
+        .iter()
+        .map(|(a, b)| ms(*b - *a))
+        .fold(0.0, |x, y| x + y)
 }
 
 /// Results of one run, by row label.
@@ -136,21 +158,50 @@ fn run_once(which: Impl) -> Figures {
     let leaving = |t: &Timeline, from: Instant| -> Option<f64> {
         let gone = t.marker_change(false, from)?;
         // The route through the other firewall may come before the VIP goes (kad) or after.
-        let before = t.samples.iter().rev().find(|s| s.at <= gone && s.at >= from).filter(|s| s.gateways() == [VIP_INSIDE]);
+        let before = t
+            .samples
+            .iter()
+            .rev()
+            .find(|s| s.at <= gone && s.at >= from)
+            .filter(|s| s.gateways() == [VIP_INSIDE]);
         let at = before.map(|s| s.at).or_else(|| t.first_only(VIP_INSIDE, gone))?;
         Some(signed_ms(gone, at))
     };
     f.insert("A fw1 dies    | fw2 VIP up -> ISP route (ms)", entering(&t2, died.at));
-    f.insert("A fw1 dies    | fw2 without default route (ms)", Some(without_route(&t2, died.at, back.at)));
-    f.insert("A fw1 dies    | client outage (ms)", Some(outage(&replies, died.wall, back.wall)));
+    f.insert(
+        "A fw1 dies    | fw2 without default route (ms)",
+        Some(without_route(&t2, died.at, back.at)),
+    );
+    f.insert(
+        "A fw1 dies    | client outage (ms)",
+        Some(outage(&replies, died.wall, back.wall)),
+    );
     f.insert("B fw1 returns | fw1 VIP up -> ISP route (ms)", entering(&t1, back.at));
-    f.insert("B fw1 returns | fw2 VIP down -> route via fw1 (ms)", leaving(&t2, back.at));
-    f.insert("B fw1 returns | fw2 without default route (ms)", Some(without_route(&t2, back.at, term.at)));
-    f.insert("B fw1 returns | client outage (ms)", Some(outage(&replies, back.wall, term.wall)));
+    f.insert(
+        "B fw1 returns | fw2 VIP down -> route via fw1 (ms)",
+        leaving(&t2, back.at),
+    );
+    f.insert(
+        "B fw1 returns | fw2 without default route (ms)",
+        Some(without_route(&t2, back.at, term.at)),
+    );
+    f.insert(
+        "B fw1 returns | client outage (ms)",
+        Some(outage(&replies, back.wall, term.wall)),
+    );
     f.insert("C fw1 SIGTERM | fw2 VIP up -> ISP route (ms)", entering(&t2, term.at));
-    f.insert("C fw1 SIGTERM | fw2 without default route (ms)", Some(without_route(&t2, term.at, end.at)));
-    f.insert("C fw1 SIGTERM | client outage (ms)", Some(outage(&replies, term.wall, end.wall)));
-    f.insert("  all         | default route deletions seen on fw2", Some(t2.default_deletions.len() as f64));
+    f.insert(
+        "C fw1 SIGTERM | fw2 without default route (ms)",
+        Some(without_route(&t2, term.at, end.at)),
+    );
+    f.insert(
+        "C fw1 SIGTERM | client outage (ms)",
+        Some(outage(&replies, term.wall, end.wall)),
+    );
+    f.insert(
+        "  all         | default route deletions seen on fw2",
+        Some(t2.default_deletions.len() as f64),
+    );
     f
 }
 
@@ -160,7 +211,10 @@ fn failover_route_switch_and_client_outage_kad_vs_keepalived_with_notify_scripts
     if !common::root_or_skip("scenario benchmark") {
         return;
     }
-    let rounds: usize = std::env::var("KAD_BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let rounds: usize = std::env::var("KAD_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
     let mut results: BTreeMap<&'static str, (Vec<String>, Vec<String>)> = BTreeMap::new();
     for round in 0..rounds {
         // Interleaved, so that load from other work on the machine hits both alike.

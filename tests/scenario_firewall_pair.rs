@@ -20,7 +20,10 @@ fn step_limit() -> Duration {
 }
 
 fn logs(daemons: &[&Daemon]) -> String {
-    daemons.iter().map(|d| format!("--- {} ---\n{}", d.log_path().display(), d.log_text())).collect()
+    daemons
+        .iter()
+        .map(|d| format!("--- {} ---\n{}", d.log_path().display(), d.log_text()))
+        .collect()
 }
 
 /// Spans in which `timeline` had no default route within `windows`, except inside one
@@ -37,7 +40,11 @@ fn unexpected_absences(
         .collect()
 }
 
-fn unexpected_deletions(timeline: &Timeline, windows: &[(Instant, Instant)], allowed: &[(Instant, Instant)]) -> Vec<Instant> {
+fn unexpected_deletions(
+    timeline: &Timeline,
+    windows: &[(Instant, Instant)],
+    allowed: &[(Instant, Instant)],
+) -> Vec<Instant> {
     timeline
         .default_deletions
         .iter()
@@ -80,14 +87,22 @@ fn default_routes_follow_the_vrrp_state_without_notify_scripts() {
     // Both start: fw1 (priority 101) becomes MASTER, fw2 stays BACKUP.
     let mut fw1 = sc.start("fw1", Impl::Kad, "first");
     let fw2 = sc.start("fw2", Impl::Kad, "only");
-    let problems = sc.check_roles("fw1", Some("fw2"), Instant::now() + step_limit() + Duration::from_secs(3));
+    let problems = sc.check_roles(
+        "fw1",
+        Some("fw2"),
+        Instant::now() + step_limit() + Duration::from_secs(3),
+    );
     assert!(problems.is_empty(), "at start: {problems:#?}\n{}", logs(&[&fw1, &fw2]));
 
     // fw1 dies: fw2 takes over.
     let killed = Instant::now();
     sc.power_off("fw1", &mut fw1);
     let problems = sc.check_roles("fw2", None, killed + step_limit());
-    assert!(problems.is_empty(), "after fw1 died: {problems:#?}\n{}", logs(&[&fw1, &fw2]));
+    assert!(
+        problems.is_empty(),
+        "after fw1 died: {problems:#?}\n{}",
+        logs(&[&fw1, &fw2])
+    );
 
     // fw1 comes back and takes over again (higher priority, preempt): fw2 leaves MASTER,
     // the moment keepalived's notify scripts left it without any default route.
@@ -95,7 +110,11 @@ fn default_routes_follow_the_vrrp_state_without_notify_scripts() {
     sc.power_on("fw1");
     let fw1b = sc.start("fw1", Impl::Kad, "second");
     let problems = sc.check_roles("fw1", Some("fw2"), back + step_limit());
-    assert!(problems.is_empty(), "after fw1 came back: {problems:#?}\n{}", logs(&[&fw1, &fw1b, &fw2]));
+    assert!(
+        problems.is_empty(),
+        "after fw1 came back: {problems:#?}\n{}",
+        logs(&[&fw1, &fw1b, &fw2])
+    );
 
     // Hand-deleted routes come back for the current state, on both boxes.
     allowed1.push(delete_and_wait_for_repair(&sc, "fw1", &isp, &[&fw1b]));
@@ -119,17 +138,34 @@ fn default_routes_follow_the_vrrp_state_without_notify_scripts() {
     );
     allowed1.push((flap, Instant::now() + OBSERVATION_SLACK));
     let problems = sc.check_roles("fw1", Some("fw2"), Instant::now() + step_limit());
-    assert!(problems.is_empty(), "after the eth4 flap: {problems:#?}\n{}", logs(&[&fw1b, &fw2]));
+    assert!(
+        problems.is_empty(),
+        "after the eth4 flap: {problems:#?}\n{}",
+        logs(&[&fw1b, &fw2])
+    );
 
     // The standby stops: its backup route goes with it, the master carries on.
     let mut fw2 = fw2;
     let stopped = Instant::now();
     fw2.signal(libc::SIGTERM);
-    assert_eq!(fw2.wait_exit(Duration::from_secs(5)), Some(0), "fw2 did not stop cleanly\n{}", logs(&[&fw2]));
-    assert!(sc.default_gateways("fw2").is_empty(), "fw2 kept a route after stopping: {:?}", sc.default_gateways("fw2"));
+    assert_eq!(
+        fw2.wait_exit(Duration::from_secs(5)),
+        Some(0),
+        "fw2 did not stop cleanly\n{}",
+        logs(&[&fw2])
+    );
+    assert!(
+        sc.default_gateways("fw2").is_empty(),
+        "fw2 kept a route after stopping: {:?}",
+        sc.default_gateways("fw2")
+    );
     assert!(!sc.is_master("fw2"));
     let problems = sc.check_roles("fw1", None, stopped + step_limit());
-    assert!(problems.is_empty(), "after fw2 stopped: {problems:#?}\n{}", logs(&[&fw1b, &fw2]));
+    assert!(
+        problems.is_empty(),
+        "after fw2 stopped: {problems:#?}\n{}",
+        logs(&[&fw1b, &fw2])
+    );
     assert!(sc.reaches_by(CLIENT, INTERNET_HOST, Instant::now() + Duration::from_secs(2)));
     let end = Instant::now();
 
@@ -150,27 +186,41 @@ fn default_routes_follow_the_vrrp_state_without_notify_scripts() {
     let first2 = t2.first_default().expect("fw2 never had a default route");
     let windows1 = [(first1, killed), (second1, end)];
     let windows2 = [(first2, stopped)];
-    for (name, timeline, windows, allowed) in
-        [("fw1", &t1, &windows1[..], &allowed1), ("fw2", &t2, &windows2[..], &allowed2)]
-    {
+    for (name, timeline, windows, allowed) in [
+        ("fw1", &t1, &windows1[..], &allowed1),
+        ("fw2", &t2, &windows2[..], &allowed2),
+    ] {
         let gaps = unexpected_absences(timeline, windows, allowed);
-        assert!(gaps.is_empty(), "{name} was without a default route: {:?}\n{story}", gaps.iter().map(|(a, b)| *b - *a).collect::<Vec<_>>());
+        assert!(
+            gaps.is_empty(),
+            "{name} was without a default route: {:?}\n{story}",
+            gaps.iter().map(|(a, b)| *b - *a).collect::<Vec<_>>()
+        );
         let deletions = unexpected_deletions(timeline, windows, allowed);
-        assert!(deletions.is_empty(), "{name}'s default route was deleted {} time(s) outside a test deletion\n{story}", deletions.len());
+        assert!(
+            deletions.is_empty(),
+            "{name}'s default route was deleted {} time(s) outside a test deletion\n{story}",
+            deletions.len()
+        );
         let foreign: Vec<_> = timeline
             .samples
             .iter()
             .flat_map(|s| s.defaults.iter())
             .filter(|d| d.protocol != 18 || !(d.gateway == Some(ISP_GATEWAY) || d.gateway == Some(VIP_INSIDE)))
             .collect();
-        assert!(foreign.is_empty(), "{name} had default routes kad does not own: {foreign:?}");
+        assert!(
+            foreign.is_empty(),
+            "{name} had default routes kad does not own: {foreign:?}"
+        );
     }
     // fw2 held the VIPs between fw1's death and its return: its default route was the ISP's
     // exactly then, and through fw1 before and after.
     let took = t2.marker_change(true, killed).expect("fw2 never became MASTER");
     let left = t2.marker_change(false, took).expect("fw2 never left MASTER");
     let isp_at = t2.first_only(ISP_GATEWAY, took).expect("fw2 never routed to the ISP");
-    let lan_at = t2.first_only(VIP_INSIDE, isp_at).expect("fw2 never routed back through fw1");
+    let lan_at = t2
+        .first_only(VIP_INSIDE, isp_at)
+        .expect("fw2 never routed back through fw1");
     eprintln!(
         "fw2: VIPs at +{:?}, ISP route {:?} later; VIPs gone at +{:?}, route through fw1 {} ms {} that",
         took - origin,
@@ -179,6 +229,13 @@ fn default_routes_follow_the_vrrp_state_without_notify_scripts() {
         (lan_at.max(left) - lan_at.min(left)).as_secs_f64() * 1000.0,
         if lan_at <= left { "before" } else { "after" }
     );
-    assert!(lan_at <= left, "fw2 dropped the VIPs before its route went through fw1\n{story}");
-    assert!(isp_at - took < REPAIR_LIMIT, "fw2 switched to the ISP {:?} after taking the VIPs\n{story}", isp_at - took);
+    assert!(
+        lan_at <= left,
+        "fw2 dropped the VIPs before its route went through fw1\n{story}"
+    );
+    assert!(
+        isp_at - took < REPAIR_LIMIT,
+        "fw2 switched to the ISP {:?} after taking the VIPs\n{story}",
+        isp_at - took
+    );
 }

@@ -95,7 +95,10 @@ impl Timeline {
 
     /// The first moment at or after `from` when the marker address was `present`.
     pub fn marker_change(&self, present: bool, from: Instant) -> Option<Instant> {
-        self.samples.iter().find(|s| s.at >= from && s.marker == present).map(|s| s.at)
+        self.samples
+            .iter()
+            .find(|s| s.at >= from && s.marker == present)
+            .map(|s| s.at)
     }
 
     /// When a default route first existed.
@@ -114,9 +117,15 @@ impl Timeline {
             ));
         }
         for d in &self.default_deletions {
-            s.push_str(&format!("  +{:>8.1} ms RTM_DELROUTE default\n", d.saturating_duration_since(origin).as_secs_f64() * 1000.0));
+            s.push_str(&format!(
+                "  +{:>8.1} ms RTM_DELROUTE default\n",
+                d.saturating_duration_since(origin).as_secs_f64() * 1000.0
+            ));
         }
-        s.push_str(&format!("  {} polls, longest gap between polls {:?}\n", self.polls, self.longest_poll_gap));
+        s.push_str(&format!(
+            "  {} polls, longest gap between polls {:?}\n",
+            self.polls, self.longest_poll_gap
+        ));
         s
     }
 }
@@ -150,7 +159,10 @@ impl Watch {
             watch_loop(&dump, &events, marker, period, &flag)
         });
         match ready_rx.recv_timeout(Duration::from_secs(10)) {
-            Ok(Ok(())) => Ok(Watch { stop, handle: Some(handle) }),
+            Ok(Ok(())) => Ok(Watch {
+                stop,
+                handle: Some(handle),
+            }),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "watcher did not start")),
         }
@@ -187,7 +199,13 @@ fn enter_and_open(ns_file: &File) -> io::Result<(OwnedFd, OwnedFd)> {
 
 fn netlink_socket(groups: u32) -> io::Result<OwnedFd> {
     // SAFETY: plain socket(2); the fd is owned right away.
-    let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_ROUTE) };
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        )
+    };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -199,7 +217,11 @@ fn netlink_socket(groups: u32) -> io::Result<OwnedFd> {
     addr.nl_groups = groups;
     // SAFETY: addr is a valid sockaddr_nl of the given size.
     let rc = unsafe {
-        libc::bind(fd, &addr as *const libc::sockaddr_nl as *const libc::sockaddr, std::mem::size_of::<libc::sockaddr_nl>() as u32)
+        libc::bind(
+            fd,
+            &addr as *const libc::sockaddr_nl as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_nl>() as u32,
+        )
     };
     if rc != 0 {
         return Err(io::Error::last_os_error());
@@ -208,13 +230,25 @@ fn netlink_socket(groups: u32) -> io::Result<OwnedFd> {
         let big: libc::c_int = 4 << 20;
         // SAFETY: setsockopt with a valid int option.
         unsafe {
-            libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &big as *const _ as *const libc::c_void, 4);
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                &big as *const _ as *const libc::c_void,
+                4,
+            );
         }
     }
     Ok(owned)
 }
 
-fn watch_loop(dump: &OwnedFd, events: &OwnedFd, marker: Ipv4Addr, period: Duration, stop: &AtomicBool) -> io::Result<Timeline> {
+fn watch_loop(
+    dump: &OwnedFd,
+    events: &OwnedFd,
+    marker: Ipv4Addr,
+    period: Duration,
+    stop: &AtomicBool,
+) -> io::Result<Timeline> {
     let mut timeline = Timeline::default();
     let mut seq = 1u32;
     let mut last_poll: Option<Instant> = None;
@@ -230,9 +264,16 @@ fn watch_loop(dump: &OwnedFd, events: &OwnedFd, marker: Ipv4Addr, period: Durati
         }
         last_poll = Some(at);
         timeline.polls += 1;
-        let changed = timeline.samples.last().is_none_or(|s| s.defaults != defaults || s.marker != has_marker);
+        let changed = timeline
+            .samples
+            .last()
+            .is_none_or(|s| s.defaults != defaults || s.marker != has_marker);
         if changed {
-            timeline.samples.push(Sample { at, defaults, marker: has_marker });
+            timeline.samples.push(Sample {
+                at,
+                defaults,
+                marker: has_marker,
+            });
         }
         if stopping {
             return Ok(timeline);
@@ -278,7 +319,9 @@ fn read_dump(fd: &OwnedFd, seq: u32, buf: &mut [u8], mut each: impl FnMut(u16, &
             match kind {
                 NLMSG_DONE => done = true,
                 NLMSG_ERROR => {
-                    let code = payload.get(..4).map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+                    let code = payload
+                        .get(..4)
+                        .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
                     if code != 0 {
                         return Err(io::Error::from_raw_os_error(-code));
                     }
@@ -341,7 +384,11 @@ fn default_route(payload: &[u8]) -> Option<DefaultRoute> {
         return None;
     }
     let mut table = u32::from(header_table);
-    let mut route = DefaultRoute { gateway: None, oif: 0, protocol };
+    let mut route = DefaultRoute {
+        gateway: None,
+        oif: 0,
+        protocol,
+    };
     for (kind, value) in attributes(&payload[12..]) {
         match kind {
             RTA_TABLE => table = u32_of(value)?,
@@ -376,7 +423,9 @@ fn dump_has_address(fd: &OwnedFd, seq: &mut u32, buf: &mut [u8], wanted: Ipv4Add
     let mut found = false;
     read_dump(fd, *seq, buf, |kind, payload| {
         if kind == RTM_NEWADDR && payload.len() >= 8 {
-            found |= attributes(&payload[8..]).iter().any(|(k, v)| *k == IFA_LOCAL && ipv4_of(v) == Some(wanted));
+            found |= attributes(&payload[8..])
+                .iter()
+                .any(|(k, v)| *k == IFA_LOCAL && ipv4_of(v) == Some(wanted));
         }
     })?;
     Ok(found)
@@ -385,7 +434,14 @@ fn dump_has_address(fd: &OwnedFd, seq: &mut u32, buf: &mut [u8], wanted: Ipv4Add
 fn drain_events(fd: &OwnedFd, buf: &mut [u8], timeline: &mut Timeline) -> io::Result<()> {
     loop {
         // SAFETY: buf is a valid writable buffer; MSG_DONTWAIT keeps the loop polling.
-        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, buf.len(), libc::MSG_DONTWAIT) };
+        let n = unsafe {
+            libc::recv(
+                fd.as_raw_fd(),
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
         if n < 0 {
             let e = io::Error::last_os_error();
             return match e.kind() {

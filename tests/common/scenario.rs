@@ -30,14 +30,21 @@ const FLAGSHIP_FW2_SCRIPTS: &str = include_str!("../configs/flagship-fw2.conf");
 /// The eth5 VIPs as /25, see the module comment.
 fn narrow_eth5(config: &str) -> String {
     let out = config.replace("/24 dev eth5", "/25 dev eth5");
-    assert_eq!(out.matches("/25 dev eth5").count(), 2, "the flagship config changed: no eth5 VIPs to narrow");
+    assert_eq!(
+        out.matches("/25 dev eth5").count(),
+        2,
+        "the flagship config changed: no eth5 VIPs to narrow"
+    );
     out
 }
 
 /// The flagship config with kad's routes instead of notify scripts.
 pub fn kad_config(fw: &str) -> String {
     let text = narrow_eth5(if fw == "fw1" { FLAGSHIP_FW1 } else { FLAGSHIP_FW2 });
-    assert!(!text.contains("notify_"), "the kad scenario config must not need notify scripts");
+    assert!(
+        !text.contains("notify_"),
+        "the kad scenario config must not need notify scripts"
+    );
     text
 }
 
@@ -45,11 +52,16 @@ pub fn kad_config(fw: &str) -> String {
 /// from compat/scenario/ and copied into `dir`.
 pub fn keepalived_config(fw: &str, dir: &Path) -> String {
     let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("compat/scenario");
-    let mut text = narrow_eth5(if fw == "fw1" { FLAGSHIP_FW1_SCRIPTS } else { FLAGSHIP_FW2_SCRIPTS });
+    let mut text = narrow_eth5(if fw == "fw1" {
+        FLAGSHIP_FW1_SCRIPTS
+    } else {
+        FLAGSHIP_FW2_SCRIPTS
+    });
     for name in ["master_active", "backup_active"] {
         let to: PathBuf = dir.join(name);
         std::fs::copy(scripts.join(name), &to).expect("copy notify script");
-        std::fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod notify script");
+        std::fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod notify script");
         let from = format!("/etc/keepalived/{name}");
         assert!(text.contains(&from), "flagship config lost its {name} notify");
         text = text.replace(&from, &to.display().to_string());
@@ -96,7 +108,11 @@ impl Scenario {
             Impl::Keepalived => keepalived_config(fw, &self.lab.dir),
         };
         let d = self.lab.start(fw, which, &format!("{fw}-{run}"), &config, &[]);
-        assert!(d.wait_started(Duration::from_secs(10)), "{fw} did not start:\n{}", d.log_text());
+        assert!(
+            d.wait_started(Duration::from_secs(10)),
+            "{fw} did not start:\n{}",
+            d.log_text()
+        );
         d
     }
 
@@ -117,10 +133,17 @@ impl Scenario {
 
     /// The gateways of the IPv4 default routes in `host`'s main table.
     pub fn default_gateways(&self, host: &str) -> Vec<String> {
-        let out = self.lab.exec(host, "ip", &["-4", "route", "show", "default", "table", "main"]);
+        let out = self
+            .lab
+            .exec(host, "ip", &["-4", "route", "show", "default", "table", "main"]);
         String::from_utf8_lossy(&out.stdout)
             .lines()
-            .filter_map(|l| l.split_whitespace().skip_while(|w| *w != "via").nth(1).map(str::to_string))
+            .filter_map(|l| {
+                l.split_whitespace()
+                    .skip_while(|w| *w != "via")
+                    .nth(1)
+                    .map(str::to_string)
+            })
             .collect()
     }
 
@@ -146,12 +169,20 @@ impl Scenario {
 
     pub fn mac(&self, host: &str, ifname: &str) -> String {
         let out = self.lab.ip(host, &["-o", "link", "show", ifname]);
-        out.split_whitespace().skip_while(|w| *w != "link/ether").nth(1).unwrap_or_default().to_string()
+        out.split_whitespace()
+            .skip_while(|w| *w != "link/ether")
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
     }
 
     pub fn neighbour_mac(&self, host: &str, ifname: &str, addr: &str) -> String {
         let out = self.lab.ip(host, &["neigh", "show", addr, "dev", ifname]);
-        out.split_whitespace().skip_while(|w| *w != "lladdr").nth(1).unwrap_or_default().to_string()
+        out.split_whitespace()
+            .skip_while(|w| *w != "lladdr")
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// Wait until `master` holds the VIPs with the ISP default route and `standby` (if
