@@ -130,7 +130,10 @@ fn drop_disabled_scripts(config: &mut Config, vetted: &VettedConfig) {
 }
 
 pub fn router_options(config: &Config) -> RouterOptions {
-    RouterOptions { backup_on_owned_deletion: false, no_email_faults: config.global.no_email_faults }
+    RouterOptions {
+        backup_on_owned_deletion: config.global.vrrp_backup_on_owned_deletion,
+        no_email_faults: config.global.no_email_faults,
+    }
 }
 
 impl Daemon {
