@@ -738,3 +738,49 @@ fn keepalived_compat_config_test_flags_backup_routes_and_backup_rules() {
         );
     }
 }
+
+const GIVE_UP: &str = r#"
+global_defs {
+    vrrp_backup_on_owned_deletion
+}
+vrrp_instance VI_G {
+    interface eth0
+    state MASTER
+    virtual_router_id 66
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        192.0.2.1/24 dev eth0
+    }
+    virtual_routes {
+        198.51.100.0/28 via 192.0.2.254 dev eth0
+    }
+}
+"#;
+
+#[test]
+fn with_vrrp_backup_on_owned_deletion_a_deleted_route_gives_up_mastership_as_in_keepalived() {
+    if !common::root_or_skip("backup on deletion") {
+        return;
+    }
+    let mut lab = router("rgiv");
+    let d = lab.start("r", Impl::Kad, "r", GIVE_UP, &[]);
+    expect(
+        wait_until(TO_MASTER, || has_route(&lab, &[], "198.51.100.0/28 via 192.0.2.254")),
+        "never became MASTER",
+        &d,
+    );
+    lab.ip("r", &["route", "del", "198.51.100.0/28"]);
+    expect(
+        wait_until(Duration::from_secs(2), || {
+            !lab.has_addr("r", "eth0", "192.0.2.1") && d.log_text().contains("(VI_G) Entering BACKUP STATE")
+        }),
+        "the instance kept mastership after its route was deleted",
+        &d,
+    );
+    assert!(
+        !d.log_text().contains("was deleted - restoring"),
+        "the route was restored instead:\n{}",
+        d.log_text()
+    );
+}
