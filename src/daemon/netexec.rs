@@ -9,7 +9,7 @@
 
 use crate::config::model::{AddressEntry, Family, RouteEntry, RouteKey, RuleEntry};
 use crate::net::arp::{AnnounceTarget, Announcer, Burst};
-use crate::net::netlink::{Link, Netlink, RouteInfo};
+use crate::net::netlink::{describe_rule, Link, Netlink, RouteInfo};
 use crate::net::{Change, NetError};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -169,7 +169,7 @@ impl Task {
                 for r in list {
                     self.pending.rules.retain(|p| p != &r);
                     if let Err(e) = self.netlink.delete_rule(&r).await {
-                        tracing::warn!("({}) cannot remove rule: {e}", self.ctx.instance);
+                        tracing::warn!("({}) cannot remove rule {}: {e}", self.ctx.instance, describe_rule(&r));
                     }
                 }
             }
@@ -293,7 +293,12 @@ impl Task {
             Ok(Change::Applied | Change::Unchanged) => self.pending.rules.retain(|p| p != &rule),
             Err(e) => {
                 if !self.pending.rules.contains(&rule) {
-                    tracing::warn!("({}) cannot install rule: {} (will retry)", self.ctx.instance, kernel_reason(&e));
+                    tracing::warn!(
+                        "({}) cannot install rule {}: {} (will retry when links or addresses change)",
+                        self.ctx.instance,
+                        describe_rule(&rule),
+                        kernel_reason(&e)
+                    );
                     self.pending.rules.push(rule);
                 }
             }
@@ -402,6 +407,11 @@ pub fn describe_route(r: &RouteEntry) -> String {
     s
 }
 
+/// The kernel's own words ("Nexthop has invalid gateway (Network is unreachable)");
+/// the operation is already named by the log line.
 fn kernel_reason(e: &NetError) -> String {
-    e.to_string()
+    match e {
+        NetError::Kernel { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
 }
