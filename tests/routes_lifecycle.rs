@@ -93,6 +93,7 @@ vrrp_instance VI_B {
         default via 192.0.2.254 dev eth0
         198.51.100.0/28 via 192.0.2.254 dev eth0 table 100
         inet6 default via 2001:db8::fe dev eth0 table 104
+        local 198.51.100.176/28 dev eth0 table 100
     }
     backup_routes {
         default via 192.0.2.253 dev eth0
@@ -139,6 +140,8 @@ fn master_set(lab: &Lab) -> bool {
             &["-6", "table", "104"],
             "default via 2001:db8::fe dev eth0 proto keepalived",
         )
+        // keepalived sends scope universe, which the kernel refuses for a local route.
+        && has_route(lab, &["table", "100"], "local 198.51.100.176/28 dev eth0 proto keepalived scope host")
         && has_rule(lab, "-4", "100:\tfrom 192.0.2.0/24 lookup 100 proto keepalived")
         && !has_route(lab, &[], "blackhole 198.51.100.16/28")
         && !has_rule(lab, "-4", "101:")
