@@ -366,6 +366,7 @@ fn global(w: &mut Writer, g: &GlobalDefs) {
     if let Some(s) = g.random_seed {
         w.line(&format!("random_seed {s}"));
     }
+    w.flag(g.vrrp_backup_on_owned_deletion, "vrrp_backup_on_owned_deletion");
     if let Some(s) = &g.status_socket {
         w.line(&format!("status_socket {}", word(s)));
     }

@@ -146,6 +146,9 @@ pub struct GlobalDefs {
     pub data_use_instance: bool,
     pub random_seed: Option<u32>,
 
+    /// kad extension: a deleted VIP, virtual route or virtual rule makes a MASTER give
+    /// up mastership, as keepalived does, instead of being put back.
+    pub vrrp_backup_on_owned_deletion: bool,
     /// kad extension: live status endpoints.
     pub status_socket: Option<String>,
     pub prometheus_listen: Option<String>,
@@ -212,6 +215,7 @@ impl Default for GlobalDefs {
             json_version: 1,
             data_use_instance: false,
             random_seed: None,
+            vrrp_backup_on_owned_deletion: false,
             status_socket: None,
             prometheus_listen: None,
         }

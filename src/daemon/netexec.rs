@@ -7,11 +7,11 @@
 //! other instances. What the kernel refuses is logged once with its reason and retried
 //! when links or addresses change, for as long as the current state still wants it.
 
-use crate::config::model::{AddressEntry, RouteEntry, RouteKey, RuleEntry};
+use crate::config::model::{AddressEntry, Family, RouteEntry, RouteKey, RuleEntry};
 use crate::net::arp::{AnnounceTarget, Announcer, Burst};
-use crate::net::netlink::{Link, Netlink};
+use crate::net::netlink::{describe_rule, Link, Netlink, RouteInfo};
 use crate::net::{Change, NetError};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -32,7 +32,8 @@ pub enum NetOp {
     AnnounceSource { address: IpAddr },
     /// Drop announcements still queued (the instance left MASTER).
     CancelAnnounce,
-    /// Links or addresses changed: try again what the kernel refused.
+    /// Links or addresses changed: try again what the kernel refused, and put back
+    /// routes the kernel dropped on its own.
     Retry,
     /// Resolves when every earlier op has been applied.
     Barrier(oneshot::Sender<()>),
@@ -60,7 +61,7 @@ pub struct Executor {
 impl Executor {
     pub fn spawn(ctx: ExecContext, netlink: Netlink, announcer: Arc<Announcer>) -> Executor {
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = Task { ctx, netlink, announcer, pending: Pending::default() };
+        let task = Task { ctx, netlink, announcer, pending: Pending::default(), wanted_routes: BTreeMap::new() };
         // Local: the netlink futures are not provably Send, and the loop is single-threaded.
         tokio::task::spawn_local(task.run(rx));
         Executor { tx }
@@ -93,6 +94,36 @@ struct Task {
     netlink: Netlink,
     announcer: Arc<Announcer>,
     pending: Pending,
+    /// The routes the current state wants. The kernel drops IPv4 routes through a device
+    /// that goes down or loses its last address without telling anyone, so these are
+    /// checked against the kernel whenever links or addresses change.
+    wanted_routes: BTreeMap<RouteKey, RouteEntry>,
+}
+
+/// The kernel fills in 1024 for an IPv6 route without a metric: compare keys as the
+/// kernel stores them.
+pub(crate) fn normalised_key(mut key: RouteKey) -> RouteKey {
+    if key.family == Family::Inet6 && key.metric == 0 {
+        key.metric = 1024;
+    }
+    key
+}
+
+/// Whether the kernel's route is the entry (as far as a dump tells).
+fn is_installed(info: &RouteInfo, entry: &RouteEntry) -> bool {
+    normalised_key(info.key()) == normalised_key(entry.key())
+        && info.protocol == entry.protocol
+        && info.rtype == Some(entry.rtype)
+        && info.via == entry.via
+}
+
+/// Equal but for where the entries were written (a reload shifts lines).
+fn same_route(a: &RouteEntry, b: &RouteEntry) -> bool {
+    RouteEntry { span: Default::default(), ..a.clone() } == RouteEntry { span: Default::default(), ..b.clone() }
+}
+
+fn gateways(route: &RouteEntry) -> impl Iterator<Item = IpAddr> + '_ {
+    route.via.into_iter().chain(route.nexthops.iter().filter_map(|n| n.via))
 }
 
 fn address_key(a: &AddressEntry) -> (IpAddr, u8, Option<String>) {
@@ -113,12 +144,18 @@ impl Task {
             NetOp::InstallRoutes(list) => {
                 for r in list {
                     let r = self.on_vmac(r);
+                    self.wanted_routes.insert(r.key(), r.clone());
                     self.install_route(r).await;
                 }
             }
             NetOp::RemoveRoutes(list) => {
                 for r in list {
                     let r = self.on_vmac(r);
+                    // Only the route asked for goes: a same-key route of the other state
+                    // that replaced it stays wanted.
+                    if self.wanted_routes.get(&r.key()).is_some_and(|w| same_route(w, &r)) {
+                        self.wanted_routes.remove(&r.key());
+                    }
                     self.pending.routes.remove(&r.key());
                     if let Err(e) = self.netlink.delete_route(&r).await {
                         tracing::warn!("({}) cannot remove route {}: {e}", self.ctx.instance, describe_route(&r));
@@ -134,7 +171,7 @@ impl Task {
                 for r in list {
                     self.pending.rules.retain(|p| p != &r);
                     if let Err(e) = self.netlink.delete_rule(&r).await {
-                        tracing::warn!("({}) cannot remove rule: {e}", self.ctx.instance);
+                        tracing::warn!("({}) cannot remove rule {}: {e}", self.ctx.instance, describe_rule(&r));
                     }
                 }
             }
@@ -236,6 +273,17 @@ impl Task {
                 tracing::warn!("({}) cannot remove address {}: {e}", self.ctx.instance, entry.prefix);
             }
         }
+        // A route installed while its gateway was one of our own addresses (a backup
+        // route through the VIP we were still holding) keeps a host-scope nexthop: with
+        // the address gone the kernel would send straight to every destination instead
+        // of to the gateway. Installing it again makes the kernel look the gateway up
+        // afresh, and the replace leaves no moment without the route.
+        let gone: BTreeSet<IpAddr> = batch.iter().map(|(_, e)| e.prefix.addr).collect();
+        let refresh: Vec<RouteEntry> =
+            self.wanted_routes.values().filter(|r| gateways(r).any(|g| gone.contains(&g))).cloned().collect();
+        for r in refresh {
+            self.install_route(r).await;
+        }
     }
 
     async fn install_route(&mut self, route: RouteEntry) {
@@ -263,7 +311,12 @@ impl Task {
             Ok(Change::Applied | Change::Unchanged) => self.pending.rules.retain(|p| p != &rule),
             Err(e) => {
                 if !self.pending.rules.contains(&rule) {
-                    tracing::warn!("({}) cannot install rule: {} (will retry)", self.ctx.instance, kernel_reason(&e));
+                    tracing::warn!(
+                        "({}) cannot install rule {}: {} (will retry when links or addresses change)",
+                        self.ctx.instance,
+                        describe_rule(&rule),
+                        kernel_reason(&e)
+                    );
                     self.pending.rules.push(rule);
                 }
             }
@@ -271,6 +324,7 @@ impl Task {
     }
 
     async fn retry(&mut self) {
+        self.restore_lost_routes().await;
         if !self.pending.addresses.is_empty() {
             let list: Vec<AddressEntry> = self.pending.addresses.values().cloned().collect();
             self.add_addresses(list).await;
@@ -282,6 +336,36 @@ impl Task {
         let rules = self.pending.rules.clone();
         for r in rules {
             self.install_rule(r).await;
+        }
+    }
+
+    /// Re-installs wanted routes missing from the kernel (refused ones are retried on
+    /// their own; `no_track` routes wait for the next transition, as in keepalived).
+    async fn restore_lost_routes(&mut self) {
+        let tracked: Vec<&RouteEntry> = self
+            .wanted_routes
+            .values()
+            .filter(|r| !r.no_track && !self.pending.routes.contains_key(&r.key()))
+            .collect();
+        if tracked.is_empty() {
+            return;
+        }
+        let families: BTreeSet<Family> = tracked.iter().map(|r| r.family).collect();
+        let mut kernel = Vec::new();
+        for family in families {
+            match self.netlink.routes(Some(family), None).await {
+                Ok(list) => kernel.extend(list),
+                Err(e) => {
+                    tracing::debug!("({}) cannot list routes: {e}", self.ctx.instance);
+                    return;
+                }
+            }
+        }
+        let lost: Vec<RouteEntry> =
+            tracked.into_iter().filter(|r| !kernel.iter().any(|k| is_installed(k, r))).cloned().collect();
+        for r in lost {
+            tracing::info!("({}) route {} was lost - restoring", self.ctx.instance, describe_route(&r));
+            self.install_route(r).await;
         }
     }
 
@@ -341,6 +425,11 @@ pub fn describe_route(r: &RouteEntry) -> String {
     s
 }
 
+/// The kernel's own words ("Nexthop has invalid gateway (Network is unreachable)");
+/// the operation is already named by the log line.
 fn kernel_reason(e: &NetError) -> String {
-    e.to_string()
+    match e {
+        NetError::Kernel { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
 }

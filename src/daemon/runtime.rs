@@ -6,11 +6,11 @@
 //! no script, mail server or slow netlink exchange can delay an advert.
 
 use super::dump::{self, ClockPair, DumpPaths, RuntimeFacts};
-use super::netexec::{ExecContext, Executor, NetOp};
+use super::netexec::{normalised_key, ExecContext, Executor, NetOp};
 use super::status::{self, Endpoints};
 use super::track::{TrackerStatus as TrackStatus, TrackerUpdate, Trackers};
 use crate::cli::Options;
-use crate::config::model::{AddressEntry, Config, Family, RouteEntry, RouteKey, RuleEntry};
+use crate::config::model::{AddressEntry, Config, Family, RouteEntry, RuleEntry};
 use crate::net::arp::{Announcer, Spacing};
 use crate::net::monitor::{Monitor, NetEvent};
 use crate::net::netlink::{Link, Netlink};
@@ -122,15 +122,6 @@ fn to_mail_state(state: NotifyState) -> MailState {
     }
 }
 
-/// The kernel fills in 1024 for an IPv6 route without a metric: compare keys as the
-/// kernel stores them.
-fn normalised_key(mut key: RouteKey) -> RouteKey {
-    if key.family == Family::Inet6 && key.metric == 0 {
-        key.metric = 1024;
-    }
-    key
-}
-
 /// Drop `track_script`s that vetting disabled, as keepalived does ("not found").
 fn drop_disabled_scripts(config: &mut Config, vetted: &VettedConfig) {
     for inst in &mut config.instances {
@@ -157,7 +148,10 @@ pub fn umask_in_force(opts: &Options, config: &Config) -> u32 {
 }
 
 pub fn router_options(config: &Config) -> RouterOptions {
-    RouterOptions { backup_on_owned_deletion: false, no_email_faults: config.global.no_email_faults }
+    RouterOptions {
+        backup_on_owned_deletion: config.global.vrrp_backup_on_owned_deletion,
+        no_email_faults: config.global.no_email_faults,
+    }
 }
 
 impl Daemon {
@@ -458,6 +452,11 @@ impl Daemon {
         let kad_routes = self.netlink.routes(None, Some(crate::net::netlink::RTPROT_KEEPALIVED)).await.unwrap_or_default();
         for (id, io) in &self.io {
             let Some(params) = self.router.params(*id) else { continue };
+            // Backup routes first: a stale VIP going takes the stale master routes through
+            // its device with it, and the box would be left without those routes.
+            if !params.backup_routes.is_empty() {
+                io.executor.submit(NetOp::InstallRoutes(params.backup_routes.clone()));
+            }
             let addrs: Vec<AddressEntry> = params.vips.iter().chain(params.excluded_vips.iter()).cloned().collect();
             io.executor.submit(NetOp::RemoveAddresses(addrs));
             let stale: Vec<RouteEntry> = params
@@ -960,22 +959,29 @@ impl Daemon {
                     self.feed(ev).await;
                 }
                 self.refresh_sources().await;
+                // Routes through the address's device or from it may have gone with it.
+                self.retry_all();
             }
             NetEvent::RouteRemoved(info) => {
                 let key = normalised_key(info.key());
                 let mut events = Vec::new();
                 for id in self.router.instance_ids() {
                     if let Some(p) = self.router.params(id) {
-                        if p.virtual_routes.iter().chain(p.backup_routes.iter()).any(|r| normalised_key(r.key()) == key) {
-                            let own = p.virtual_routes.iter().chain(p.backup_routes.iter()).find(|r| normalised_key(r.key()) == key).map(|r| r.key());
-                            if let Some(own) = own {
-                                events.push(Event::OwnedRouteDeleted { instance: id, key: own });
-                            }
+                        // Only a route of ours: another one with the same key (someone's
+                        // own default route, say) is not kad's to restore.
+                        let own = p
+                            .virtual_routes
+                            .iter()
+                            .chain(p.backup_routes.iter())
+                            .find(|r| normalised_key(r.key()) == key && r.protocol == info.protocol)
+                            .map(|r| r.key());
+                        if let Some(own) = own {
+                            events.push(Event::OwnedRouteDeleted { instance: id, key: own });
                         }
                     }
                 }
                 let statics: Vec<RouteEntry> =
-                    self.config.static_routes.iter().filter(|r| normalised_key(r.key()) == key).cloned().collect();
+                    self.config.static_routes.iter().filter(|r| normalised_key(r.key()) == key && r.protocol == info.protocol).cloned().collect();
                 if !statics.is_empty() {
                     tracing::info!("static route {} was deleted - restoring", info.dest);
                     self.statics.submit(NetOp::InstallRoutes(statics));
@@ -1094,6 +1100,9 @@ impl Daemon {
             self.group_notifiers.insert(name.clone(), notifier);
         }
         self.execute(actions).await;
+        // A reload installs only changed routes; unchanged ones that the kernel dropped
+        // meanwhile (a VIP changed under them, keepalived issue 1719) are put back here.
+        self.retry_all();
         let current: BTreeSet<InstanceId> = self.router.instance_ids().into_iter().collect();
         let kept_vmacs: BTreeSet<String> = self
             .io

@@ -199,6 +199,26 @@ fn same_rule(a: &RuleEntry, b: &RuleEntry) -> bool {
     strip(a) == strip(b)
 }
 
+/// Two route entries are the same route when they differ only in where they were
+/// written.
+fn same_route(a: &RouteEntry, b: &RouteEntry) -> bool {
+    let strip = |r: &RouteEntry| RouteEntry {
+        span: Default::default(),
+        ..r.clone()
+    };
+    strip(a) == strip(b)
+}
+
+/// What a reload has to install: routes new to the configuration or changed in any
+/// attribute (a changed `src` alone included, keepalived issue 1390).
+fn routes_not_in(routes: &[RouteEntry], others: &[RouteEntry]) -> Vec<RouteEntry> {
+    routes
+        .iter()
+        .filter(|r| !others.iter().any(|o| same_route(r, o)))
+        .cloned()
+        .collect()
+}
+
 fn rules_not_in(rules: &[RuleEntry], others: &[RuleEntry]) -> Vec<RuleEntry> {
     rules
         .iter()
@@ -723,6 +743,44 @@ impl Router {
         self.out.extend(actions);
     }
 
+    /// A reloaded MASTER: addresses are all added again (the kernel leaves an existing
+    /// one alone), but only new or changed routes and rules are installed, so a reload
+    /// does not touch what it did not change. Unchanged routes the kernel dropped on its
+    /// own meanwhile are restored by the executor's reconciliation, not here.
+    fn reload_ownership(&mut self, idx: usize, old: &InstanceParams) {
+        let inst = &self.instances[idx];
+        let id = inst.id;
+        let p = &inst.params;
+        let mut actions = Vec::new();
+        if !p.vips.is_empty() {
+            actions.push(Action::AddVips {
+                instance: id,
+                vips: p.vips.clone(),
+            });
+        }
+        if !p.excluded_vips.is_empty() {
+            actions.push(Action::AddExcludedVips {
+                instance: id,
+                vips: p.excluded_vips.clone(),
+            });
+        }
+        let routes = routes_not_in(&p.virtual_routes, &old.virtual_routes);
+        if !routes.is_empty() {
+            actions.push(Action::InstallVirtualRoutes {
+                instance: id,
+                routes,
+            });
+        }
+        let rules = rules_not_in(&p.virtual_rules, &old.virtual_rules);
+        if !rules.is_empty() {
+            actions.push(Action::InstallVirtualRules {
+                instance: id,
+                rules,
+            });
+        }
+        self.out.extend(actions);
+    }
+
     /// Gives up what a MASTER owns. With `install_backup`, the backup routes and rules
     /// replace the master's first; at stop or deletion they are not installed.
     fn release_ownership(&mut self, idx: usize, install_backup: bool) {
@@ -783,25 +841,6 @@ impl Router {
     /// non-MASTER instance gets its backup routes.
     fn startup_cleanup(&mut self, idx: usize) {
         self.release_ownership(idx, true);
-    }
-
-    fn install_backup_only(&mut self, idx: usize) {
-        let inst = &self.instances[idx];
-        let (id, p) = (inst.id, &inst.params);
-        let mut actions = Vec::new();
-        if !p.backup_routes.is_empty() {
-            actions.push(Action::InstallBackupRoutes {
-                instance: id,
-                routes: p.backup_routes.clone(),
-            });
-        }
-        if !p.backup_rules.is_empty() {
-            actions.push(Action::InstallBackupRules {
-                instance: id,
-                rules: p.backup_rules.clone(),
-            });
-        }
-        self.out.extend(actions);
     }
 
     fn remove_backup_only(&mut self, idx: usize) {
@@ -2232,7 +2271,7 @@ impl Router {
                 self.instances[idx].effective_priority = priority;
                 self.send_advert(idx, priority);
                 let refresh = !self.instances[idx].params.garp.master_refresh.is_zero();
-                self.take_ownership(idx, false);
+                self.reload_ownership(idx, &old);
                 if added_addresses || refresh {
                     let repeat = self.instances[idx].params.garp.master_repeat;
                     self.garp(idx, GarpKind::Reload, repeat);
@@ -2260,7 +2299,21 @@ impl Router {
                     });
                 }
                 self.out.extend(actions);
-                self.install_backup_only(idx);
+                let p = &self.instances[idx].params;
+                let routes = routes_not_in(&p.backup_routes, &old.backup_routes);
+                let rules = rules_not_in(&p.backup_rules, &old.backup_rules);
+                if !routes.is_empty() {
+                    self.out.push(Action::InstallBackupRoutes {
+                        instance: id,
+                        routes,
+                    });
+                }
+                if !rules.is_empty() {
+                    self.out.push(Action::InstallBackupRules {
+                        instance: id,
+                        rules,
+                    });
+                }
                 if matches!(self.instances[idx].phase, Phase::Backup(_)) {
                     let phase = self.backup_phase(self.mdi(idx));
                     self.instances[idx].phase = phase;

@@ -6,8 +6,10 @@
 
 pub mod corpus;
 pub mod e2e;
+pub mod kernel_watch;
 pub mod lab;
 pub mod netns;
+pub mod scenario;
 pub mod tmp;
 pub mod wire;
 

@@ -12,7 +12,7 @@ const TIMER_HZ: u64 = 1_000_000;
 
 pub(crate) static GLOBAL: Block = Block { kws: &GLOBAL_KWS, end: None };
 
-static GLOBAL_KWS: [Kw; 137] = [
+static GLOBAL_KWS: [Kw; 138] = [
     Kw::new("router_id", 0, router_id),
     Kw::new("notification_email_from", 0, email_from),
     Kw::new("smtp_server", 1, smtp_server),
@@ -148,6 +148,7 @@ static GLOBAL_KWS: [Kw; 137] = [
     Kw::new("no_checker_emails", 0, lvs_ignored),
     Kw::ext("smtp_tls", 1, smtp_tls),
     Kw::ext("smtp_auth_file", 1, smtp_auth_file),
+    Kw::ext("vrrp_backup_on_owned_deletion", 0, vrrp_backup_on_owned_deletion),
     Kw::ext("status_socket", 1, status_socket),
     Kw::ext("prometheus_listen", 1, prometheus_listen),
 ];
@@ -835,6 +836,10 @@ fn smtp_tls(p: &mut Parser<'_>, line: &Line) {
 
 fn smtp_auth_file(p: &mut Parser<'_>, line: &Line) {
     g(p).smtp_auth_file = text(line, 1).map(str::to_string);
+}
+
+fn vrrp_backup_on_owned_deletion(p: &mut Parser<'_>, _: &Line) {
+    g(p).vrrp_backup_on_owned_deletion = true;
 }
 
 fn status_socket(p: &mut Parser<'_>, line: &Line) {

@@ -54,6 +54,7 @@ global_defs {
     umask 0077
     reload_check_config /tmp/check.log
     json_version 2
+    vrrp_backup_on_owned_deletion
     status_socket /run/kad.sock
     prometheus_listen 127.0.0.1:9650
     random_seed 42

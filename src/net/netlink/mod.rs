@@ -14,6 +14,7 @@ pub use addr::AddressInfo;
 pub(crate) use link::check_ifname;
 pub use link::{Link, MacvlanMode, MacvlanSpec, IFNAME_MAX};
 pub use route::{NexthopInfo, RouteInfo};
+pub(crate) use rule::describe as describe_rule;
 pub use rule::RuleInfo;
 
 use super::error::{Change, NetError, Result};

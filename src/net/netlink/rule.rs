@@ -187,7 +187,8 @@ pub(crate) fn rule_message(entry: &RuleEntry) -> Result<RuleMessage> {
     Ok(message)
 }
 
-fn describe(entry: &RuleEntry) -> String {
+/// `from P to P priority N action` for log lines.
+pub(crate) fn describe(entry: &RuleEntry) -> String {
     let mut s = String::new();
     if let Some(from) = entry.from {
         s.push_str(&format!("from {from} "));

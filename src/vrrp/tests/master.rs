@@ -370,3 +370,68 @@ fn the_higher_address_owner_stays_master_if_the_rogue_stops_in_time() {
     );
     assert!(has_log(&actions, "CONFIGURATION ERROR"));
 }
+
+fn installed(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::InstallVirtualRoutes { routes, .. } | Action::InstallBackupRoutes { routes, .. } => Some(
+                routes
+                    .iter()
+                    .map(|r| format!("{} src {:?}", r.dest, r.src))
+                    .collect::<Vec<_>>(),
+            ),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+fn reload_routes(sim: &mut Sim, virtual_routes: Vec<RouteEntry>, backup_routes: Vec<RouteEntry>) -> Vec<Action> {
+    let mut p = scenario_params();
+    p.virtual_routes = virtual_routes;
+    p.backup_routes = backup_routes;
+    sim.event(Event::Reload(Box::new(RouterConfig {
+        instances: vec![p],
+        ..Default::default()
+    })))
+}
+
+#[test]
+fn a_reloaded_master_installs_only_new_and_changed_routes() {
+    let (mut sim, _) = master(scenario_params());
+    let mut moved = route("0.0.0.0/0", "203.0.113.254");
+    moved.span.line = 40;
+    let mut new_src = route("198.18.0.0/15", "203.0.113.254");
+    new_src.src = Some(ip("203.0.113.10"));
+    let added = route("192.0.2.128/25", "192.0.2.254");
+    let actions = reload_routes(&mut sim, vec![moved, new_src, added], scenario_params().backup_routes);
+    assert_eq!(
+        installed(&actions),
+        vec!["198.18.0.0/15 src Some(203.0.113.10)", "192.0.2.128/25 src None"],
+        "an unchanged route (even on another line) is left alone; a src-only change is applied"
+    );
+    let actions = reload_routes(&mut sim, vec![route("0.0.0.0/0", "203.0.113.254")], scenario_params().backup_routes);
+    assert!(installed(&actions).is_empty());
+    let removed: Vec<String> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::RemoveVirtualRoutes { routes, .. } => Some(routes.iter().map(|r| r.dest.to_string()).collect::<Vec<_>>()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(removed, vec!["198.18.0.0/15", "192.0.2.128/25"]);
+}
+
+#[test]
+fn a_reloaded_backup_installs_only_new_and_changed_backup_routes() {
+    let (mut sim, _) = Sim::started(vec![scenario_params()]);
+    assert_eq!(sim.state("VI_INT"), StateName::Backup);
+    let actions = reload_routes(
+        &mut sim,
+        scenario_params().virtual_routes,
+        vec![route("0.0.0.0/0", "192.0.2.1"), route("10.0.0.0/8", "192.0.2.2")],
+    );
+    assert_eq!(installed(&actions), vec!["10.0.0.0/8 src None"]);
+}
