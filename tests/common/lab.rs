@@ -19,6 +19,8 @@ pub struct Lab {
     hosts: Vec<String>,
     switch_ns: Option<String>,
     daemons: Vec<u32>,
+    /// (host, ifname, segment, switch port) for every connection.
+    ports: Vec<(String, String, String, String)>,
 }
 
 /// Which daemon to run.
@@ -71,7 +73,7 @@ impl Lab {
         let dir = std::env::temp_dir().join(format!("{prefix}-lab"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("lab dir");
-        Lab { prefix, dir, hosts: Vec::new(), switch_ns: None, daemons: Vec::new() }
+        Lab { prefix, dir, hosts: Vec::new(), switch_ns: None, daemons: Vec::new(), ports: Vec::new() }
     }
 
     pub fn ns(&self, host: &str) -> String {
@@ -111,6 +113,38 @@ impl Lab {
         must(Command::new("ip").args(["link", "add", ifname, "netns", &host_ns, "type", "veth", "peer", "name", &port, "netns", &sw]));
         must(Command::new("ip").args(["-n", &sw, "link", "set", &port, "master", segment, "up"]));
         self.ip(host, &["link", "set", ifname, "up"]);
+        self.ports.push((host.to_string(), ifname.to_string(), segment.to_string(), port));
+    }
+
+    /// The switch namespace, once a host is connected.
+    pub fn switch_namespace(&self) -> Option<&str> {
+        self.switch_ns.as_deref()
+    }
+
+    /// The switch port (in [`Lab::switch_namespace`]) that `host`'s `ifname` plugs into.
+    pub fn port(&self, host: &str, ifname: &str) -> Option<&str> {
+        self.ports.iter().find(|(h, i, _, _)| h == host && i == ifname).map(|(_, _, _, p)| p.as_str())
+    }
+
+    /// Unplug `host`'s `ifname` from its segment: the host keeps carrier (its link stays
+    /// up) but its frames reach nobody, as when a switch drops a port from its VLAN.
+    pub fn cut(&self, host: &str, ifname: &str) {
+        let (sw, port, _) = self.port_of(host, ifname);
+        must(Command::new("ip").args(["-n", &sw, "link", "set", &port, "nomaster"]));
+    }
+
+    /// Plug a [`Lab::cut`] interface back into its segment.
+    pub fn heal(&self, host: &str, ifname: &str) {
+        let (sw, port, segment) = self.port_of(host, ifname);
+        must(Command::new("ip").args(["-n", &sw, "link", "set", &port, "master", &segment]));
+    }
+
+    fn port_of(&self, host: &str, ifname: &str) -> (String, String, String) {
+        let sw = self.switch_ns.clone().expect("no switch yet");
+        match self.ports.iter().find(|(h, i, _, _)| h == host && i == ifname) {
+            Some((_, _, segment, port)) => (sw, port.clone(), segment.clone()),
+            None => panic!("{host} has no {ifname} on a segment"),
+        }
     }
 
     /// Run `ip ARGS` in `host`; panics on failure.
