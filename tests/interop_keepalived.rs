@@ -250,6 +250,22 @@ struct PairWire {
     /// The lower-priority router (r2).
     low: Frame,
     low_zero: Frame,
+    /// The first gratuitous ARP (IPv6: unsolicited neighbour advertisement) for the first
+    /// VIP from each router.
+    high_garp: Frame,
+    low_garp: Frame,
+}
+
+fn first_announcement(frames: &[Frame], variant: &Variant, what: &str) -> Frame {
+    let vip: IpAddr = variant.vip().parse().expect("VIP");
+    let found = frames.iter().find(|f| match vip {
+        IpAddr::V4(v4) => f.arp_sender() == Some(v4),
+        IpAddr::V6(v6) => f.na_target() == Some(v6),
+    });
+    match found {
+        Some(f) => f.clone(),
+        None => panic!("no gratuitous ARP or NA for {vip} from {what} among {} captured", frames.len()),
+    }
 }
 
 fn first_with_priority(frames: &[Frame], priority: u8, what: &str) -> Frame {
@@ -308,6 +324,8 @@ fn pair_sequence(tag: &str, variant: Variant, high: Impl, low: Impl) -> PairWire
         high_zero: first_with_priority(&r1, 0, &format!("{} on r1", name_of(high))),
         low: first_with_priority(&r2, LOW, &format!("{} on r2", name_of(low))),
         low_zero: first_with_priority(&r2, 0, &format!("{} on r2", name_of(low))),
+        high_garp: first_announcement(&r1, &variant, &format!("{} on r1", name_of(high))),
+        low_garp: first_announcement(&r2, &variant, &format!("{} on r2", name_of(low))),
     };
     for (frame, host, priority, which) in [
         (&wire.high, "r1", HIGH, high),
@@ -317,7 +335,7 @@ fn pair_sequence(tag: &str, variant: Variant, high: Impl, low: Impl) -> PairWire
     ] {
         let peer = if host == "r1" { "r2" } else { "r1" };
         if let Err(e) = check_advert(frame, &variant, host, peer, priority) {
-            panic!("{} advert from {host} at priority {priority}: {e}\n{}", name_of(which), hex(&frame.ip));
+            panic!("{} advert from {host} at priority {priority}: {e}\n{}", name_of(which), hex(&frame.packet));
         }
     }
     wire
@@ -330,7 +348,7 @@ fn check_advert(frame: &Frame, variant: &Variant, host: &str, peer: &str, priori
     }
     let vips: Vec<IpAddr> = variant.vips().iter().map(|v| v.split('/').next().unwrap_or_default().parse().unwrap()).collect();
     let advert = if variant.ipv6 {
-        let ip = &frame.ip;
+        let ip = &frame.packet;
         let tclass = ((ip[0] & 0x0f) << 4) | (ip[1] >> 4);
         if tclass != 0xc0 {
             return Err(format!("traffic class {tclass:#x}, expected 0xc0"));
@@ -351,7 +369,7 @@ fn check_advert(frame: &Frame, variant: &Variant, host: &str, peer: &str, priori
         }
         kad_packet::decode_ipv6(payload, src, dst, ip[7]).map_err(|e| e.to_string())?.advert
     } else {
-        let ip = &frame.ip;
+        let ip = &frame.packet;
         if ip[1] != 0xc0 {
             return Err(format!("TOS {:#x}, expected 0xc0", ip[1]));
         }
@@ -400,28 +418,32 @@ fn hex(bytes: &[u8]) -> String {
     bytes.chunks(16).map(|c| c.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\n")
 }
 
-/// The bytes two implementations must agree on: all of them, except the IPv4
+/// The bytes two implementations must agree on: the whole frame, except the IPv4
 /// identification and header checksum (a per-sender counter) and the IPv6 flow label.
 fn comparable(frame: &Frame) -> Vec<u8> {
-    let mut bytes = frame.ip.clone();
+    let mut bytes = frame.packet.clone();
     if frame.is_ipv6() {
         bytes[1] &= 0xf0;
         bytes[2] = 0;
         bytes[3] = 0;
-    } else {
+    } else if frame.is_ipv4() {
         for i in [4, 5, 10, 11] {
             bytes[i] = 0;
         }
     }
-    bytes
+    let mut all = frame.dst_mac.to_vec();
+    all.extend_from_slice(&frame.src_mac);
+    all.extend_from_slice(&frame.ethertype.to_be_bytes());
+    all.extend_from_slice(&bytes);
+    all
 }
 
 fn assert_same_wire(what: &str, kad: &Frame, keepalived: &Frame) {
     assert!(
         comparable(kad) == comparable(keepalived),
-        "{what}: kad and keepalived put different adverts on the wire for the same settings\nkad:\n{}\nkeepalived:\n{}",
-        hex(&kad.ip),
-        hex(&keepalived.ip)
+        "{what}: kad and keepalived put different frames on the wire for the same settings\nkad:\n{}\nkeepalived:\n{}",
+        hex(&comparable(kad)),
+        hex(&comparable(keepalived))
     );
 }
 
@@ -437,6 +459,8 @@ fn interop_pair(tag: &str, variant: Variant) {
     assert_same_wire("priority-0 advert from r1", &kad_high.high_zero, &keepalived_high.high_zero);
     assert_same_wire("advert at priority 100 from r2", &keepalived_high.low, &kad_high.low);
     assert_same_wire("priority-0 advert from r2", &keepalived_high.low_zero, &kad_high.low_zero);
+    assert_same_wire("gratuitous ARP/NA from r1", &kad_high.high_garp, &keepalived_high.high_garp);
+    assert_same_wire("gratuitous ARP/NA from r2", &keepalived_high.low_garp, &kad_high.low_garp);
 }
 
 #[test]
@@ -467,4 +491,143 @@ fn vrrpv2_unicast() {
 #[test]
 fn vrrpv3_unicast() {
     interop_pair("i3u", Variant { version: 3, unicast: true, ..Variant::v2() });
+}
+
+/// Different PASS passwords: each router rejects the other's adverts as an authentication
+/// failure, so both become master, and both say why in their logs.
+#[test]
+fn vrrpv2_wrong_password_leaves_two_masters_and_logs_the_failure() {
+    require_keepalived();
+    if !common::root_or_skip("wrong password") {
+        return;
+    }
+    for (high, low) in [(Impl::Kad, Impl::Keepalived), (Impl::Keepalived, Impl::Kad)] {
+        let who = format!("{} at {HIGH} against {} at {LOW}", name_of(high), name_of(low));
+        let mut net = Net::new("iwp", Variant { pass: Some("s3cret"), ..Variant::v2() }, &["r1", "r2"]);
+        let a = net.start("r1", high, Role::master(HIGH));
+        net.expect_masters(&["r1"], TAKEOVER, &format!("{who}: first router"), &[&a]);
+        let b = net.start("r2", low, Role { pass: Some("other"), ..Role::backup(LOW) });
+        net.expect_masters(&["r1", "r2"], TAKEOVER, &format!("{who}: mismatched passwords"), &[&a, &b]);
+        for d in [&a, &b] {
+            let logged = wait_until(TAKEOVER, || d.log_text().contains("received an invalid passwd"));
+            assert!(logged, "{who}: {} did not log the authentication failure\n{}", name_of(d.which), log_excerpts(&[d]));
+        }
+    }
+}
+
+/// RFC 1071 sum of `bytes` with its checksum field included: 0xffff when it verifies.
+fn ones_complement_sum(bytes: &[u8]) -> u16 {
+    let mut sum: u32 = bytes.chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]))).sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u16
+}
+
+/// `v3_checksum_as_v2 on both`, against 2.2.7: the keyword arrived in keepalived 2.3, so
+/// 2.2.7 reports it unknown and keeps the RFC 5798 pseudo-header checksum. The combination
+/// therefore works in one direction only, and this test pins down which: kad under the
+/// option does not verify received v3 checksums (as keepalived 2.3+ does not), so it
+/// follows a 2.2.7 master; 2.2.7 rejects kad's pseudo-header-less checksum as invalid and
+/// becomes master too. Between kad and keepalived 2.3+ (or kad and kad) both ends agree.
+#[test]
+fn v3_checksum_as_v2_against_keepalived_2_2_7_works_one_way_only() {
+    require_keepalived();
+    if !common::root_or_skip("v3_checksum_as_v2") {
+        return;
+    }
+    let variant = Variant { version: 3, extra: "  v3_checksum_as_v2\n", ..Variant::v2() };
+
+    let mut net = Net::new("icv", variant, &["r1", "r2"]);
+    let a = net.start("r1", Impl::Keepalived, Role::master(HIGH));
+    assert!(
+        a.log_text().contains("Unknown keyword 'v3_checksum_as_v2'"),
+        "keepalived 2.2.7 accepted v3_checksum_as_v2: this test's premise is out of date\n{}",
+        a.log_text()
+    );
+    net.expect_masters(&["r1"], TAKEOVER, "keepalived master", &[&a]);
+    let b = net.start("r2", Impl::Kad, Role::backup(LOW));
+    net.expect_steady(&["r1"], STAYS_BACKUP, "kad (v3_checksum_as_v2) follows a keepalived master", &[&a, &b]);
+    drop((a, b, net));
+
+    let mut net = Net::new("icv", variant, &["r1", "r2"]);
+    let cap = Capture::start(&net.lab, "r1", "eth0", "r1");
+    let a = net.start("r1", Impl::Kad, Role::master(HIGH));
+    net.expect_masters(&["r1"], TAKEOVER, "kad master", &[&a]);
+    let b = net.start("r2", Impl::Keepalived, Role::backup(LOW));
+    net.expect_masters(&["r1", "r2"], TAKEOVER, "keepalived rejects kad's v2-form checksum", &[&a, &b]);
+    let logged = wait_until(TAKEOVER, || b.log_text().contains("Invalid VRRPv3 checksum"));
+    assert!(logged, "keepalived did not log the checksum failure\n{}", log_excerpts(&[&b]));
+    let advert = first_with_priority(&cap.frames(), HIGH, "kad on r1");
+    assert_eq!(
+        ones_complement_sum(advert.payload()),
+        0xffff,
+        "kad's advert under v3_checksum_as_v2 must carry the checksum of the VRRP message alone\n{}",
+        hex(&advert.packet)
+    );
+}
+
+/// keepalived's `old_unicast_checksum` (pseudo-header destination 224.0.0.18 although the
+/// advert is unicast, as keepalived before 1.3.6 did) is detected by kad, which then uses that
+/// form itself ("Setting unicast VRRPv3 checksum to old version"), as keepalived does.
+#[test]
+fn vrrpv3_unicast_old_checksum_from_keepalived_is_detected() {
+    require_keepalived();
+    if !common::root_or_skip("old unicast checksum") {
+        return;
+    }
+    let variant = Variant { version: 3, unicast: true, ..Variant::v2() };
+    let old = "  old_unicast_checksum\n";
+    const DETECTED: &str = "Setting unicast VRRPv3 checksum to old version";
+
+    // keepalived master: kad, as backup, detects the old form on the first advert.
+    let mut net = Net::new("iou", variant, &["r1", "r2"]);
+    let a = net.start("r1", Impl::Keepalived, Role { extra: old, ..Role::master(HIGH) });
+    net.expect_masters(&["r1"], TAKEOVER, "keepalived master", &[&a]);
+    let b = net.start("r2", Impl::Kad, Role::backup(LOW));
+    let detected = wait_until(TAKEOVER, || b.log_text().contains(DETECTED));
+    assert!(detected, "kad did not detect the old unicast checksum\n{}", log_excerpts(&[&a, &b]));
+    net.expect_steady(&["r1"], STAYS_BACKUP, "kad follows the old-checksum keepalived", &[&a, &b]);
+    drop((a, b, net));
+
+    // kad master: keepalived rejects kad's RFC checksum until it becomes master itself and
+    // kad, seeing its old-form advert, switches and answers in that form.
+    let mut net = Net::new("iou", variant, &["r1", "r2"]);
+    let a = net.start("r1", Impl::Kad, Role::master(HIGH));
+    net.expect_masters(&["r1"], TAKEOVER, "kad master", &[&a]);
+    let b = net.start("r2", Impl::Keepalived, Role { extra: old, ..Role::backup(LOW) });
+    let detected = wait_until(TAKEOVER, || a.log_text().contains(DETECTED));
+    assert!(detected, "kad did not detect the old unicast checksum\n{}", log_excerpts(&[&a, &b]));
+    net.expect_masters(&["r1"], TAKEOVER, "kad master again", &[&a, &b]);
+    net.expect_steady(&["r1"], STAYS_BACKUP, "one master after detection", &[&a, &b]);
+}
+
+/// Two kad routers and one keepalived (150 kad, 120 keepalived, 100 kad). Each router in
+/// turn is cut off from the segment (its switch port leaves the bridge; its own link stays
+/// up): each side then has exactly one master. After the heal, the higher-priority master
+/// stays and the other yields on the first advert it receives.
+#[test]
+fn three_routers_mixed_through_partitions() {
+    require_keepalived();
+    if !common::root_or_skip("partition") {
+        return;
+    }
+    let mut net = Net::new("ipt", Variant::v2(), &["r1", "r2", "r3"]);
+    let r1 = net.start("r1", Impl::Kad, Role::master(150));
+    net.expect_masters(&["r1"], TAKEOVER, "kad at 150 alone", &[&r1]);
+    let r2 = net.start("r2", Impl::Keepalived, Role::backup(120));
+    let r3 = net.start("r3", Impl::Kad, Role::backup(100));
+    let all = [&r1, &r2, &r3];
+    net.expect_steady(&["r1"], STAYS_BACKUP, "three routers", &all);
+
+    // (cut router, masters while cut): the rest elect the best of themselves.
+    for (cut, during) in [("r1", ["r1", "r2"]), ("r2", ["r1", "r2"]), ("r3", ["r1", "r3"])] {
+        net.lab.cut(cut, "eth0");
+        net.expect_masters(&during, TAKEOVER, &format!("{cut} cut off"), &all);
+        net.expect_steady(&during, Duration::from_secs(2), &format!("{cut} cut off: one master per side"), &all);
+        net.lab.heal(cut, "eth0");
+        let took = net.expect_masters(&["r1"], ADVERT_INT + HEAL_MARGIN, &format!("{cut} back"), &all);
+        eprintln!("partition of {cut} healed: one master again after {took:?}");
+        net.expect_steady(&["r1"], STAYS_BACKUP, &format!("{cut} back: one master"), &all);
+    }
 }

@@ -11,6 +11,12 @@ use std::time::Duration;
 const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
 const ETHERTYPE_VLAN: u16 = 0x8100;
+const ETHERTYPE_ARP: u16 = 0x0806;
+/// Ethernet/IPv4 ARP: 8-byte header, two MACs and two IPv4 addresses.
+const ARP_LEN: usize = 28;
+const IPPROTO_VRRP: u8 = 112;
+const IPPROTO_ICMPV6: u8 = 58;
+const ICMPV6_NEIGHBOR_ADVERT: u8 = 136;
 const PCAP_HEADER_LEN: usize = 24;
 const RECORD_HEADER_LEN: usize = 16;
 const LINKTYPE_ETHERNET: u32 = 1;
@@ -21,57 +27,100 @@ pub struct Capture {
     child: Child,
 }
 
-/// One captured IP packet carrying VRRP (or AH).
+/// One captured frame: a VRRP (or AH) packet, an ARP packet or an ICMPv6 message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
     /// Seconds since the epoch, from the capture.
     pub time: f64,
+    pub dst_mac: [u8; 6],
     pub src_mac: [u8; 6],
-    /// The IP packet, header included.
-    pub ip: Vec<u8>,
+    pub ethertype: u16,
+    /// What follows the Ethernet header (and any VLAN tag), without Ethernet padding.
+    pub packet: Vec<u8>,
 }
 
 impl Frame {
     pub fn is_ipv6(&self) -> bool {
-        self.ip.first().is_some_and(|b| b >> 4 == 6)
+        self.ethertype == ETHERTYPE_IPV6
+    }
+
+    pub fn is_ipv4(&self) -> bool {
+        self.ethertype == ETHERTYPE_IPV4
     }
 
     pub fn src(&self) -> Option<IpAddr> {
         if self.is_ipv6() {
-            let b: [u8; 16] = self.ip.get(8..24)?.try_into().ok()?;
+            let b: [u8; 16] = self.packet.get(8..24)?.try_into().ok()?;
             Some(IpAddr::V6(Ipv6Addr::from(b)))
-        } else {
-            let b: [u8; 4] = self.ip.get(12..16)?.try_into().ok()?;
+        } else if self.is_ipv4() {
+            let b: [u8; 4] = self.packet.get(12..16)?.try_into().ok()?;
             Some(IpAddr::V4(Ipv4Addr::from(b)))
+        } else {
+            None
         }
     }
 
     pub fn dst(&self) -> Option<IpAddr> {
         if self.is_ipv6() {
-            let b: [u8; 16] = self.ip.get(24..40)?.try_into().ok()?;
+            let b: [u8; 16] = self.packet.get(24..40)?.try_into().ok()?;
             Some(IpAddr::V6(Ipv6Addr::from(b)))
-        } else {
-            let b: [u8; 4] = self.ip.get(16..20)?.try_into().ok()?;
+        } else if self.is_ipv4() {
+            let b: [u8; 4] = self.packet.get(16..20)?.try_into().ok()?;
             Some(IpAddr::V4(Ipv4Addr::from(b)))
+        } else {
+            None
         }
     }
 
-    /// The IP payload (the VRRP message, or AH then VRRP), for IPv6 assuming no extension
-    /// headers, which VRRP senders do not add.
+    /// The IP protocol (IPv6: next header; VRRP senders add no extension headers).
+    pub fn ip_protocol(&self) -> Option<u8> {
+        if self.is_ipv6() {
+            self.packet.get(6).copied()
+        } else if self.is_ipv4() {
+            self.packet.get(9).copied()
+        } else {
+            None
+        }
+    }
+
+    /// The IP payload.
     pub fn payload(&self) -> &[u8] {
-        let start = if self.is_ipv6() { 40 } else { usize::from(self.ip.first().copied().unwrap_or(0x45) & 0x0f) * 4 };
-        self.ip.get(start..).unwrap_or_default()
+        let start = if self.is_ipv6() {
+            40
+        } else {
+            usize::from(self.packet.first().copied().unwrap_or(0x45) & 0x0f) * 4
+        };
+        self.packet.get(start..).unwrap_or_default()
     }
 
     /// The VRRP priority byte, when the packet is plain VRRP (not AH).
     pub fn vrrp_priority(&self) -> Option<u8> {
-        self.payload().get(2).copied()
+        (self.ip_protocol() == Some(IPPROTO_VRRP)).then(|| self.payload().get(2).copied()).flatten()
+    }
+
+    /// The address an ARP packet announces (its sender protocol address).
+    pub fn arp_sender(&self) -> Option<Ipv4Addr> {
+        if self.ethertype != ETHERTYPE_ARP {
+            return None;
+        }
+        let b: [u8; 4] = self.packet.get(14..18)?.try_into().ok()?;
+        Some(Ipv4Addr::from(b))
+    }
+
+    /// The target of an ICMPv6 neighbour advertisement.
+    pub fn na_target(&self) -> Option<Ipv6Addr> {
+        let icmp = self.payload();
+        if self.ip_protocol() != Some(IPPROTO_ICMPV6) || icmp.first() != Some(&ICMPV6_NEIGHBOR_ADVERT) {
+            return None;
+        }
+        let b: [u8; 16] = icmp.get(8..24)?.try_into().ok()?;
+        Some(Ipv6Addr::from(b))
     }
 }
 
 impl Capture {
     /// Captures what `host` sends on `ifname` (frames entering its switch port) that is
-    /// VRRP or AH, into the lab directory as `<name>.pcap`.
+    /// VRRP, AH, ARP or ICMPv6, into the lab directory as `<name>.pcap`.
     pub fn start(lab: &Lab, host: &str, ifname: &str, name: &str) -> Capture {
         let sw = lab.switch_namespace().expect("capture needs a connected host").to_string();
         let port = lab.port(host, ifname).unwrap_or_else(|| panic!("{host} has no {ifname}")).to_string();
@@ -81,7 +130,7 @@ impl Capture {
         let child = Command::new("ip")
             .args(["netns", "exec", &sw, "tcpdump", "-n", "-i", &port, "-Q", "in", "-U", "--immediate-mode", "-w"])
             .arg(&file)
-            .arg("ip proto 112 or ip proto 51 or ip6 proto 112")
+            .arg("ip proto 112 or ip proto 51 or ip6 proto 112 or arp or icmp6")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(logf))
@@ -145,6 +194,7 @@ pub fn parse_pcap(bytes: &[u8]) -> Vec<Frame> {
 }
 
 fn parse_ethernet(data: &[u8], time: f64) -> Option<Frame> {
+    let dst_mac: [u8; 6] = data.get(..6)?.try_into().ok()?;
     let src_mac: [u8; 6] = data.get(6..12)?.try_into().ok()?;
     let mut offset = 12;
     let mut ethertype = u16::from_be_bytes([*data.get(offset)?, *data.get(offset + 1)?]);
@@ -152,14 +202,15 @@ fn parse_ethernet(data: &[u8], time: f64) -> Option<Frame> {
         offset += 4;
         ethertype = u16::from_be_bytes([*data.get(offset)?, *data.get(offset + 1)?]);
     }
-    let ip = data.get(offset + 2..)?;
+    let packet = data.get(offset + 2..)?;
+    // Ethernet pads short frames: cut the packet at its own length.
     let len = match ethertype {
-        // Ethernet pads short frames: cut the IP packet at its own length.
-        ETHERTYPE_IPV4 => usize::from(u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?])),
-        ETHERTYPE_IPV6 => 40 + usize::from(u16::from_be_bytes([*ip.get(4)?, *ip.get(5)?])),
+        ETHERTYPE_IPV4 => usize::from(u16::from_be_bytes([*packet.get(2)?, *packet.get(3)?])),
+        ETHERTYPE_IPV6 => 40 + usize::from(u16::from_be_bytes([*packet.get(4)?, *packet.get(5)?])),
+        ETHERTYPE_ARP => ARP_LEN,
         _ => return None,
     };
-    Some(Frame { time, src_mac, ip: ip.get(..len)?.to_vec() })
+    Some(Frame { time, dst_mac, src_mac, ethertype, packet: packet.get(..len)?.to_vec() })
 }
 
 #[cfg(test)]
@@ -185,7 +236,8 @@ mod tests {
         file.extend_from_slice(&[1, 2, 3]);
         let frames = parse_pcap(&file);
         assert_eq!(frames.len(), 1);
-        assert_eq!(frames[0].ip.len(), 32);
+        assert_eq!(frames[0].packet.len(), 32);
+        assert_eq!(frames[0].dst_mac, [0x01, 0, 0x5e, 0, 0, 0x12]);
         assert_eq!(frames[0].src_mac, [2, 0, 0, 0, 0, 0x11]);
         assert_eq!(frames[0].time, 7.5);
     }
