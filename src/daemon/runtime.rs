@@ -308,10 +308,14 @@ impl Daemon {
                 Ok(v) => {
                     tracing::info!("({}) VMAC {} ready on {}", params.name, v.name, v.parent_name);
                     if params.family == Family::Inet6 {
-                        let ll = vmac::eui64_link_local(spec.mac);
-                        let entry = link_local_entry(ll, &v.name);
-                        if let Err(e) = self.netlink.add_address(v.index, &entry).await {
-                            tracing::warn!("({}) cannot add link-local {ll} to {}: {e}", params.name, v.name);
+                        match self.vmac_link_local(&params, v.parent_index).await {
+                            Some(ll) => {
+                                let entry = link_local_entry(ll, &v.name);
+                                if let Err(e) = self.netlink.add_address(v.index, &entry).await {
+                                    tracing::warn!("({}) cannot add link-local {ll} to {}: {e}", params.name, v.name);
+                                }
+                            }
+                            None => tracing::warn!("({}) no link-local address for {}", params.name, v.name),
                         }
                     }
                 }
@@ -377,6 +381,29 @@ impl Daemon {
             vip_vmacs: vmac_for_dev,
         };
         self.io.insert(id, io);
+    }
+
+    /// The address an IPv6 VMAC gets, as keepalived gives it: the configured source, else
+    /// the parent's link-local, else the EUI-64 link-local of the parent's MAC. Adverts
+    /// then leave with the VMAC's MAC but from this router's own address; a link-local
+    /// derived from the VMAC's MAC would be the same on every router of the group, so a
+    /// keepalived peer would see its peer's adverts come from its own address.
+    async fn vmac_link_local(&self, params: &InstanceParams, parent_index: u32) -> Option<Ipv6Addr> {
+        if let Some(IpAddr::V6(src)) = params.configured_src {
+            return Some(src);
+        }
+        // A tentative address will do: it is the one the parent will keep.
+        let parent_addrs = self.netlink.addresses(Some(Family::Inet6), Some(parent_index)).await.unwrap_or_default();
+        let parent_ll = parent_addrs.iter().filter(|a| a.is_link_local() && !a.is_dad_failed()).find_map(|a| match a.local {
+            IpAddr::V6(v6) => Some(v6),
+            IpAddr::V4(_) => None,
+        });
+        if parent_ll.is_some() {
+            return parent_ll;
+        }
+        let parent = self.netlink.link_by_index(parent_index).await.ok()?;
+        let mac: [u8; 6] = parent.hw_addr.as_slice().try_into().ok()?;
+        Some(vmac::eui64_link_local(mac))
     }
 
     /// keepalived removes copies of its VIPs found at start ("removing VIPs."), so that a
