@@ -23,6 +23,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
 pub const IPPROTO_VRRP: i32 = 112;
+pub const IPPROTO_AH: i32 = 51;
 pub const VRRP_GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 pub const VRRP_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 /// IPTOS_PREC_INTERNETCONTROL.
@@ -54,6 +55,9 @@ pub struct SocketOptions {
     /// Hop limit of IPv6 unicast adverts (`unicast_ttl`); multicast is always 255. IPv4
     /// carries its TTL in the caller's header.
     pub unicast_hops: u8,
+    /// IPv4 `auth_type AH`: adverts travel as IP protocol 51 (AH, then VRRP), which a
+    /// VRRP-protocol raw socket never receives, so the socket is opened for AH instead.
+    pub ah: bool,
 }
 
 impl SocketOptions {
@@ -74,6 +78,7 @@ impl SocketOptions {
             source,
             freebind: false,
             unicast_hops: 255,
+            ah: false,
         }
     }
 }
@@ -195,7 +200,8 @@ impl VrrpSocket {
             Family::Inet => Domain::IPV4,
             Family::Inet6 => Domain::IPV6,
         };
-        let socket = Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))
+        let protocol = if options.ah { IPPROTO_AH } else { IPPROTO_VRRP };
+        let socket = Socket::new(domain, Type::RAW, Some(Protocol::from(protocol)))
             .map_err(io_err(format!("open {what}")))?;
         socket
             .set_nonblocking(true)
