@@ -15,6 +15,9 @@ const ETHERTYPE_ARP: u16 = 0x0806;
 /// Ethernet/IPv4 ARP: 8-byte header, two MACs and two IPv4 addresses.
 const ARP_LEN: usize = 28;
 const IPPROTO_VRRP: u8 = 112;
+const IPPROTO_AH: u8 = 51;
+/// keepalived's AH header: 12 bytes of fields and a 12-byte HMAC-MD5-96.
+const AH_HEADER_LEN: usize = 24;
 const IPPROTO_ICMPV6: u8 = 58;
 const ICMPV6_NEIGHBOR_ADVERT: u8 = 136;
 const PCAP_HEADER_LEN: usize = 24;
@@ -93,9 +96,18 @@ impl Frame {
         self.packet.get(start..).unwrap_or_default()
     }
 
-    /// The VRRP priority byte, when the packet is plain VRRP (not AH).
+    /// The VRRP message, directly in IP or behind an IPSEC-AH header.
+    pub fn vrrp_message(&self) -> Option<&[u8]> {
+        match self.ip_protocol()? {
+            IPPROTO_VRRP => Some(self.payload()),
+            IPPROTO_AH if self.payload().first() == Some(&IPPROTO_VRRP) => self.payload().get(AH_HEADER_LEN..),
+            _ => None,
+        }
+    }
+
+    /// The VRRP priority byte.
     pub fn vrrp_priority(&self) -> Option<u8> {
-        (self.ip_protocol() == Some(IPPROTO_VRRP)).then(|| self.payload().get(2).copied()).flatten()
+        self.vrrp_message()?.get(2).copied()
     }
 
     /// The address an ARP packet announces (its sender protocol address).
