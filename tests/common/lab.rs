@@ -18,7 +18,6 @@ pub struct Lab {
     pub dir: PathBuf,
     hosts: Vec<String>,
     switch_ns: Option<String>,
-    daemons: Vec<u32>,
     /// (host, ifname, segment, switch port) for every connection.
     ports: Vec<(String, String, String, String)>,
 }
@@ -73,7 +72,7 @@ impl Lab {
         let dir = std::env::temp_dir().join(format!("{prefix}-lab"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("lab dir");
-        Lab { prefix, dir, hosts: Vec::new(), switch_ns: None, daemons: Vec::new(), ports: Vec::new() }
+        Lab { prefix, dir, hosts: Vec::new(), switch_ns: None, ports: Vec::new() }
     }
 
     pub fn ns(&self, host: &str) -> String {
@@ -194,7 +193,6 @@ impl Lab {
         let logf2 = logf.try_clone().expect("log clone");
         cmd.stdout(Stdio::from(logf)).stderr(Stdio::from(logf2)).stdin(Stdio::null());
         let child = cmd.spawn().expect("spawn daemon");
-        self.daemons.push(child.id());
         Daemon { host: host.to_string(), which, log, conf, pid_file, child: Some(child) }
     }
 }
@@ -272,10 +270,8 @@ impl Drop for Daemon {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        for pid in &self.daemons {
-            // SAFETY: plain kill(2); the pid may be gone already.
-            unsafe { libc::kill(*pid as i32, libc::SIGKILL) };
-        }
+        // Only what is still inside the lab's namespaces is killed: the pid of a daemon
+        // that has exited may already belong to an unrelated process.
         for ns in self.hosts.iter().chain(self.switch_ns.iter()) {
             // Processes left inside would keep the namespace's interfaces alive.
             let _ = Command::new("ip").args(["netns", "pids", ns]).output().map(|o| {
