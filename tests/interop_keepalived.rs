@@ -293,6 +293,10 @@ struct PairWire {
     /// VIP from each router.
     high_garp: Frame,
     low_garp: Frame,
+    /// The addresses announced in the first second from the first announcement on: how
+    /// many gratuitous ARPs or NAs the burst has, and in which order.
+    high_burst: Vec<IpAddr>,
+    low_burst: Vec<IpAddr>,
 }
 
 fn first_announcement(frames: &[Frame], variant: &Variant, what: &str) -> Frame {
@@ -305,6 +309,14 @@ fn first_announcement(frames: &[Frame], variant: &Variant, what: &str) -> Frame 
         Some(f) => f.clone(),
         None => panic!("no gratuitous ARP or NA for {vip} from {what} among {} captured", frames.len()),
     }
+}
+
+fn announced(frame: &Frame) -> Option<IpAddr> {
+    frame.arp_sender().map(IpAddr::V4).or_else(|| frame.na_target().map(IpAddr::V6))
+}
+
+fn first_burst(frames: &[Frame], first: &Frame) -> Vec<IpAddr> {
+    frames.iter().filter(|f| f.time >= first.time && f.time < first.time + 1.0).filter_map(announced).collect()
 }
 
 fn first_with_priority(frames: &[Frame], priority: u8, what: &str) -> Frame {
@@ -358,13 +370,17 @@ fn pair_sequence(tag: &str, variant: Variant, high: Impl, low: Impl) -> PairWire
 
     let r1 = cap1.frames();
     let r2 = cap2.frames();
+    let high_garp = first_announcement(&r1, &variant, &format!("{} on r1", name_of(high)));
+    let low_garp = first_announcement(&r2, &variant, &format!("{} on r2", name_of(low)));
     let wire = PairWire {
         high: first_with_priority(&r1, HIGH, &format!("{} on r1", name_of(high))),
         high_zero: first_with_priority(&r1, 0, &format!("{} on r1", name_of(high))),
         low: first_with_priority(&r2, LOW, &format!("{} on r2", name_of(low))),
         low_zero: first_with_priority(&r2, 0, &format!("{} on r2", name_of(low))),
-        high_garp: first_announcement(&r1, &variant, &format!("{} on r1", name_of(high))),
-        low_garp: first_announcement(&r2, &variant, &format!("{} on r2", name_of(low))),
+        high_burst: first_burst(&r1, &high_garp),
+        low_burst: first_burst(&r2, &low_garp),
+        high_garp,
+        low_garp,
     };
     for (frame, host, priority, which) in [
         (&wire.high, "r1", HIGH, high),
@@ -518,6 +534,8 @@ fn interop_pair(tag: &str, variant: Variant) {
     assert_same_wire("priority-0 advert from r2", &keepalived_high.low_zero, &kad_high.low_zero);
     assert_same_wire("gratuitous ARP/NA from r1", &kad_high.high_garp, &keepalived_high.high_garp);
     assert_same_wire("gratuitous ARP/NA from r2", &keepalived_high.low_garp, &kad_high.low_garp);
+    assert_eq!(kad_high.high_burst, keepalived_high.high_burst, "first announcement burst from r1: kad, then keepalived");
+    assert_eq!(keepalived_high.low_burst, kad_high.low_burst, "first announcement burst from r2: kad, then keepalived");
 }
 
 #[test]
