@@ -154,7 +154,7 @@ impl Variant {
              virtual_router_id {VRID}\n  priority {}\n  advert_int {}\n",
             role.state,
             role.priority,
-            ADVERT_INT.as_secs()
+            role.advert_int.unwrap_or("1")
         );
         if self.version == 3 {
             c.push_str("  version 3\n");
@@ -198,20 +198,22 @@ struct Role {
     nopreempt: bool,
     /// Overrides the variant's authentication.
     auth: Option<Auth>,
+    /// Overrides the advert interval of [`ADVERT_INT`] (in keepalived's syntax).
+    advert_int: Option<&'static str>,
     extra: &'static str,
 }
 
 impl Role {
     const fn master(priority: u8) -> Role {
-        Role { state: "MASTER", priority, nopreempt: false, auth: None, extra: "" }
+        Role { state: "MASTER", priority, nopreempt: false, auth: None, advert_int: None, extra: "" }
     }
 
     const fn backup(priority: u8) -> Role {
-        Role { state: "BACKUP", priority, nopreempt: false, auth: None, extra: "" }
+        Role { state: "BACKUP", priority, nopreempt: false, auth: None, advert_int: None, extra: "" }
     }
 
     const fn nopreempt(priority: u8) -> Role {
-        Role { state: "BACKUP", priority, nopreempt: true, auth: None, extra: "" }
+        Role { state: "BACKUP", priority, nopreempt: true, auth: None, advert_int: None, extra: "" }
     }
 }
 
@@ -723,5 +725,48 @@ fn three_routers_mixed_through_partitions() {
         let took = net.expect_masters(&["r1"], ADVERT_INT + HEAL_MARGIN, &format!("{cut} back"), &all);
         eprintln!("partition of {cut} healed: one master again after {took:?}");
         net.expect_steady(&["r1"], STAYS_BACKUP, &format!("{cut} back: one master"), &all);
+    }
+}
+
+/// VRRPv3 lets a backup adopt the master's advert interval (RFC 5798 §6.4.2): an interval
+/// mismatch is only logged, by keepalived and kad alike, and the backup stays backup.
+#[test]
+fn vrrpv3_backup_accepts_a_master_with_another_interval() {
+    require_keepalived();
+    if !common::root_or_skip("v3 interval mismatch") {
+        return;
+    }
+    let variant = Variant { version: 3, ..Variant::v2() };
+    for (high, low) in [(Impl::Kad, Impl::Keepalived), (Impl::Keepalived, Impl::Kad)] {
+        let who = format!("{} at {HIGH} (0.5 s) against {} at {LOW} (2 s)", name_of(high), name_of(low));
+        let mut net = Net::new("iiv", variant, &["r1", "r2"]);
+        let a = net.start("r1", high, Role { advert_int: Some("0.5"), ..Role::master(HIGH) });
+        net.expect_masters(&["r1"], TAKEOVER, &format!("{who}: first router"), &[&a]);
+        let b = net.start("r2", low, Role { advert_int: Some("2"), ..Role::backup(LOW) });
+        net.expect_steady(&["r1"], STAYS_BACKUP, &format!("{who}: one master"), &[&a, &b]);
+    }
+}
+
+/// Equal priorities: a backup accepts the master's adverts (no preemption on equality),
+/// and when two masters meet (a partition heals), the one with the lower primary address
+/// yields (RFC 3768 §6.4.3) in both implementations.
+#[test]
+fn equal_priority_masters_keep_the_higher_address() {
+    require_keepalived();
+    if !common::root_or_skip("equal priority") {
+        return;
+    }
+    for (lower_address, higher_address) in [(Impl::Kad, Impl::Keepalived), (Impl::Keepalived, Impl::Kad)] {
+        let who = format!("{} on r1 and {} on r2, both at {LOW}", name_of(lower_address), name_of(higher_address));
+        let mut net = Net::new("ieq", Variant::v2(), &["r1", "r2"]);
+        let a = net.start("r1", lower_address, Role::backup(LOW));
+        net.expect_masters(&["r1"], TAKEOVER, &format!("{who}: r1 alone"), &[&a]);
+        let b = net.start("r2", higher_address, Role::backup(LOW));
+        net.expect_steady(&["r1"], STAYS_BACKUP, &format!("{who}: r2 accepts an equal master"), &[&a, &b]);
+        net.lab.cut("r2", "eth0");
+        net.expect_masters(&["r1", "r2"], TAKEOVER, &format!("{who}: r2 cut off"), &[&a, &b]);
+        net.lab.heal("r2", "eth0");
+        net.expect_masters(&["r2"], ADVERT_INT + HEAL_MARGIN, &format!("{who}: healed, the higher address stays"), &[&a, &b]);
+        net.expect_steady(&["r2"], STAYS_BACKUP, &format!("{who}: one master"), &[&a, &b]);
     }
 }
