@@ -403,7 +403,8 @@ fn check_advert(frame: &Frame, variant: &Variant, host: &str, peer: &str, priori
     if frame.src_mac != variant.sender_mac(host) {
         return Err(format!("source MAC {:02x?}, expected {:02x?}", frame.src_mac, variant.sender_mac(host)));
     }
-    let vips: Vec<IpAddr> = variant.vips().iter().map(|v| v.split('/').next().unwrap_or_default().parse().unwrap()).collect();
+    let vips: Vec<IpAddr> =
+        variant.vips().iter().map(|v| v.split('/').next().unwrap_or_default().parse().unwrap()).collect();
     let advert = if variant.ipv6 {
         let ip = &frame.packet;
         let tclass = ((ip[0] & 0x0f) << 4) | (ip[1] >> 4);
@@ -482,7 +483,11 @@ fn auth_key(pass: &str) -> [u8; 8] {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.chunks(16).map(|c| c.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\n")
+    bytes
+        .chunks(16)
+        .map(|c| c.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The bytes two implementations must agree on: the whole frame, except the IPv4
@@ -536,7 +541,10 @@ fn interop_pair(tag: &str, variant: Variant) {
     assert_same_wire("priority-0 advert from r2", &keepalived_high.low_zero, &kad_high.low_zero);
     assert_same_wire("gratuitous ARP/NA from r1", &kad_high.high_garp, &keepalived_high.high_garp);
     assert_same_wire("gratuitous ARP/NA from r2", &keepalived_high.low_garp, &kad_high.low_garp);
-    assert_eq!(kad_high.high_burst, keepalived_high.high_burst, "first announcement burst from r1: kad, then keepalived");
+    assert_eq!(
+        kad_high.high_burst, keepalived_high.high_burst,
+        "first announcement burst from r1: kad, then keepalived"
+    );
     assert_eq!(keepalived_high.low_burst, kad_high.low_burst, "first announcement burst from r2: kad, then keepalived");
 }
 
@@ -606,7 +614,12 @@ fn vrrpv2_wrong_password_leaves_two_masters_and_logs_the_failure() {
         net.expect_masters(&["r1", "r2"], TAKEOVER, &format!("{who}: mismatched passwords"), &[&a, &b]);
         for d in [&a, &b] {
             let logged = wait_until(TAKEOVER, || d.log_text().contains("received an invalid passwd"));
-            assert!(logged, "{who}: {} did not log the authentication failure\n{}", name_of(d.which), log_excerpts(&[d]));
+            assert!(
+                logged,
+                "{who}: {} did not log the authentication failure\n{}",
+                name_of(d.which),
+                log_excerpts(&[d])
+            );
         }
     }
 }
@@ -766,7 +779,12 @@ fn equal_priority_masters_keep_the_higher_address() {
         net.lab.cut("r2", "eth0");
         net.expect_masters(&["r1", "r2"], TAKEOVER, &format!("{who}: r2 cut off"), &[&a, &b]);
         net.lab.heal("r2", "eth0");
-        net.expect_masters(&["r2"], ADVERT_INT + HEAL_MARGIN, &format!("{who}: healed, the higher address stays"), &[&a, &b]);
+        net.expect_masters(
+            &["r2"],
+            ADVERT_INT + HEAL_MARGIN,
+            &format!("{who}: healed, the higher address stays"),
+            &[&a, &b],
+        );
         net.expect_steady(&["r2"], STAYS_BACKUP, &format!("{who}: one master"), &[&a, &b]);
     }
 }

@@ -169,11 +169,7 @@ fn kad_and_keepalived_agree_on_debians_sample_configs() {
 
     let mut runs: Vec<Run> = samples
         .iter()
-        .map(|(name, path)| Run {
-            label: name.clone(),
-            conf: path.clone(),
-            args: vec!["-i".into(), NEUTRAL_ID.into()],
-        })
+        .map(|(name, path)| Run { label: name.clone(), conf: path.clone(), args: vec!["-i".into(), NEUTRAL_ID.into()] })
         .collect();
     for (sample, args) in EXTRA_RUNS {
         let Some((_, path)) = samples.iter().find(|(name, _)| name == sample) else {

@@ -88,11 +88,8 @@ impl Frame {
 
     /// The IP payload.
     pub fn payload(&self) -> &[u8] {
-        let start = if self.is_ipv6() {
-            40
-        } else {
-            usize::from(self.packet.first().copied().unwrap_or(0x45) & 0x0f) * 4
-        };
+        let start =
+            if self.is_ipv6() { 40 } else { usize::from(self.packet.first().copied().unwrap_or(0x45) & 0x0f) * 4 };
         self.packet.get(start..).unwrap_or_default()
     }
 
