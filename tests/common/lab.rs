@@ -103,28 +103,13 @@ impl Lab {
         if run(Command::new("ip").args(["-n", &sw, "link", "show", segment])).status.code() != Some(0) {
             must(Command::new("ip").args(["-n", &sw, "link", "add", segment, "type", "bridge"]));
             // No STP delay and no multicast snooping: frames flow at once.
-            must(Command::new("ip").args([
-                "-n",
-                &sw,
-                "link",
-                "set",
-                segment,
-                "type",
-                "bridge",
-                "forward_delay",
-                "0",
-                "mcast_snooping",
-                "0",
-            ]));
+            must(Command::new("ip").args(["-n", &sw, "link", "set", segment, "type", "bridge", "forward_delay", "0", "mcast_snooping", "0"]));
             must(Command::new("ip").args(["-n", &sw, "link", "set", segment, "up"]));
         }
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let port = format!("p{n}");
         let host_ns = self.ns(host);
-        must(
-            Command::new("ip")
-                .args(["link", "add", ifname, "netns", &host_ns, "type", "veth", "peer", "name", &port, "netns", &sw]),
-        );
+        must(Command::new("ip").args(["link", "add", ifname, "netns", &host_ns, "type", "veth", "peer", "name", &port, "netns", &sw]));
         must(Command::new("ip").args(["-n", &sw, "link", "set", &port, "master", segment, "up"]));
         self.ip(host, &["link", "set", ifname, "up"]);
         self.ports.push((host.to_string(), ifname.to_string(), segment.to_string(), port));
