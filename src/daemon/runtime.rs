@@ -345,7 +345,9 @@ impl Daemon {
                 vmac_for_dev.remove(&dev);
             }
         }
-        let default_dev = params.rx_interface.clone().or(params.interface.clone());
+        // VIPs without `dev` live on the instance's VMAC even with `vmac_xmit_base`, which
+        // only moves the adverts to the parent (as keepalived does).
+        let default_dev = inst_cfg.use_vmac.as_ref().map(|v| v.ifname.clone()).or(params.interface.clone());
         let owner = self.next_owner;
         self.next_owner += 1;
         let executor = Executor::spawn(
