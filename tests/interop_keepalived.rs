@@ -99,6 +99,8 @@ struct Variant {
     auth: Auth,
     /// `use_vmac`: adverts, VIPs and announcements on the instance's macvlan `vrrp.51`.
     vmac: bool,
+    /// `vmac_xmit_base` (with `vmac`): adverts leave by the parent interface instead.
+    xmit_base: bool,
     /// Extra instance lines for both routers.
     extra: &'static str,
 }
@@ -113,7 +115,7 @@ enum Auth {
 
 impl Variant {
     const fn v2() -> Variant {
-        Variant { version: 2, ipv6: false, unicast: false, auth: Auth::None, vmac: false, extra: "" }
+        Variant { version: 2, ipv6: false, unicast: false, auth: Auth::None, vmac: false, xmit_base: false, extra: "" }
     }
 
     fn vips(&self) -> [&'static str; 2] {
@@ -136,7 +138,7 @@ impl Variant {
     /// The source MAC of adverts and announcements: the VMAC (00:00:5e:00:01:VRID, for
     /// IPv6 00:00:5e:00:02:VRID) or the interface's own.
     fn sender_mac(&self, host: &str) -> [u8; 6] {
-        match (self.vmac, self.ipv6) {
+        match (self.vmac && !self.xmit_base, self.ipv6) {
             (false, _) => host_mac(host),
             (true, false) => [0, 0, 0x5e, 0, 1, VRID],
             (true, true) => [0, 0, 0x5e, 0, 2, VRID],
@@ -172,6 +174,9 @@ impl Variant {
         }
         if self.vmac {
             c.push_str("  use_vmac\n");
+        }
+        if self.xmit_base {
+            c.push_str("  vmac_xmit_base\n");
         }
         if self.unicast {
             c.push_str(&format!("  unicast_src_ip {}\n  unicast_peer {{\n", host_v4(host)));
@@ -570,6 +575,11 @@ fn vrrpv2_ah_authentication() {
 #[test]
 fn vrrpv2_vmac() {
     interop_pair("i2v", Variant { vmac: true, ..Variant::v2() });
+}
+
+#[test]
+fn vrrpv2_vmac_xmit_base() {
+    interop_pair("i2x", Variant { vmac: true, xmit_base: true, ..Variant::v2() });
 }
 
 #[test]
