@@ -570,7 +570,7 @@ impl Daemon {
             groups,
             source: bind_source,
             freebind: params.is_unicast(),
-            unicast_hops: self.config.instances.iter().find(|i| i.name == params.name).and_then(|i| i.unicast_ttl).unwrap_or(255),
+            unicast_hops: self.config.instances.iter().find(|i| i.name == params.name).and_then(|i| i.unicast_ttl),
             ah: key.ah,
         };
         match VrrpSocket::open(options) {

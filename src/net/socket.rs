@@ -52,9 +52,10 @@ pub struct SocketOptions {
     pub source: Option<IpAddr>,
     /// IP_FREEBIND, so a unicast source can be bound before it exists.
     pub freebind: bool,
-    /// Hop limit of IPv6 unicast adverts (`unicast_ttl`); multicast is always 255. IPv4
-    /// carries its TTL in the caller's header.
-    pub unicast_hops: u8,
+    /// Hop limit of IPv6 unicast adverts (`unicast_ttl`); `None` leaves the kernel's
+    /// default (`hop_limit` sysctl, usually 64), as keepalived does without `unicast_ttl`.
+    /// Multicast is always 255. IPv4 carries its TTL in the caller's header.
+    pub unicast_hops: Option<u8>,
     /// IPv4 `auth_type AH`: adverts travel as IP protocol 51 (AH, then VRRP), which a
     /// VRRP-protocol raw socket never receives, so the socket is opened for AH instead.
     pub ah: bool,
@@ -77,7 +78,7 @@ impl SocketOptions {
             groups: vec![group],
             source,
             freebind: false,
-            unicast_hops: 255,
+            unicast_hops: None,
             ah: false,
         }
     }
@@ -292,9 +293,11 @@ impl VrrpSocket {
         socket
             .set_multicast_hops_v6(255)
             .map_err(io_err(format!("{what}: IPV6_MULTICAST_HOPS")))?;
-        socket
-            .set_unicast_hops_v6(u32::from(options.unicast_hops))
-            .map_err(io_err(format!("{what}: IPV6_UNICAST_HOPS")))?;
+        if let Some(hops) = options.unicast_hops {
+            socket
+                .set_unicast_hops_v6(u32::from(hops))
+                .map_err(io_err(format!("{what}: IPV6_UNICAST_HOPS")))?;
+        }
         socket
             .set_tclass_v6(TRAFFIC_CLASS)
             .map_err(io_err(format!("{what}: IPV6_TCLASS")))?;
