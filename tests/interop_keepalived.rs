@@ -59,6 +59,20 @@ fn host_index(host: &str) -> u8 {
     host.trim_start_matches('r').parse().expect("hosts are named r<N>")
 }
 
+/// The global IPv6 address of a host, the source of IPv6 unicast adverts.
+fn host_v6(host: &str) -> Ipv6Addr {
+    Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x10 + u16::from(host_index(host)))
+}
+
+/// Where a unicast router sends from (and its peers send to).
+fn unicast_address(host: &str, ipv6: bool) -> IpAddr {
+    if ipv6 {
+        IpAddr::V6(host_v6(host))
+    } else {
+        IpAddr::V4(host_v4(host))
+    }
+}
+
 fn host_v4(host: &str) -> Ipv4Addr {
     Ipv4Addr::new(192, 0, 2, 10 + host_index(host))
 }
@@ -86,6 +100,7 @@ fn lab_with(tag: &str, hosts: &[&str]) -> Lab {
         lab.ip(host, &["link", "set", "eth0", "address", &mac]);
         lab.ip(host, &["link", "set", "eth0", "up"]);
         lab.ip(host, &["addr", "add", &format!("{}/24", host_v4(host)), "dev", "eth0"]);
+        lab.ip(host, &["addr", "add", &format!("{}/64", host_v6(host)), "dev", "eth0"]);
     }
     lab
 }
@@ -179,9 +194,9 @@ impl Variant {
             c.push_str("  vmac_xmit_base\n");
         }
         if self.unicast {
-            c.push_str(&format!("  unicast_src_ip {}\n  unicast_peer {{\n", host_v4(host)));
+            c.push_str(&format!("  unicast_src_ip {}\n  unicast_peer {{\n", unicast_address(host, self.ipv6)));
             for peer in peers {
-                c.push_str(&format!("    {}\n", host_v4(peer)));
+                c.push_str(&format!("    {}\n", unicast_address(peer, self.ipv6)));
             }
             c.push_str("  }\n");
         }
@@ -416,14 +431,22 @@ fn check_advert(frame: &Frame, variant: &Variant, host: &str, peer: &str, priori
         if tclass != 0xc0 {
             return Err(format!("traffic class {tclass:#x}, expected 0xc0"));
         }
-        if ip[6] != 112 || ip[7] != 255 {
-            return Err(format!("next header {} hop limit {}, expected 112 and 255", ip[6], ip[7]));
+        // Unicast without unicast_ttl leaves the hop limit to the kernel (64 in a fresh
+        // namespace), as keepalived does; multicast is always 255.
+        let want_hops = if variant.unicast { 64 } else { 255 };
+        if ip[6] != 112 || ip[7] != want_hops {
+            return Err(format!("next header {} hop limit {}, expected 112 and {want_hops}", ip[6], ip[7]));
         }
         let (Some(IpAddr::V6(src)), Some(IpAddr::V6(dst))) = (frame.src(), frame.dst()) else {
             return Err("not IPv6".into());
         };
-        if src != host_link_local(host) || dst != VRRP_MCAST_V6 {
-            return Err(format!("{src} > {dst}, expected {} > {VRRP_MCAST_V6}", host_link_local(host)));
+        let (want_src, want_dst) = if variant.unicast {
+            (host_v6(host), host_v6(peer))
+        } else {
+            (host_link_local(host), VRRP_MCAST_V6)
+        };
+        if src != want_src || dst != want_dst {
+            return Err(format!("{src} > {dst}, expected {want_src} > {want_dst}"));
         }
         let payload = frame.payload();
         let sent = u16::from_be_bytes([payload[6], payload[7]]);
@@ -609,6 +632,11 @@ fn vrrpv3_unicast() {
 
 /// Different PASS passwords: each router rejects the other's adverts as an authentication
 /// failure, so both become master, and both say why in their logs.
+#[test]
+fn vrrpv3_ipv6_unicast() {
+    interop_pair("i6u", Variant { version: 3, ipv6: true, unicast: true, ..Variant::v2() });
+}
+
 #[test]
 fn vrrpv2_wrong_password_leaves_two_masters_and_logs_the_failure() {
     require_keepalived();
