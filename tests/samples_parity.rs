@@ -72,7 +72,12 @@ struct Run {
 /// Every `keepalived.conf.*` sample, decompressed into `scratch` where gzipped; sorted.
 fn samples(scratch: &Path) -> Vec<(String, PathBuf)> {
     let entries = std::fs::read_dir(SAMPLES_DIR)
-        .unwrap_or_else(|e| panic!("{SAMPLES_DIR}: {e} (Debian's keepalived package ships the samples)"));
+        .unwrap_or_else(|e| {
+            panic!(
+                "{SAMPLES_DIR}: {e}: Debian's keepalived package ships the samples there (a dpkg path-exclude of \
+                 /usr/share/doc/* drops them: remove it and reinstall keepalived)"
+            )
+        });
     let mut found = Vec::new();
     for entry in entries {
         let path = entry.expect("read the samples directory").path();
