@@ -87,8 +87,9 @@ fn host_link_local(host: &str) -> Ipv6Addr {
 }
 
 /// Routers r1, r2, ... on segment `lan`, with fixed MACs (so their IPv6 link-locals are the
-/// same in every run) and no DAD delay.
-fn lab_with(tag: &str, hosts: &[&str]) -> Lab {
+/// same in every run) and no DAD delay; with `outside`, also eth4 and eth5 on segments of
+/// their own, without addresses (the reference scenario's uplinks).
+fn lab_with(tag: &str, hosts: &[&str], outside: bool) -> Lab {
     let mut lab = Lab::new(tag);
     for host in hosts {
         lab.add_host(host);
@@ -101,6 +102,10 @@ fn lab_with(tag: &str, hosts: &[&str]) -> Lab {
         lab.ip(host, &["link", "set", "eth0", "up"]);
         lab.ip(host, &["addr", "add", &format!("{}/24", host_v4(host)), "dev", "eth0"]);
         lab.ip(host, &["addr", "add", &format!("{}/64", host_v6(host)), "dev", "eth0"]);
+        if outside {
+            lab.connect(host, "eth4", "isp");
+            lab.connect(host, "eth5", "pub");
+        }
     }
     lab
 }
@@ -116,6 +121,9 @@ struct Variant {
     vmac: bool,
     /// `vmac_xmit_base` (with `vmac`): adverts leave by the parent interface instead.
     xmit_base: bool,
+    /// The reference scenario's VIPs (docs/scenario.md): on eth0, and with `dev` on eth4 and
+    /// eth5, where the routers have no address.
+    scenario: bool,
     /// Extra instance lines for both routers.
     extra: &'static str,
 }
@@ -130,15 +138,36 @@ enum Auth {
 
 impl Variant {
     const fn v2() -> Variant {
-        Variant { version: 2, ipv6: false, unicast: false, auth: Auth::None, vmac: false, xmit_base: false, extra: "" }
+        Variant {
+            version: 2,
+            ipv6: false,
+            unicast: false,
+            auth: Auth::None,
+            vmac: false,
+            xmit_base: false,
+            scenario: false,
+            extra: "",
+        }
     }
 
-    fn vips(&self) -> [&'static str; 2] {
-        if self.ipv6 {
-            ["2001:db8::1/64", "2001:db8::2/64"]
+    fn vips(&self) -> &'static [&'static str] {
+        if self.scenario {
+            &[
+                "192.0.2.1/24 dev eth0",
+                "203.0.113.10/24 dev eth4",
+                "198.51.100.10/24 dev eth5",
+                "198.51.100.11/24 dev eth5",
+            ]
+        } else if self.ipv6 {
+            &["2001:db8::1/64", "2001:db8::2/64"]
         } else {
-            ["192.0.2.1/24", "192.0.2.2/24"]
+            &["192.0.2.1/24", "192.0.2.2/24"]
         }
+    }
+
+    /// The advertised addresses, in configuration order.
+    fn vip_addresses(&self) -> Vec<IpAddr> {
+        self.vips().iter().filter_map(|v| v.split(['/', ' ']).next()?.parse().ok()).collect()
     }
 
     /// Where the VIPs go: the VMAC, or the VRRP interface itself.
@@ -162,7 +191,7 @@ impl Variant {
 
     /// The first VIP without its prefix length: the address "master" is judged by.
     fn vip(&self) -> &'static str {
-        self.vips()[0].split('/').next().unwrap_or_default()
+        self.vips()[0].split(['/', ' ']).next().unwrap_or_default()
     }
 
     fn config(&self, host: &str, peers: &[&str], role: Role) -> String {
@@ -203,7 +232,7 @@ impl Variant {
         c.push_str(self.extra);
         c.push_str(role.extra);
         c.push_str("  virtual_ipaddress {\n");
-        for vip in self.vips() {
+        for vip in self.vips().iter() {
             c.push_str(&format!("    {vip}\n"));
         }
         c.push_str("  }\n}\n");
@@ -247,7 +276,7 @@ struct Net {
 
 impl Net {
     fn new(tag: &str, variant: Variant, hosts: &[&'static str]) -> Net {
-        Net { lab: lab_with(tag, hosts), variant, hosts: hosts.to_vec(), started: 0 }
+        Net { lab: lab_with(tag, hosts, variant.scenario), variant, hosts: hosts.to_vec(), started: 0 }
     }
 
     /// Starts `which` on `host` and waits for its instance to be running (BACKUP (init),
@@ -423,8 +452,7 @@ fn check_advert(frame: &Frame, variant: &Variant, host: &str, peer: &str, priori
     if frame.src_mac != variant.sender_mac(host) {
         return Err(format!("source MAC {:02x?}, expected {:02x?}", frame.src_mac, variant.sender_mac(host)));
     }
-    let vips: Vec<IpAddr> =
-        variant.vips().iter().map(|v| v.split('/').next().unwrap_or_default().parse().unwrap()).collect();
+    let vips: Vec<IpAddr> = variant.vip_addresses();
     let advert = if variant.ipv6 {
         let ip = &frame.packet;
         let tclass = ((ip[0] & 0x0f) << 4) | (ip[1] >> 4);
@@ -440,11 +468,8 @@ fn check_advert(frame: &Frame, variant: &Variant, host: &str, peer: &str, priori
         let (Some(IpAddr::V6(src)), Some(IpAddr::V6(dst))) = (frame.src(), frame.dst()) else {
             return Err("not IPv6".into());
         };
-        let (want_src, want_dst) = if variant.unicast {
-            (host_v6(host), host_v6(peer))
-        } else {
-            (host_link_local(host), VRRP_MCAST_V6)
-        };
+        let (want_src, want_dst) =
+            if variant.unicast { (host_v6(host), host_v6(peer)) } else { (host_link_local(host), VRRP_MCAST_V6) };
         if src != want_src || dst != want_dst {
             return Err(format!("{src} > {dst}, expected {want_src} > {want_dst}"));
         }
@@ -579,6 +604,13 @@ fn interop_pair(tag: &str, variant: Variant) {
 #[test]
 fn vrrpv2_multicast() {
     interop_pair("i2m", Variant::v2());
+}
+
+/// The reference scenario's instance (docs/scenario.md): fw1 kad and fw2 keepalived, or
+/// the other way round, during a rolling migration.
+#[test]
+fn vrrpv2_reference_scenario_vips_on_other_devices() {
+    interop_pair("isc", Variant { scenario: true, ..Variant::v2() });
 }
 
 #[test]
