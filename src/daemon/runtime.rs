@@ -531,7 +531,10 @@ impl Daemon {
                 socket::ipv4_source(&self.netlink, index, None).await.ok().map(IpAddr::V4)
             }
             Family::Inet6 => {
-                let name = params.rx_interface.as_ref().or(params.interface.as_ref())?;
+                // The interface's own link-local, also for a VMAC: the VMAC carries a copy
+                // of it (see `vmac_link_local`), and a VMAC reused from an older run may
+                // still hold a link-local derived from its shared MAC.
+                let name = params.interface.as_ref().or(params.rx_interface.as_ref())?;
                 let index = self.netlink.ifindex(name).await.ok()?;
                 socket::ipv6_link_local(&self.netlink, index).await.ok().map(IpAddr::V6)
             }
