@@ -69,15 +69,16 @@ struct Run {
     args: Vec<String>,
 }
 
-/// Every `keepalived.conf.*` sample, decompressed into `scratch` where gzipped; sorted.
-fn samples(scratch: &Path) -> Vec<(String, PathBuf)> {
-    let entries = std::fs::read_dir(SAMPLES_DIR)
-        .unwrap_or_else(|e| {
-            panic!(
-                "{SAMPLES_DIR}: {e}: Debian's keepalived package ships the samples there (a dpkg path-exclude of \
-                 /usr/share/doc/* drops them: remove it and reinstall keepalived)"
-            )
-        });
+/// Every `keepalived.conf.*` sample in `dir`, decompressed into `scratch` where gzipped;
+/// sorted by name.
+fn samples(dir: &Path, scratch: &Path) -> Vec<(String, PathBuf)> {
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: Debian's keepalived package ships the samples there (a dpkg path-exclude of \
+             /usr/share/doc/* drops them: remove it and reinstall keepalived)",
+            dir.display()
+        )
+    });
     let mut found = Vec::new();
     for entry in entries {
         let path = entry.expect("read the samples directory").path();
@@ -155,13 +156,30 @@ fn the_interface_reader_finds_names_in_every_position() {
 }
 
 #[test]
+fn gzipped_samples_are_decompressed_and_other_files_skipped() {
+    let dir = TempDir::new("samples-in").expect("temporary directory");
+    let scratch = TempDir::new("samples-out").expect("temporary directory");
+    std::fs::write(dir.path().join("keepalived.conf.plain"), "global_defs {\n}\n").unwrap();
+    std::fs::write(dir.path().join("keepalived.conf.packed"), "vrrp_instance VI_1 {\n}\n").unwrap();
+    std::fs::write(dir.path().join("sample_notify_fifo.sh"), "#!/bin/sh\n").unwrap();
+    let gzip = Command::new("gzip").arg(dir.path().join("keepalived.conf.packed")).status().expect("run gzip");
+    assert!(gzip.success());
+    let found = samples(dir.path(), scratch.path());
+    let names: Vec<&str> = found.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["keepalived.conf.packed", "keepalived.conf.plain"]);
+    assert_eq!(found[0].1, scratch.path().join("keepalived.conf.packed"));
+    assert_eq!(std::fs::read_to_string(&found[0].1).unwrap(), "vrrp_instance VI_1 {\n}\n");
+    assert_eq!(found[1].1, dir.path().join("keepalived.conf.plain"));
+}
+
+#[test]
 fn kad_and_keepalived_agree_on_debians_sample_configs() {
     require_keepalived();
     if !common::root_or_skip("kad_and_keepalived_agree_on_debians_sample_configs") {
         return;
     }
     let scratch = TempDir::new("samples").expect("scratch directory");
-    let samples = samples(scratch.path());
+    let samples = samples(Path::new(SAMPLES_DIR), scratch.path());
     assert!(!samples.is_empty(), "no keepalived.conf.* in {SAMPLES_DIR}");
 
     let mut interfaces = BTreeSet::new();
