@@ -49,6 +49,8 @@ const RECV_BUFFER: usize = 65536;
 struct SocketKey {
     interface: Option<String>,
     family: Family,
+    /// `auth_type AH` instances receive on an IPPROTO_AH socket of their own.
+    ah: bool,
 }
 
 struct RxPacket {
@@ -68,6 +70,7 @@ struct InstanceIo {
     old_unicast_probe: bool,
     unicast: bool,
     unicast_ttl: u8,
+    /// `auth_type AH`: the key and the sequence counter shared by sending and receiving.
     ah: Option<([u8; 8], u32)>,
     executor: Executor,
     notifier: Option<Notifier>,
@@ -381,7 +384,9 @@ impl Daemon {
                 }
             }
         }
-        let default_dev = params.rx_interface.clone().or(params.interface.clone());
+        // VIPs without `dev` live on the instance's VMAC even with `vmac_xmit_base`, which
+        // only moves the adverts to the parent (as keepalived does).
+        let default_dev = inst_cfg.use_vmac.as_ref().map(|v| v.ifname.clone()).or(params.interface.clone());
         let owner = self.next_owner;
         self.next_owner += 1;
         let executor = Executor::spawn(
@@ -407,7 +412,7 @@ impl Daemon {
         let io = InstanceIo {
             name: params.name.clone(),
             vrid: params.vrid,
-            socket: SocketKey { interface: params.rx_interface.clone(), family: params.family },
+            socket: SocketKey { interface: params.rx_interface.clone(), family: params.family, ah: ah.is_some() },
             source: None,
             ip_id: packet::IpIdSequence::new(),
             v3_checksum,
@@ -570,7 +575,10 @@ impl Daemon {
                 socket::ipv4_source(&self.netlink, index, None).await.ok().map(IpAddr::V4)
             }
             Family::Inet6 => {
-                let name = params.rx_interface.as_ref().or(params.interface.as_ref())?;
+                // The interface's own link-local, also for a VMAC: the VMAC carries a copy
+                // of it (see `vmac_link_local`), and a VMAC reused from an older run may
+                // still hold a link-local derived from its shared MAC.
+                let name = params.interface.as_ref().or(params.rx_interface.as_ref())?;
                 let index = self.netlink.ifindex(name).await.ok()?;
                 socket::ipv6_link_local(&self.netlink, index).await.ok().map(IpAddr::V6)
             }
@@ -609,7 +617,8 @@ impl Daemon {
             groups,
             source: bind_source,
             freebind: params.is_unicast(),
-            unicast_hops: self.config.instances.iter().find(|i| i.name == params.name).and_then(|i| i.unicast_ttl).unwrap_or(255),
+            unicast_hops: self.config.instances.iter().find(|i| i.name == params.name).and_then(|i| i.unicast_ttl),
+            ah: key.ah,
         };
         match VrrpSocket::open(options) {
             Ok(s) => {
@@ -833,9 +842,24 @@ impl Daemon {
         };
         let first = self.candidates(&pkt.key, vrid)[0];
         let io = self.io.get_mut(&first)?;
-        if let (Some((key, _)), Some(_)) = (io.ah.as_ref(), datagram.ah()) {
+        if let (Some((key, counter)), Some(ah)) = (io.ah.as_mut(), datagram.ah()) {
             if let Err(e) = datagram.verify_ah(key, io.unicast) {
                 tracing::info!("({}) {e}", io.name);
+                return Some(Event::PacketError { to, kind: PacketErrorKind::AuthFailure });
+            }
+            // keepalived keeps one sequence counter per instance for what it sends and what
+            // it accepts: a peer's advert must carry a number above it, and an accepted one
+            // raises it. Without the raise, a router joining a master that has been sending
+            // for a while would count from 1 and the master would drop it as a replay forever.
+            if ah.sequence > *counter {
+                *counter = ah.sequence;
+            } else {
+                tracing::info!(
+                    "({}) IPSEC-AH : sequence number {} already processed. Packet dropped. Local({})",
+                    io.name,
+                    ah.sequence,
+                    counter
+                );
                 return Some(Event::PacketError { to, kind: PacketErrorKind::AuthFailure });
             }
         }

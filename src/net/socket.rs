@@ -23,6 +23,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
 pub const IPPROTO_VRRP: i32 = 112;
+pub const IPPROTO_AH: i32 = 51;
 pub const VRRP_GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 pub const VRRP_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 /// IPTOS_PREC_INTERNETCONTROL.
@@ -51,9 +52,13 @@ pub struct SocketOptions {
     pub source: Option<IpAddr>,
     /// IP_FREEBIND, so a unicast source can be bound before it exists.
     pub freebind: bool,
-    /// Hop limit of IPv6 unicast adverts (`unicast_ttl`); multicast is always 255. IPv4
-    /// carries its TTL in the caller's header.
-    pub unicast_hops: u8,
+    /// Hop limit of IPv6 unicast adverts (`unicast_ttl`); `None` leaves the kernel's
+    /// default (`hop_limit` sysctl, usually 64), as keepalived does without `unicast_ttl`.
+    /// Multicast is always 255. IPv4 carries its TTL in the caller's header.
+    pub unicast_hops: Option<u8>,
+    /// IPv4 `auth_type AH`: adverts travel as IP protocol 51 (AH, then VRRP), which a
+    /// VRRP-protocol raw socket never receives, so the socket is opened for AH instead.
+    pub ah: bool,
 }
 
 impl SocketOptions {
@@ -73,7 +78,8 @@ impl SocketOptions {
             groups: vec![group],
             source,
             freebind: false,
-            unicast_hops: 255,
+            unicast_hops: None,
+            ah: false,
         }
     }
 }
@@ -195,7 +201,8 @@ impl VrrpSocket {
             Family::Inet => Domain::IPV4,
             Family::Inet6 => Domain::IPV6,
         };
-        let socket = Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))
+        let protocol = if options.ah { IPPROTO_AH } else { IPPROTO_VRRP };
+        let socket = Socket::new(domain, Type::RAW, Some(Protocol::from(protocol)))
             .map_err(io_err(format!("open {what}")))?;
         socket
             .set_nonblocking(true)
@@ -286,9 +293,11 @@ impl VrrpSocket {
         socket
             .set_multicast_hops_v6(255)
             .map_err(io_err(format!("{what}: IPV6_MULTICAST_HOPS")))?;
-        socket
-            .set_unicast_hops_v6(u32::from(options.unicast_hops))
-            .map_err(io_err(format!("{what}: IPV6_UNICAST_HOPS")))?;
+        if let Some(hops) = options.unicast_hops {
+            socket
+                .set_unicast_hops_v6(u32::from(hops))
+                .map_err(io_err(format!("{what}: IPV6_UNICAST_HOPS")))?;
+        }
         socket
             .set_tclass_v6(TRAFFIC_CLASS)
             .map_err(io_err(format!("{what}: IPV6_TCLASS")))?;

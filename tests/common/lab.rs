@@ -18,7 +18,8 @@ pub struct Lab {
     pub dir: PathBuf,
     hosts: Vec<String>,
     switch_ns: Option<String>,
-    daemons: Vec<u32>,
+    /// (host, ifname, segment, switch port) for every connection.
+    ports: Vec<(String, String, String, String)>,
 }
 
 /// Which daemon to run.
@@ -71,7 +72,7 @@ impl Lab {
         let dir = std::env::temp_dir().join(format!("{prefix}-lab"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("lab dir");
-        Lab { prefix, dir, hosts: Vec::new(), switch_ns: None, daemons: Vec::new() }
+        Lab { prefix, dir, hosts: Vec::new(), switch_ns: None, ports: Vec::new() }
     }
 
     pub fn ns(&self, host: &str) -> String {
@@ -111,6 +112,38 @@ impl Lab {
         must(Command::new("ip").args(["link", "add", ifname, "netns", &host_ns, "type", "veth", "peer", "name", &port, "netns", &sw]));
         must(Command::new("ip").args(["-n", &sw, "link", "set", &port, "master", segment, "up"]));
         self.ip(host, &["link", "set", ifname, "up"]);
+        self.ports.push((host.to_string(), ifname.to_string(), segment.to_string(), port));
+    }
+
+    /// The switch namespace, once a host is connected.
+    pub fn switch_namespace(&self) -> Option<&str> {
+        self.switch_ns.as_deref()
+    }
+
+    /// The switch port (in [`Lab::switch_namespace`]) that `host`'s `ifname` plugs into.
+    pub fn port(&self, host: &str, ifname: &str) -> Option<&str> {
+        self.ports.iter().find(|(h, i, _, _)| h == host && i == ifname).map(|(_, _, _, p)| p.as_str())
+    }
+
+    /// Unplug `host`'s `ifname` from its segment: the host keeps carrier (its link stays
+    /// up) but its frames reach nobody, as when a switch drops a port from its VLAN.
+    pub fn cut(&self, host: &str, ifname: &str) {
+        let (sw, port, _) = self.port_of(host, ifname);
+        must(Command::new("ip").args(["-n", &sw, "link", "set", &port, "nomaster"]));
+    }
+
+    /// Plug a [`Lab::cut`] interface back into its segment.
+    pub fn heal(&self, host: &str, ifname: &str) {
+        let (sw, port, segment) = self.port_of(host, ifname);
+        must(Command::new("ip").args(["-n", &sw, "link", "set", &port, "master", &segment]));
+    }
+
+    fn port_of(&self, host: &str, ifname: &str) -> (String, String, String) {
+        let sw = self.switch_ns.clone().expect("no switch yet");
+        match self.ports.iter().find(|(h, i, _, _)| h == host && i == ifname) {
+            Some((_, _, segment, port)) => (sw, port.clone(), segment.clone()),
+            None => panic!("{host} has no {ifname} on a segment"),
+        }
     }
 
     /// Run `ip ARGS` in `host`; panics on failure.
@@ -160,7 +193,6 @@ impl Lab {
         let logf2 = logf.try_clone().expect("log clone");
         cmd.stdout(Stdio::from(logf)).stderr(Stdio::from(logf2)).stdin(Stdio::null());
         let child = cmd.spawn().expect("spawn daemon");
-        self.daemons.push(child.id());
         Daemon { host: host.to_string(), which, log, conf, pid_file, child: Some(child) }
     }
 }
@@ -238,10 +270,8 @@ impl Drop for Daemon {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        for pid in &self.daemons {
-            // SAFETY: plain kill(2); the pid may be gone already.
-            unsafe { libc::kill(*pid as i32, libc::SIGKILL) };
-        }
+        // Only what is still inside the lab's namespaces is killed: the pid of a daemon
+        // that has exited may already belong to an unrelated process.
         for ns in self.hosts.iter().chain(self.switch_ns.iter()) {
             // Processes left inside would keep the namespace's interfaces alive.
             let _ = Command::new("ip").args(["netns", "pids", ns]).output().map(|o| {

@@ -4,6 +4,7 @@
 // Every test binary compiles this module and uses a different part of it.
 #![allow(dead_code)]
 
+pub mod capture;
 pub mod corpus;
 pub mod e2e;
 pub mod kernel_watch;
