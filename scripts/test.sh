@@ -30,4 +30,4 @@ pkill -x keepalived 2>/dev/null || true
 
 export KAD_TEST_REQUIRE_ROOT=1
 cargo build --workspace --all-targets
-cargo test --workspace -- --test-threads="${KAD_TEST_THREADS:-4}"
+cargo test --workspace --no-fail-fast -- --test-threads="${KAD_TEST_THREADS:-4}"
