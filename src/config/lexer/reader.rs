@@ -17,6 +17,7 @@ use crate::config::model::Span;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// Include check bits (keepalived's `include_t`).
 pub(super) const INCLUDE_R: u8 = 0x01;
@@ -37,7 +38,7 @@ const MAX_RECHECKS: usize = 32;
 const MAX_SUBSTITUTIONS: usize = 10_000;
 
 struct Origin {
-    file: Rc<str>,
+    file: Arc<str>,
     line: u32,
     source: String,
 }
@@ -69,7 +70,7 @@ struct ActiveSeq {
 }
 
 struct OpenFile {
-    name: Rc<str>,
+    name: Arc<str>,
     /// Where its relative includes and `${_PWD}` point (keepalived `chdir`s there).
     dir: Option<PathBuf>,
     canonical: Option<PathBuf>,
@@ -174,7 +175,7 @@ impl<'d> Lexer<'d> {
 
     fn report_at(&mut self, class: ErrClass, origin: &Origin, col: u32, width: usize, message: String) {
         let mut d =
-            Diagnostic::new(class, Some(Span { file: origin.file.to_string(), line: origin.line, col }), message);
+            Diagnostic::new(class, Some(Span { file: origin.file.clone(), line: origin.line, col }), message);
         d.source_line = Some(origin.source.clone());
         d.width = width;
         self.diags.push(d);
@@ -503,7 +504,7 @@ impl<'d> Lexer<'d> {
         let at = b[at..].iter().take_while(|c| is_blank(**c)).count() + at;
         let pattern = w.text.as_str()[at..].to_string();
         let site = Site {
-            span: Span { file: w.origin.file.to_string(), line: w.origin.line, col: w.text.col(at) },
+            span: Span { file: w.origin.file.clone(), line: w.origin.line, col: w.text.col(at) },
             source: w.origin.source.clone(),
             width: pattern.chars().count(),
         };
@@ -1013,7 +1014,7 @@ impl<'d> Lexer<'d> {
         w.text.trim_end_blank();
         match w.text.as_str() {
             "{" => {
-                self.open_braces.push(Span { file: w.origin.file.to_string(), line: w.origin.line, col: w.text.col(0) })
+                self.open_braces.push(Span { file: w.origin.file.clone(), line: w.origin.line, col: w.text.col(0) })
             }
             "}" if self.open_braces.pop().is_none() => {
                 self.report_at(
@@ -1036,7 +1037,7 @@ impl<'d> Lexer<'d> {
         let b = w.text.bytes();
         let s = w.text.as_str();
         let mut tokens: Vec<Token> = Vec::new();
-        let span_at = |i: usize| Span { file: w.origin.file.to_string(), line: w.origin.line, col: w.text.col(i) };
+        let span_at = |i: usize| Span { file: w.origin.file.clone(), line: w.origin.line, col: w.text.col(i) };
         let mut i = 0;
         loop {
             while i < b.len() && is_white(b[i]) {

@@ -195,7 +195,7 @@ fn token_columns_point_at_the_source_characters() {
         cols,
         vec![("é".into(), 1, 1), ("x y".into(), 1, 3), ("{".into(), 1, 9), ("z".into(), 1, 10), ("}".into(), 1, 11)]
     );
-    assert_eq!(lines[0].span.file, "/virtual/k.conf");
+    assert_eq!(&*lines[0].span.file, "/virtual/k.conf");
 }
 
 #[test]
