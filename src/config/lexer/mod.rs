@@ -45,6 +45,7 @@ mod tests_support;
 use super::diag::Diagnostics;
 use super::model::Span;
 use std::path::Path;
+use std::rc::Rc;
 
 pub use glob_walk::{MAX_ALTERNATIVES as MAX_BRACE_ALTERNATIVES, MAX_MATCHES as MAX_GLOB_MATCHES};
 pub use physical::MAXBUF;
@@ -94,8 +95,9 @@ pub struct Line {
     /// The line's text after processing, as keepalived would re-tokenise it for script
     /// keywords (which accept single quotes and escapes).
     pub raw: String,
-    /// The original physical source line, for caret diagnostics.
-    pub source: String,
+    /// The original physical source line, for caret diagnostics (shared by the lines a
+    /// physical line is split into).
+    pub source: Rc<str>,
     pub tokens: Vec<Token>,
 }
 

@@ -40,7 +40,8 @@ const MAX_SUBSTITUTIONS: usize = 10_000;
 struct Origin {
     file: Arc<str>,
     line: u32,
-    source: String,
+    /// Shared with every [`Line`] cut from this physical line.
+    source: Rc<str>,
 }
 
 /// A line being processed, with where it came from.
@@ -82,7 +83,7 @@ struct OpenFile {
 #[derive(Clone)]
 struct Site {
     span: Span,
-    source: String,
+    source: Rc<str>,
     width: usize,
 }
 
@@ -123,6 +124,8 @@ pub(super) struct Lexer<'d> {
     /// Shared empty expansion chain for lines read from files.
     no_via: Rc<[String]>,
     files_opened: usize,
+    /// The physical line being read, reused from line to line.
+    line_buf: Vec<u8>,
     pub file_error: bool,
     pub files: Vec<String>,
     pub lines: Vec<Line>,
@@ -164,6 +167,7 @@ impl<'d> Lexer<'d> {
             generated_reported: false,
             no_via: Rc::from(Vec::new()),
             files_opened: 0,
+            line_buf: Vec::new(),
             file_error: false,
             files: Vec::new(),
             lines: Vec::new(),
@@ -176,7 +180,7 @@ impl<'d> Lexer<'d> {
     fn report_at(&mut self, class: ErrClass, origin: &Origin, col: u32, width: usize, message: String) {
         let mut d =
             Diagnostic::new(class, Some(Span { file: origin.file.clone(), line: origin.line, col }), message);
-        d.source_line = Some(origin.source.clone());
+        d.source_line = Some(origin.source.to_string());
         d.width = width;
         self.diags.push(d);
     }
@@ -196,7 +200,7 @@ impl<'d> Lexer<'d> {
     fn report_site(&mut self, class: ErrClass, site: Option<&Site>, message: String) {
         let mut d = Diagnostic::new(class, site.map(|s| s.span.clone()), message);
         if let Some(s) = site {
-            d.source_line = Some(s.source.clone());
+            d.source_line = Some(s.source.to_string());
             d.width = s.width;
         }
         self.diags.push(d);
@@ -340,7 +344,7 @@ impl<'d> Lexer<'d> {
                 self.frames.pop();
                 continue;
             };
-            let read = physical::next_line(file.reader.as_mut());
+            let read = physical::next_line(file.reader.as_mut(), &mut self.line_buf);
             let result = match read {
                 Ok(Some(p)) => {
                     file.line_no = file.line_no.saturating_add(1);
@@ -359,16 +363,10 @@ impl<'d> Lexer<'d> {
             };
             let Some(file) = self.current_file() else { continue };
             let (name, line_no) = (file.name.clone(), file.line_no);
-            let (text, problem) = match p {
-                Physical::Line(bytes) => {
-                    let text =
-                        String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-                    (text, None)
-                }
-                Physical::TooLong => (String::new(), Some("line too long - ignoring")),
-                Physical::EmbeddedNul => {
-                    (String::new(), Some("configuration appears to have embedded NULs - ignoring line"))
-                }
+            let (text, problem): (Rc<str>, _) = match p {
+                Physical::Line => (String::from_utf8_lossy(&self.line_buf).as_ref().into(), None),
+                Physical::TooLong => ("".into(), Some("line too long - ignoring")),
+                Physical::EmbeddedNul => ("".into(), Some("configuration appears to have embedded NULs - ignoring line")),
             };
             let origin = Rc::new(Origin { file: name, line: line_no, source: text });
             if let Some(msg) = problem {
@@ -1072,7 +1070,8 @@ impl<'d> Lexer<'d> {
         if tokens.is_empty() {
             return;
         }
-        let line = Line { span: tokens[0].span.clone(), raw: s.to_string(), source: w.origin.source.clone(), tokens };
+        let line =
+            Line { span: tokens[0].span.clone(), raw: w.text.into_string(), source: w.origin.source.clone(), tokens };
         self.track_global_defs(&line);
         self.lines.push(line);
     }

@@ -125,7 +125,7 @@ fn a_trailing_backslash_outside_a_definition_stays_a_token() {
 fn line_ends_lose_carriage_returns() {
     let (lines, _) = lex("a b\r\nc\r\r\n");
     assert_eq!(words(&lines), w(&[&["a", "b"], &["c"]]));
-    assert_eq!(lines[0].source, "a b\r");
+    assert_eq!(&*lines[0].source, "a b\r");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -181,7 +181,7 @@ fn missing_close_braces_are_counted_at_end_of_input() {
 fn raw_is_the_processed_line_without_brace_and_source_is_the_physical_line() {
     let (lines, _) = lex("$S=/bin/x\n  notify \"$S a\"  'b'  { c } # note\n");
     assert_eq!(lines[0].raw, "notify \"/bin/x a\"  'b'");
-    assert_eq!(lines[0].source, "  notify \"$S a\"  'b'  { c } # note");
+    assert_eq!(&*lines[0].source, "  notify \"$S a\"  'b'  { c } # note");
     assert_eq!(lines[2].raw, "c");
     assert_eq!(lines[2].source, lines[0].source);
 }
@@ -293,7 +293,7 @@ fn a_multiline_definition_expands_to_several_lines() {
 fn expanded_lines_point_at_the_use() {
     let (lines, _) = lex("$ML=a \\\nb\n  $ML\n");
     assert_eq!(lines.iter().map(|l| (l.span.line, l.span.col)).collect::<Vec<_>>(), vec![(3, 3), (3, 3)]);
-    assert_eq!(lines[1].source, "  $ML");
+    assert_eq!(&*lines[1].source, "  $ML");
 }
 
 #[test]

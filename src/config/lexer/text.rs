@@ -61,6 +61,10 @@ impl Text {
         &self.text
     }
 
+    pub fn into_string(self) -> String {
+        self.text
+    }
+
     pub fn bytes(&self) -> &[u8] {
         self.text.as_bytes()
     }

@@ -482,7 +482,7 @@ impl<'a> Parser<'a> {
         let token = tok.and_then(|i| line.tokens.get(i));
         let span = token.map(|t| t.span.clone()).unwrap_or_else(|| line.span.clone());
         let mut d = Diagnostic::new(class, Some(span), message);
-        d.source_line = Some(line.source.clone());
+        d.source_line = Some(line.source.to_string());
         d.width = token.map(|t| t.text.chars().count().max(1)).unwrap_or(1);
         d
     }
