@@ -93,18 +93,19 @@ static INSTANCE_KWS: [Kw; 71] = [
 ];
 
 /// Root handler: `vrrp_instance NAME`.
-pub(crate) fn vrrp_instance(p: &mut Parser<'_>, line: &Line) {
+pub(crate) fn vrrp_instance<'a>(p: &mut Parser<'a>, line: &'a Line) {
     if line.tokens.len() != 2 {
         p.general(line, Some(0), "vrrp_instance must have a name".into());
         p.skip_block();
         return;
     }
-    let name = line.tokens[1].text.clone();
-    if p.raw.instances.iter().any(|d| d.inst.name == name) {
+    if !p.instance_names.insert(&line.tokens[1].text) {
+        let name = &line.tokens[1].text;
         p.general(line, Some(1), format!("vrrp instance {name} already defined"));
         p.skip_block();
         return;
     }
+    let name = line.tokens[1].text.clone();
     let g = &p.raw.global;
     let inst = VrrpInstance {
         name,

@@ -20,7 +20,7 @@ use super::diag::{did_you_mean, Diagnostic, Diagnostics, ErrClass};
 use super::lexer::{Line, Token};
 use super::model::*;
 use super::{IfaceInfo, LoadOptions};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use values::ValueError;
 
@@ -176,6 +176,9 @@ pub(crate) struct Parser<'a> {
     pub default_user: DefaultUser,
     /// The current vrrp_script had a valid `user`.
     pub script_user_set: bool,
+    /// Names of the instances read so far: a duplicate check by scanning the drafts is
+    /// quadratic in the number of instances.
+    pub instance_names: HashSet<&'a str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,6 +207,7 @@ impl<'a> Parser<'a> {
             next_rule_priority_v6: 16384,
             default_user: DefaultUser::Unset,
             script_user_set: false,
+            instance_names: HashSet::new(),
         }
     }
 
