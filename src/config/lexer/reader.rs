@@ -364,7 +364,12 @@ impl<'d> Lexer<'d> {
             let Some(file) = self.current_file() else { continue };
             let (name, line_no) = (file.name.clone(), file.line_no);
             let (text, problem): (Rc<str>, _) = match p {
-                Physical::Line => (String::from_utf8_lossy(&self.line_buf).as_ref().into(), None),
+                // from_utf8_lossy walks the line in chunks even when it is valid: try the
+                // fast check first.
+                Physical::Line => match std::str::from_utf8(&self.line_buf) {
+                    Ok(text) => (text.into(), None),
+                    Err(_) => (String::from_utf8_lossy(&self.line_buf).as_ref().into(), None),
+                },
                 Physical::TooLong => ("".into(), Some("line too long - ignoring")),
                 Physical::EmbeddedNul => ("".into(), Some("configuration appears to have embedded NULs - ignoring line")),
             };
