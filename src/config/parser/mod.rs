@@ -528,14 +528,16 @@ impl<'a> Parser<'a> {
     pub fn decimal(&mut self, line: &Line, i: usize, min: u64, max: u64, digits: u32) -> Result<u64, ()> {
         let text = line.tokens.get(i).map(|t| t.text.as_str()).unwrap_or("");
         let d = values::read_decimal(text, min, max, digits);
-        let unit = 10u64.pow(digits);
-        let expected = format!(
-            "seconds in {}..{} with at most {digits} decimals",
-            values::micros(min * (1_000_000 / unit)).as_secs_f64(),
-            values::micros(max.saturating_mul(1_000_000 / unit)).as_secs_f64()
-        );
-        for e in d.errors {
-            self.number_error(line, i, e, expected.clone());
+        if !d.errors.is_empty() {
+            let unit = 10u64.pow(digits);
+            let expected = format!(
+                "seconds in {}..{} with at most {digits} decimals",
+                values::micros(min * (1_000_000 / unit)).as_secs_f64(),
+                values::micros(max.saturating_mul(1_000_000 / unit)).as_secs_f64()
+            );
+            for e in d.errors {
+                self.number_error(line, i, e, expected.clone());
+            }
         }
         d.value.ok_or(())
     }

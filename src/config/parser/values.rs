@@ -7,7 +7,6 @@
 
 use crate::config::diag::ErrClass;
 use crate::config::model::Prefix;
-use nom::bytes::complete::take_while;
 use nom::character::complete::{char, digit1, hex_digit1, oct_digit0};
 use nom::combinator::{all_consuming, opt};
 use nom::sequence::preceded;
@@ -37,22 +36,28 @@ struct Scanned<'a> {
     rest: &'a str,
 }
 
-fn signed_digits(input: &str) -> IResult<&str, (Option<char>, &str)> {
-    (opt(nom::branch::alt((char('+'), char('-')))), digit1).parse(input)
+/// `s` without the leading white space strtoul skips (every number read goes through
+/// here: a byte test is much cheaper than a search for any of several chars).
+fn skip_white(s: &str) -> &str {
+    let start = s.bytes().position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)).unwrap_or(s.len());
+    &s[start..]
 }
 
 /// Scan like strtoul(s, &end, 10): leading white space, an optional sign, the digits; no
 /// digits at all means nothing was consumed (the whole string is the rest).
 fn scan_decimal(s: &str) -> Scanned<'_> {
-    let trimmed = s.trim_start_matches(WHITE_SPACE);
-    match signed_digits(trimmed) {
-        Ok((rest, (sign, digits))) => Scanned {
-            negative: sign == Some('-'),
-            magnitude: digits.parse::<u128>().ok(),
-            rest,
-        },
-        Err(_) => Scanned { negative: false, magnitude: Some(0), rest: s },
+    let trimmed = skip_white(s);
+    let (negative, unsigned) = match trimmed.as_bytes().first() {
+        Some(b'-') => (true, &trimmed[1..]),
+        Some(b'+') => (false, &trimmed[1..]),
+        _ => (false, trimmed),
+    };
+    let count = unsigned.bytes().take_while(u8::is_ascii_digit).count();
+    if count == 0 {
+        return Scanned { negative: false, magnitude: Some(0), rest: s };
     }
+    let (digits, rest) = unsigned.split_at(count);
+    Scanned { negative, magnitude: digits.parse::<u128>().ok(), rest }
 }
 
 /// keepalived's read_unsigned (base 10): the value or the error it reports.
@@ -68,7 +73,7 @@ pub(crate) fn read_u64(s: &str, min: u64, max: u64) -> Result<u64, ValueError> {
 
 fn read_unsigned_u64(s: &str, min: u64, max: u64, type_max: u64, range_name: &str) -> Result<u64, ValueError> {
     let scanned = scan_decimal(s);
-    if s.trim_start_matches(WHITE_SPACE).starts_with('-') {
+    if skip_white(s).starts_with('-') {
         return Err(ValueError::number(format!("negative number '{s}'")));
     }
     if !scanned.rest.is_empty() {
@@ -211,23 +216,21 @@ pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
     }
 }
 
-/// inet_pton(AF_INET): exactly four decimal parts, each 0..255.
+/// inet_pton(AF_INET): exactly four decimal parts of one to three digits, each 0..255.
 fn parse_ipv4_strict(s: &str) -> Option<Ipv4Addr> {
-    fn octet(i: &str) -> IResult<&str, &str> {
-        take_while(|c: char| c.is_ascii_digit())(i)
-    }
-    fn quad(i: &str) -> IResult<&str, (&str, &str, &str, &str)> {
-        all_consuming((octet, preceded(char('.'), octet), preceded(char('.'), octet), preceded(char('.'), octet)))
-            .parse(i)
-    }
-    let (_, (a, b, c, d)) = quad(s).ok()?;
-    let part = |p: &str| -> Option<u8> {
-        if p.is_empty() || p.len() > 3 {
+    let mut octets = [0u8; 4];
+    let mut parts = s.split('.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 || !part.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        p.parse::<u16>().ok().and_then(|v| u8::try_from(v).ok())
-    };
-    Some(Ipv4Addr::new(part(a)?, part(b)?, part(c)?, part(d)?))
+        *octet = part.bytes().fold(0u16, |v, b| v * 10 + u16::from(b - b'0')).try_into().ok()?;
+    }
+    match parts.next() {
+        Some(_) => None,
+        None => Some(Ipv4Addr::from(octets)),
+    }
 }
 
 /// keepalived's parse_ipaddress: `ADDR[/LEN]`. A bad prefix length is reported and the
