@@ -35,11 +35,20 @@ pub(super) fn next_line(reader: &mut dyn BufRead, kept: &mut Vec<u8>) -> std::io
             break;
         }
         saw_any = true;
-        let (part, found_newline) = match chunk.iter().position(|b| *b == b'\n') {
-            Some(i) => (&chunk[..i], true),
-            None => (chunk, false),
-        };
-        nul |= part.contains(&0);
+        // One pass finds the end of the line and any NUL before it.
+        let mut part = chunk;
+        let mut found_newline = false;
+        for (i, b) in chunk.iter().enumerate() {
+            match b {
+                b'\n' => {
+                    part = &chunk[..i];
+                    found_newline = true;
+                    break;
+                }
+                0 => nul = true,
+                _ => {}
+            }
+        }
         let room = MAXBUF.saturating_sub(kept.len());
         kept.extend_from_slice(&part[..part.len().min(room)]);
         total = total.saturating_add(part.len());

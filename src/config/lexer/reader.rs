@@ -37,6 +37,9 @@ const MAX_RECHECKS: usize = 32;
 /// Substitutions within one round; only reachable by definitions that feed each other.
 const MAX_SUBSTITUTIONS: usize = 10_000;
 
+/// Where a line came from. Held by value: a line's work item is made for every physical
+/// line, and two reference counts are cheaper than an allocation.
+#[derive(Clone)]
 struct Origin {
     file: Arc<str>,
     line: u32,
@@ -48,7 +51,7 @@ struct Origin {
 #[derive(Clone)]
 struct Work {
     text: Text,
-    origin: Rc<Origin>,
+    origin: Origin,
     /// Multi-line definitions whose expansion produced this line.
     via: Rc<[String]>,
 }
@@ -58,7 +61,7 @@ struct Work {
 struct Cursor {
     value: Rc<str>,
     pos: usize,
-    origin: Rc<Origin>,
+    origin: Origin,
     col: u32,
     via: Rc<[String]>,
 }
@@ -66,7 +69,7 @@ struct Cursor {
 struct ActiveSeq {
     iteration: Iteration,
     text: Text,
-    origin: Rc<Origin>,
+    origin: Origin,
     via: Rc<[String]>,
 }
 
@@ -126,6 +129,8 @@ pub(super) struct Lexer<'d> {
     files_opened: usize,
     /// The physical line being read, reused from line to line.
     line_buf: Vec<u8>,
+    /// The tokens of the line being emitted, reused from line to line.
+    token_scratch: Vec<Token>,
     pub file_error: bool,
     pub files: Vec<String>,
     pub lines: Vec<Line>,
@@ -168,6 +173,7 @@ impl<'d> Lexer<'d> {
             no_via: Rc::from(Vec::new()),
             files_opened: 0,
             line_buf: Vec::new(),
+            token_scratch: Vec::new(),
             file_error: false,
             files: Vec::new(),
             lines: Vec::new(),
@@ -337,7 +343,7 @@ impl<'d> Lexer<'d> {
     /// The next physical line of the current file, moving through glob matches and
     /// back up the include stack at end of file. Lines that keepalived ignores (too
     /// long, embedded NUL) are reported and returned empty.
-    fn next_physical(&mut self) -> Option<Rc<Origin>> {
+    fn next_physical(&mut self) -> Option<Origin> {
         loop {
             let frame = self.frames.last_mut()?;
             let Some(file) = frame.current.as_mut() else {
@@ -373,7 +379,7 @@ impl<'d> Lexer<'d> {
                 Physical::TooLong => ("".into(), Some("line too long - ignoring")),
                 Physical::EmbeddedNul => ("".into(), Some("configuration appears to have embedded NULs - ignoring line")),
             };
-            let origin = Rc::new(Origin { file: name, line: line_no, source: text });
+            let origin = Origin { file: name, line: line_no, source: text };
             if let Some(msg) = problem {
                 self.report_at(ErrClass::GeneralError, &origin, 1, 0, msg.to_string());
             }
@@ -549,7 +555,7 @@ impl<'d> Lexer<'d> {
     // ----------------------------------------------------------------------------
     // read_line
 
-    fn count_generated(&mut self, origin: &Rc<Origin>) -> bool {
+    fn count_generated(&mut self, origin: &Origin) -> bool {
         self.generated += 1;
         if self.generated <= MAX_GENERATED_LINES {
             return true;
@@ -776,7 +782,7 @@ impl<'d> Lexer<'d> {
         }
         let msg =
             format!("Definitions keep expanding on line '{}' - recursive definition? Ignoring line", w.text.as_str());
-        self.report_at(ErrClass::GeneralError, &w.origin.clone(), w.text.col(0), 0, msg);
+        self.report_at(ErrClass::GeneralError, &w.origin, w.text.col(0), 0, msg);
         w.text.clear();
     }
 
@@ -869,7 +875,7 @@ impl<'d> Lexer<'d> {
                     continue;
                 }
                 Lookup::BadParams(msg) => {
-                    self.report_at(ErrClass::GeneralError, &w.origin.clone(), w.text.col(pos), 0, msg);
+                    self.report_at(ErrClass::GeneralError, &w.origin, w.text.col(pos), 0, msg);
                     cur = pos + 1;
                     continue;
                 }
@@ -891,7 +897,7 @@ impl<'d> Lexer<'d> {
                     "Parameter substitution on line '{}' would exceed maximum line length - ignoring line",
                     w.text.as_str()
                 );
-                self.report_at(ErrClass::GeneralError, &w.origin.clone(), col, 0, msg);
+                self.report_at(ErrClass::GeneralError, &w.origin, col, 0, msg);
                 return Subst::Dropped;
             }
             let use_end = pos + replaced;
@@ -900,7 +906,7 @@ impl<'d> Lexer<'d> {
             steps += 1;
             if recursive || steps > MAX_SUBSTITUTIONS {
                 let msg = format!("Definition ${} is used within its own value - ignoring line", u.name);
-                self.report_at(ErrClass::GeneralError, &w.origin.clone(), col, u.name.len() + 1, msg);
+                self.report_at(ErrClass::GeneralError, &w.origin, col, u.name.len() + 1, msg);
                 return Subst::Dropped;
             }
             for entry in &mut active {
@@ -947,6 +953,11 @@ impl<'d> Lexer<'d> {
         let mut i = 0;
         while i < w.text.len() {
             let b = w.text.bytes();
+            // Ordinary bytes only move the cursor: jump to the next one that matters.
+            match b[i..].iter().position(|c| matches!(c, b'"' | b'\\' | b'#' | b'!')) {
+                Some(skip) => i += skip,
+                None => break,
+            }
             match b[i] {
                 b'"' => {
                     quote_at = if quote_at.is_some() { None } else { Some(i) };
@@ -975,7 +986,7 @@ impl<'d> Lexer<'d> {
         if let Some(q) = quote_at {
             let msg = format!("Unterminated quote '{}'", w.text.as_str());
             let col = w.text.col(q);
-            self.report_at(ErrClass::GeneralError, &w.origin.clone(), col, 1, msg);
+            self.report_at(ErrClass::GeneralError, &w.origin, col, 1, msg);
         }
         w.text.trim_end_blank();
         if let Some(col) = continuation {
@@ -992,17 +1003,15 @@ impl<'d> Lexer<'d> {
             brace = Some(0);
         } else {
             let mut i = 0;
-            while i < b.len() {
-                match b[i] {
-                    b'{' | b'}' => {
-                        brace = Some(i);
-                        break;
-                    }
-                    b'"' => match b[i + 1..].iter().position(|c| *c == b'"') {
-                        Some(close) => i += close + 2,
-                        None => break,
-                    },
-                    _ => i += 1,
+            while let Some(skip) = b[i..].iter().position(|c| matches!(c, b'{' | b'}' | b'"')) {
+                i += skip;
+                if b[i] != b'"' {
+                    brace = Some(i);
+                    break;
+                }
+                match b[i + 1..].iter().position(|c| *c == b'"') {
+                    Some(close) => i += close + 2,
+                    None => break,
                 }
             }
         }
@@ -1022,7 +1031,7 @@ impl<'d> Lexer<'d> {
             "}" if self.open_braces.pop().is_none() => {
                 self.report_at(
                     ErrClass::UnexpectedEob,
-                    &w.origin.clone(),
+                    &w.origin,
                     w.text.col(0),
                     1,
                     "Extra '}' found".to_string(),
@@ -1039,7 +1048,7 @@ impl<'d> Lexer<'d> {
     fn emit(&mut self, w: Work) {
         let b = w.text.bytes();
         let s = w.text.as_str();
-        let mut tokens: Vec<Token> = Vec::new();
+        let mut tokens = std::mem::take(&mut self.token_scratch);
         let span_at = |i: usize| Span { file: w.origin.file.clone(), line: w.origin.line, col: w.text.col(i) };
         let mut i = 0;
         loop {
@@ -1059,7 +1068,7 @@ impl<'d> Lexer<'d> {
                         let tolerated = tokens.len() > 1 && QUOTED_KEYWORDS.contains(&tokens[0].text.as_str());
                         if !tolerated {
                             let msg = format!("Unmatched quote: '{s}'");
-                            self.report_at(ErrClass::UnmatchedQuote, &w.origin.clone(), w.text.col(i), 1, msg);
+                            self.report_at(ErrClass::UnmatchedQuote, &w.origin, w.text.col(i), 1, msg);
                         }
                         break;
                     }
@@ -1072,11 +1081,12 @@ impl<'d> Lexer<'d> {
                 tokens.push(Token { text: s[start..i].to_string(), span: span_at(start), quoted: false });
             }
         }
-        if tokens.is_empty() {
-            return;
-        }
-        let line =
-            Line { span: tokens[0].span.clone(), raw: w.text.into_string(), source: w.origin.source.clone(), tokens };
+        // Every line is kept until the parser is done: an exact-size token list is about
+        // half the memory of a grown one.
+        let exact: Vec<Token> = tokens.drain(..).collect();
+        self.token_scratch = tokens;
+        let Some(first) = exact.first() else { return };
+        let line = Line { span: first.span.clone(), raw: w.text.into_string(), source: w.origin.source.clone(), tokens: exact };
         self.track_global_defs(&line);
         self.lines.push(line);
     }
