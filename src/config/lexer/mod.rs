@@ -34,6 +34,7 @@ mod physical;
 mod reader;
 mod seq;
 mod text;
+mod word;
 
 #[cfg(test)]
 mod parity;
@@ -50,6 +51,7 @@ use std::rc::Rc;
 pub use glob_walk::{MAX_ALTERNATIVES as MAX_BRACE_ALTERNATIVES, MAX_MATCHES as MAX_GLOB_MATCHES};
 pub use physical::MAXBUF;
 pub use reader::{MAX_FILES, MAX_GENERATED_LINES, MAX_INCLUDE_DEPTH};
+pub use word::Word;
 
 /// Keywords whose arguments keepalived re-reads with the quote- and escape-aware
 /// script splitter (`install_keyword_quoted`): an unmatched `"` after their first
@@ -78,7 +80,7 @@ pub const QUOTED_KEYWORDS: &[&str] = &[
 /// One token of a logical line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
-    pub text: String,
+    pub text: Word,
     /// For a quoted token, the opening quote; for substituted text, the `$` of the use.
     pub span: Span,
     /// The token was written inside double quotes.

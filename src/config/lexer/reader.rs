@@ -11,6 +11,7 @@ use super::glob_walk::{self, Match};
 use super::physical::{self, Physical, MAXBUF};
 use super::seq::{self, Iteration};
 use super::text::{is_blank, is_white, Text};
+use super::word::Words;
 use super::{LexOptions, Line, Token, QUOTED_KEYWORDS};
 use crate::config::diag::{Diagnostic, Diagnostics, ErrClass};
 use crate::config::model::Span;
@@ -131,6 +132,7 @@ pub(super) struct Lexer<'d> {
     line_buf: Vec<u8>,
     /// The tokens of the line being emitted, reused from line to line.
     token_scratch: Vec<Token>,
+    words: Words,
     pub file_error: bool,
     pub files: Vec<String>,
     pub lines: Vec<Line>,
@@ -174,6 +176,7 @@ impl<'d> Lexer<'d> {
             files_opened: 0,
             line_buf: Vec::new(),
             token_scratch: Vec::new(),
+            words: Words::default(),
             file_error: false,
             files: Vec::new(),
             lines: Vec::new(),
@@ -1061,7 +1064,7 @@ impl<'d> Lexer<'d> {
             if b[i] == b'"' {
                 match b[i + 1..].iter().position(|c| *c == b'"') {
                     Some(len) => {
-                        tokens.push(Token { text: s[i + 1..i + 1 + len].to_string(), span: span_at(i), quoted: true });
+                        tokens.push(Token { text: self.words.get(&s[i + 1..i + 1 + len]), span: span_at(i), quoted: true });
                         i += len + 2;
                     }
                     None => {
@@ -1078,7 +1081,7 @@ impl<'d> Lexer<'d> {
                 while i < b.len() && !is_white(b[i]) && b[i] != b'"' {
                     i += 1;
                 }
-                tokens.push(Token { text: s[start..i].to_string(), span: span_at(start), quoted: false });
+                tokens.push(Token { text: self.words.get(&s[start..i]), span: span_at(start), quoted: false });
             }
         }
         // Every line is kept until the parser is done: an exact-size token list is about

@@ -16,7 +16,7 @@ fn lex(text: &str) -> (Vec<Line>, Diagnostics) {
 }
 
 fn words(lines: &[Line]) -> Vec<Vec<String>> {
-    lines.iter().map(|l| l.tokens.iter().map(|t| t.text.clone()).collect()).collect()
+    lines.iter().map(|l| l.tokens.iter().map(|t| t.text.to_string()).collect()).collect()
 }
 
 fn w(lines: &[&[&str]]) -> Vec<Vec<String>> {
@@ -190,7 +190,7 @@ fn raw_is_the_processed_line_without_brace_and_source_is_the_physical_line() {
 fn token_columns_point_at_the_source_characters() {
     let (lines, _) = lex("é\t\"x y\" {z}\n");
     let cols: Vec<(String, u32, u32)> =
-        lines.iter().flat_map(|l| l.tokens.iter().map(|t| (t.text.clone(), t.span.line, t.span.col))).collect();
+        lines.iter().flat_map(|l| l.tokens.iter().map(|t| (t.text.to_string(), t.span.line, t.span.col))).collect();
     assert_eq!(
         cols,
         vec![("é".into(), 1, 1), ("x y".into(), 1, 3), ("{".into(), 1, 9), ("z".into(), 1, 10), ("}".into(), 1, 11)]

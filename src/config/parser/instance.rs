@@ -105,7 +105,7 @@ pub(crate) fn vrrp_instance<'a>(p: &mut Parser<'a>, line: &'a Line) {
         p.skip_block();
         return;
     }
-    let name = line.tokens[1].text.clone();
+    let name = line.tokens[1].text.to_string();
     let g = &p.raw.global;
     let inst = VrrpInstance {
         name,
@@ -229,12 +229,12 @@ fn text(line: &Line, i: usize) -> &str {
 }
 
 fn not_implemented(p: &mut Parser<'_>, line: &Line) {
-    let word = line.tokens[0].text.clone();
+    let word = line.tokens[0].text.to_string();
     p.note(line, format!("'{word}' is accepted for compatibility but not implemented by kad; ignored"));
 }
 
 fn track_unsupported<'a>(p: &mut Parser<'a>, line: &'a Line) {
-    let word = line.tokens[0].text.clone();
+    let word = line.tokens[0].text.to_string();
     p.note(line, format!("'{word}' is not implemented by kad; its entries are ignored"));
     p.value_block(line, |_, _| {});
 }

@@ -424,7 +424,7 @@ impl<'a> Parser<'a> {
     pub fn read_value_block(&mut self, line: &'a Line) -> Vec<(String, Span)> {
         let mut words = Vec::new();
         self.value_block(line, |_, entry| {
-            words.extend(entry.tokens().iter().map(|t| (t.text.clone(), t.span.clone())));
+            words.extend(entry.tokens().iter().map(|t| (t.text.to_string(), t.span.clone())));
         });
         words
     }
@@ -697,7 +697,7 @@ fn script_source(line: &Line) -> std::borrow::Cow<'_, str> {
         return std::borrow::Cow::Borrowed(&line.raw);
     }
     let words: Vec<String> =
-        line.tokens.iter().map(|t| if t.quoted { format!("\"{}\"", t.text) } else { t.text.clone() }).collect();
+        line.tokens.iter().map(|t| if t.quoted { format!("\"{}\"", t.text) } else { t.text.to_string() }).collect();
     std::borrow::Cow::Owned(words.join(" "))
 }
 
