@@ -151,13 +151,17 @@ fn config_test(opts: &Options) -> i32 {
     }
     let path = opts.config_file();
     let loaded = config::load(&path, &load_options(opts));
-    for d in &loaded.diags.list {
-        let _ = writeln!(out, "{}", d.render());
-    }
+    // One write for the whole report, not two per diagnostic on an unbuffered stderr.
+    let report: String = loaded.diags.list.iter().map(|d| d.render() + "\n").collect();
+    let _ = out.write_all(report.as_bytes());
     if opts.dump_conf {
         if let Some(cfg) = &loaded.config {
             print!("{}", config::dump(cfg));
         }
     }
-    loaded.diags.config_test_exit_code()
+    let code = loaded.diags.config_test_exit_code();
+    // The process exits right after a config test: freeing a large model piece by piece
+    // would only delay the exit.
+    std::mem::forget(loaded);
+    code
 }
