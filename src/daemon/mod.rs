@@ -151,9 +151,13 @@ fn config_test(opts: &Options) -> i32 {
     }
     let path = opts.config_file();
     let loaded = config::load(&path, &load_options(opts));
-    // One write for the whole report, not two per diagnostic on an unbuffered stderr.
-    let report: String = loaded.diags.list.iter().map(|d| d.render() + "\n").collect();
-    let _ = out.write_all(report.as_bytes());
+    // stderr is unbuffered: without a buffer each diagnostic costs two writes.
+    let mut report = std::io::BufWriter::with_capacity(64 * 1024, &mut out);
+    for d in &loaded.diags.list {
+        let _ = writeln!(report, "{}", d.render());
+    }
+    let _ = report.flush();
+    drop(report);
     if opts.dump_conf {
         if let Some(cfg) = &loaded.config {
             print!("{}", config::dump(cfg));

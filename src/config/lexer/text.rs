@@ -116,7 +116,7 @@ impl Text {
     pub fn remove(&mut self, range: Range<usize>) {
         if range.start == 0 && range.end <= self.text.len() && self.text.is_char_boundary(range.end) {
             if let Cols::Ascii { offset } = &mut self.cols {
-                self.text.replace_range(..range.end, "");
+                self.text.drain(..range.end);
                 *offset = offset.saturating_add(to_col(range.end));
                 return;
             }
