@@ -33,8 +33,8 @@ mod glob_walk;
 mod physical;
 mod reader;
 mod seq;
+mod shared;
 mod text;
-mod word;
 
 #[cfg(test)]
 mod parity;
@@ -46,12 +46,11 @@ mod tests_support;
 use super::diag::Diagnostics;
 use super::model::Span;
 use std::path::Path;
-use std::rc::Rc;
 
 pub use glob_walk::{MAX_ALTERNATIVES as MAX_BRACE_ALTERNATIVES, MAX_MATCHES as MAX_GLOB_MATCHES};
 pub use physical::MAXBUF;
 pub use reader::{MAX_FILES, MAX_GENERATED_LINES, MAX_INCLUDE_DEPTH};
-pub use word::Word;
+pub use shared::{SharedSlice, SharedStr};
 
 /// Keywords whose arguments keepalived re-reads with the quote- and escape-aware
 /// script splitter (`install_keyword_quoted`): an unmatched `"` after their first
@@ -80,7 +79,7 @@ pub const QUOTED_KEYWORDS: &[&str] = &[
 /// One token of a logical line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
-    pub text: Word,
+    pub text: SharedStr,
     /// For a quoted token, the opening quote; for substituted text, the `$` of the use.
     pub span: Span,
     /// The token was written inside double quotes.
@@ -96,11 +95,10 @@ pub struct Line {
     pub span: Span,
     /// The line's text after processing, as keepalived would re-tokenise it for script
     /// keywords (which accept single quotes and escapes).
-    pub raw: String,
-    /// The original physical source line, for caret diagnostics (shared by the lines a
-    /// physical line is split into).
-    pub source: Rc<str>,
-    pub tokens: Vec<Token>,
+    pub raw: SharedStr,
+    /// The original physical source line, for caret diagnostics.
+    pub source: SharedStr,
+    pub tokens: SharedSlice<Token>,
 }
 
 impl Line {
@@ -149,7 +147,7 @@ pub fn read_config_detailed(path: &Path, opts: &LexOptions, diags: &mut Diagnost
     ConfigRead {
         include_file_error: lexer.file_error,
         files: std::mem::take(&mut lexer.files),
-        lines: std::mem::take(&mut lexer.lines),
+        lines: lexer.take_lines(),
         main_file_unusable: !usable,
     }
 }
@@ -164,5 +162,5 @@ pub fn lex_str(text: &str, file: &str) -> Vec<Line> {
 pub fn lex_str_with(text: &str, file: &str, opts: &LexOptions, diags: &mut Diagnostics) -> Vec<Line> {
     let mut lexer = reader::Lexer::new(opts, diags);
     lexer.read_text(text, file);
-    std::mem::take(&mut lexer.lines)
+    lexer.take_lines()
 }

@@ -10,12 +10,13 @@ use super::defs::{self, Computed, Defs, Lookup, Rng};
 use super::glob_walk::{self, Match};
 use super::physical::{self, Physical, MAXBUF};
 use super::seq::{self, Iteration};
+use super::shared::{SharedSlice, SharedStr};
 use super::text::{is_blank, is_white, Text};
-use super::word::Words;
 use super::{LexOptions, Line, Token, QUOTED_KEYWORDS};
 use crate::config::diag::{Diagnostic, Diagnostics, ErrClass};
 use crate::config::model::Span;
 use std::io::BufRead;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -39,13 +40,13 @@ const MAX_RECHECKS: usize = 32;
 const MAX_SUBSTITUTIONS: usize = 10_000;
 
 /// Where a line came from. Held by value: a line's work item is made for every physical
-/// line, and two reference counts are cheaper than an allocation.
+/// line, and a reference count is cheaper than an allocation.
 #[derive(Clone)]
 struct Origin {
     file: Arc<str>,
     line: u32,
-    /// Shared with every [`Line`] cut from this physical line.
-    source: Rc<str>,
+    /// The physical line, in the read's text buffer.
+    source: Range<usize>,
 }
 
 /// A line being processed, with where it came from.
@@ -87,7 +88,7 @@ struct OpenFile {
 #[derive(Clone)]
 struct Site {
     span: Span,
-    source: Rc<str>,
+    source: String,
     width: usize,
 }
 
@@ -130,12 +131,30 @@ pub(super) struct Lexer<'d> {
     files_opened: usize,
     /// The physical line being read, reused from line to line.
     line_buf: Vec<u8>,
-    /// The tokens of the line being emitted, reused from line to line.
-    token_scratch: Vec<Token>,
-    words: Words,
+    /// A processed line's buffer, free for the next physical line.
+    spare: String,
+    /// Every physical line read, and every line emitted, one after the other: lines and
+    /// tokens are ranges into it until [`Lexer::take_lines`].
+    text: String,
+    tokens: Vec<PendingToken>,
+    lines: Vec<PendingLine>,
     pub file_error: bool,
     pub files: Vec<String>,
-    pub lines: Vec<Line>,
+}
+
+/// A [`Token`] whose text is a range of [`Lexer::text`].
+struct PendingToken {
+    text: Range<usize>,
+    span: Span,
+    quoted: bool,
+}
+
+/// A [`Line`] whose texts are ranges of [`Lexer::text`] and tokens of [`Lexer::tokens`].
+struct PendingLine {
+    span: Span,
+    raw: Range<usize>,
+    source: Range<usize>,
+    tokens: Range<usize>,
 }
 
 /// Where `include_check` applies: inside the block opened after a top-level
@@ -175,11 +194,12 @@ impl<'d> Lexer<'d> {
             no_via: Rc::from(Vec::new()),
             files_opened: 0,
             line_buf: Vec::new(),
-            token_scratch: Vec::new(),
-            words: Words::default(),
+            spare: String::new(),
+            text: String::new(),
+            tokens: Vec::new(),
+            lines: Vec::new(),
             file_error: false,
             files: Vec::new(),
-            lines: Vec::new(),
         }
     }
 
@@ -187,9 +207,8 @@ impl<'d> Lexer<'d> {
     // Diagnostics
 
     fn report_at(&mut self, class: ErrClass, origin: &Origin, col: u32, width: usize, message: String) {
-        let mut d =
-            Diagnostic::new(class, Some(Span { file: origin.file.clone(), line: origin.line, col }), message);
-        d.source_line = Some(origin.source.to_string());
+        let mut d = Diagnostic::new(class, Some(Span { file: origin.file.clone(), line: origin.line, col }), message);
+        d.source_line = Some(self.text.get(origin.source.clone()).unwrap_or_default().to_string());
         d.width = width;
         self.diags.push(d);
     }
@@ -209,7 +228,7 @@ impl<'d> Lexer<'d> {
     fn report_site(&mut self, class: ErrClass, site: Option<&Site>, message: String) {
         let mut d = Diagnostic::new(class, site.map(|s| s.span.clone()), message);
         if let Some(s) = site {
-            d.source_line = Some(s.source.to_string());
+            d.source_line = Some(s.source.clone());
             d.width = s.width;
         }
         self.diags.push(d);
@@ -372,17 +391,21 @@ impl<'d> Lexer<'d> {
             };
             let Some(file) = self.current_file() else { continue };
             let (name, line_no) = (file.name.clone(), file.line_no);
-            let (text, problem): (Rc<str>, _) = match p {
-                // from_utf8_lossy walks the line in chunks even when it is valid: try the
-                // fast check first.
-                Physical::Line => match std::str::from_utf8(&self.line_buf) {
-                    Ok(text) => (text.into(), None),
-                    Err(_) => (String::from_utf8_lossy(&self.line_buf).as_ref().into(), None),
-                },
-                Physical::TooLong => ("".into(), Some("line too long - ignoring")),
-                Physical::EmbeddedNul => ("".into(), Some("configuration appears to have embedded NULs - ignoring line")),
+            let start = self.text.len();
+            let problem = match p {
+                Physical::Line => {
+                    // from_utf8_lossy walks the line in chunks even when it is valid: try
+                    // the fast check first.
+                    match std::str::from_utf8(&self.line_buf) {
+                        Ok(text) => self.text.push_str(text),
+                        Err(_) => self.text.push_str(&String::from_utf8_lossy(&self.line_buf)),
+                    }
+                    None
+                }
+                Physical::TooLong => Some("line too long - ignoring"),
+                Physical::EmbeddedNul => Some("configuration appears to have embedded NULs - ignoring line"),
             };
-            let origin = Origin { file: name, line: line_no, source: text };
+            let origin = Origin { file: name, line: line_no, source: start..self.text.len() };
             if let Some(msg) = problem {
                 self.report_at(ErrClass::GeneralError, &origin, 1, 0, msg.to_string());
             }
@@ -474,7 +497,13 @@ impl<'d> Lexer<'d> {
     }
 
     /// keepalived's `open_and_check_glob` verdict: false if nothing is to be read.
-    fn glob_checks(&mut self, pattern: &str, include_type: u8, o: &glob_walk::GlobOutcome, site: Option<&Site>) -> bool {
+    fn glob_checks(
+        &mut self,
+        pattern: &str,
+        include_type: u8,
+        o: &glob_walk::GlobOutcome,
+        site: Option<&Site>,
+    ) -> bool {
         if o.matches.is_empty() {
             if o.missing {
                 let bit = if glob_walk::has_brace(pattern) { INCLUDE_B } else { INCLUDE_M };
@@ -517,7 +546,7 @@ impl<'d> Lexer<'d> {
         let pattern = w.text.as_str()[at..].to_string();
         let site = Site {
             span: Span { file: w.origin.file.clone(), line: w.origin.line, col: w.text.col(at) },
-            source: w.origin.source.clone(),
+            source: self.text.get(w.origin.source.clone()).unwrap_or_default().to_string(),
             width: pattern.chars().count(),
         };
         self.open_include(&pattern, include_type, site);
@@ -652,14 +681,14 @@ impl<'d> Lexer<'d> {
     fn next_file_line(&mut self) -> Option<Work> {
         loop {
             let origin = self.next_physical()?;
-            let trimmed = origin.source.trim_end_matches(['\n', '\r']);
+            let trimmed = self.text.get(origin.source.clone()).unwrap_or_default().trim_end_matches(['\n', '\r']);
             if trimmed.is_empty() {
                 if let Some(name) = self.collecting.take() {
                     self.end_definition(&name);
                 }
                 continue;
             }
-            let text = Text::from_source(trimmed);
+            let text = Text::from_source(trimmed, std::mem::take(&mut self.spare));
             let mut w = Work { text, origin, via: self.no_via.clone() };
             self.decomment(&mut w);
             if !w.text.is_empty() {
@@ -1028,17 +1057,9 @@ impl<'d> Lexer<'d> {
         }
         w.text.trim_end_blank();
         match w.text.as_str() {
-            "{" => {
-                self.open_braces.push(Span { file: w.origin.file.clone(), line: w.origin.line, col: w.text.col(0) })
-            }
+            "{" => self.open_braces.push(Span { file: w.origin.file.clone(), line: w.origin.line, col: w.text.col(0) }),
             "}" if self.open_braces.pop().is_none() => {
-                self.report_at(
-                    ErrClass::UnexpectedEob,
-                    &w.origin,
-                    w.text.col(0),
-                    1,
-                    "Extra '}' found".to_string(),
-                );
+                self.report_at(ErrClass::UnexpectedEob, &w.origin, w.text.col(0), 1, "Extra '}' found".to_string());
             }
             _ => {}
         }
@@ -1051,7 +1072,9 @@ impl<'d> Lexer<'d> {
     fn emit(&mut self, w: Work) {
         let b = w.text.bytes();
         let s = w.text.as_str();
-        let mut tokens = std::mem::take(&mut self.token_scratch);
+        let raw_start = self.text.len();
+        self.text.push_str(s);
+        let first = self.tokens.len();
         let span_at = |i: usize| Span { file: w.origin.file.clone(), line: w.origin.line, col: w.text.col(i) };
         let mut i = 0;
         loop {
@@ -1064,11 +1087,13 @@ impl<'d> Lexer<'d> {
             if b[i] == b'"' {
                 match b[i + 1..].iter().position(|c| *c == b'"') {
                     Some(len) => {
-                        tokens.push(Token { text: self.words.get(&s[i + 1..i + 1 + len]), span: span_at(i), quoted: true });
+                        let text = raw_start + i + 1..raw_start + i + 1 + len;
+                        self.tokens.push(PendingToken { text, span: span_at(i), quoted: true });
                         i += len + 2;
                     }
                     None => {
-                        let tolerated = tokens.len() > 1 && QUOTED_KEYWORDS.contains(&tokens[0].text.as_str());
+                        let tolerated =
+                            self.tokens.len() - first > 1 && QUOTED_KEYWORDS.contains(&self.token_text(first));
                         if !tolerated {
                             let msg = format!("Unmatched quote: '{s}'");
                             self.report_at(ErrClass::UnmatchedQuote, &w.origin, w.text.col(i), 1, msg);
@@ -1081,45 +1106,78 @@ impl<'d> Lexer<'d> {
                 while i < b.len() && !is_white(b[i]) && b[i] != b'"' {
                     i += 1;
                 }
-                tokens.push(Token { text: self.words.get(&s[start..i]), span: span_at(start), quoted: false });
+                self.tokens.push(PendingToken {
+                    text: raw_start + start..raw_start + i,
+                    span: span_at(start),
+                    quoted: false,
+                });
             }
         }
-        // Every line is kept until the parser is done: an exact-size token list is about
-        // half the memory of a grown one.
-        let exact: Vec<Token> = tokens.drain(..).collect();
-        self.token_scratch = tokens;
-        let Some(first) = exact.first() else { return };
-        let line = Line { span: first.span.clone(), raw: w.text.into_string(), source: w.origin.source.clone(), tokens: exact };
-        self.track_global_defs(&line);
-        self.lines.push(line);
+        let tokens = first..self.tokens.len();
+        if tokens.is_empty() {
+            self.text.truncate(raw_start);
+        } else {
+            let span = self.tokens[first].span.clone();
+            self.track_global_defs(tokens.clone(), &span);
+            let raw = raw_start..self.text.len();
+            self.lines.push(PendingLine { span, raw, source: w.origin.source.clone(), tokens });
+        }
+        self.spare = w.text.into_string();
+    }
+
+    fn token_text(&self, index: usize) -> &str {
+        self.tokens.get(index).and_then(|t| self.text.get(t.text.clone())).unwrap_or_default()
     }
 
     /// Apply `include_check` inside `global_defs`, as keepalived's handler does while
     /// the file is still being read.
-    fn track_global_defs(&mut self, line: &Line) {
-        if line.is_open_brace() {
+    fn track_global_defs(&mut self, tokens: Range<usize>, span: &Span) {
+        let single = |brace: &str| {
+            tokens.len() == 1 && !self.tokens[tokens.start].quoted && self.token_text(tokens.start) == brace
+        };
+        if single("{") {
             if self.global_defs.pending {
                 self.global_defs.depth = Some(self.open_braces.len());
             }
             self.global_defs.pending = false;
             return;
         }
-        if line.is_close_brace() {
+        if single("}") {
             if self.global_defs.depth.is_some_and(|d| self.open_braces.len() < d) {
                 self.global_defs.depth = None;
             }
             return;
         }
-        let first = line.tokens[0].text.as_str();
-        self.global_defs.pending = self.open_braces.is_empty() && first == "global_defs";
-        if first == "include_check" && self.global_defs.depth.is_some() {
-            let words: Vec<&str> = line.tokens[1..].iter().map(|t| t.text.as_str()).collect();
+        let first = self.token_text(tokens.start);
+        let (opens_global_defs, is_include_check) = (first == "global_defs", first == "include_check");
+        self.global_defs.pending = self.open_braces.is_empty() && opens_global_defs;
+        if is_include_check && self.global_defs.depth.is_some() {
+            let words: Vec<&str> = (tokens.start + 1..tokens.end).map(|t| self.token_text(t)).collect();
             let (bits, complaints) = include_check_value(self.include_check, &words);
             self.include_check = bits;
             for c in complaints {
-                self.diags.report(ErrClass::GeneralError, Some(line.span.clone()), c);
+                self.diags.report(ErrClass::GeneralError, Some(span.clone()), c);
             }
         }
+    }
+
+    /// The lines read, now that nothing more will be appended to their buffers.
+    pub fn take_lines(&mut self) -> Vec<Line> {
+        let text: Rc<str> = Rc::from(std::mem::take(&mut self.text));
+        let tokens: Rc<[Token]> = self
+            .tokens
+            .drain(..)
+            .map(|t| Token { text: SharedStr::new(&text, t.text), span: t.span, quoted: t.quoted })
+            .collect();
+        self.lines
+            .drain(..)
+            .map(|l| Line {
+                span: l.span,
+                raw: SharedStr::new(&text, l.raw),
+                source: SharedStr::new(&text, l.source),
+                tokens: SharedSlice::new(&tokens, l.tokens),
+            })
+            .collect()
     }
 }
 
