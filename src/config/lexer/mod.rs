@@ -147,7 +147,7 @@ pub fn read_config_detailed(path: &Path, opts: &LexOptions, diags: &mut Diagnost
     ConfigRead {
         include_file_error: lexer.file_error,
         files: std::mem::take(&mut lexer.files),
-        lines: lexer.take_lines(),
+        lines: lexer.into_lines(),
         main_file_unusable: !usable,
     }
 }
@@ -162,5 +162,5 @@ pub fn lex_str(text: &str, file: &str) -> Vec<Line> {
 pub fn lex_str_with(text: &str, file: &str, opts: &LexOptions, diags: &mut Diagnostics) -> Vec<Line> {
     let mut lexer = reader::Lexer::new(opts, diags);
     lexer.read_text(text, file);
-    lexer.take_lines()
+    lexer.into_lines()
 }

@@ -10,7 +10,7 @@ use super::defs::{self, Computed, Defs, Lookup, Rng};
 use super::glob_walk::{self, Match};
 use super::physical::{self, Physical, MAXBUF};
 use super::seq::{self, Iteration};
-use super::shared::{SharedSlice, SharedStr};
+use super::shared::{Sealed, SharedSlice, SharedStr};
 use super::text::{is_blank, is_white, Text};
 use super::{LexOptions, Line, Token, QUOTED_KEYWORDS};
 use crate::config::diag::{Diagnostic, Diagnostics, ErrClass};
@@ -133,28 +133,16 @@ pub(super) struct Lexer<'d> {
     line_buf: Vec<u8>,
     /// A processed line's buffer, free for the next physical line.
     spare: String,
-    /// Every physical line read, and every line emitted, one after the other: lines and
-    /// tokens are ranges into it until [`Lexer::take_lines`].
+    /// Every physical line read and every line emitted, one after the other, sealed into
+    /// `text_cell` when the read is done: the texts of lines and tokens are views of it.
     text: String,
-    tokens: Vec<PendingToken>,
-    lines: Vec<PendingLine>,
+    text_cell: Sealed<String>,
+    /// Every token, sealed into `token_cell` when the read is done.
+    tokens: Vec<Token>,
+    token_cell: Sealed<Vec<Token>>,
+    lines: Vec<Line>,
     pub file_error: bool,
     pub files: Vec<String>,
-}
-
-/// A [`Token`] whose text is a range of [`Lexer::text`].
-struct PendingToken {
-    text: Range<usize>,
-    span: Span,
-    quoted: bool,
-}
-
-/// A [`Line`] whose texts are ranges of [`Lexer::text`] and tokens of [`Lexer::tokens`].
-struct PendingLine {
-    span: Span,
-    raw: Range<usize>,
-    source: Range<usize>,
-    tokens: Range<usize>,
 }
 
 /// Where `include_check` applies: inside the block opened after a top-level
@@ -196,7 +184,9 @@ impl<'d> Lexer<'d> {
             line_buf: Vec::new(),
             spare: String::new(),
             text: String::new(),
+            text_cell: Sealed::default(),
             tokens: Vec::new(),
+            token_cell: Sealed::default(),
             lines: Vec::new(),
             file_error: false,
             files: Vec::new(),
@@ -320,6 +310,7 @@ impl<'d> Lexer<'d> {
 
     /// Read a string as the main file named `file`.
     pub fn read_text(&mut self, text: &str, file: &str) {
+        self.reserve_for(text.len() as u64);
         let path = Path::new(file);
         self.frames.push(Frame {
             include_type: INCLUDE_R | INCLUDE_M | INCLUDE_W,
@@ -483,6 +474,9 @@ impl<'d> Lexer<'d> {
             };
             self.files_opened += 1;
             self.files.push(name.clone());
+            if let Ok(meta) = file.metadata() {
+                self.reserve_for(meta.len());
+            }
             if let Some(frame) = self.frames.last_mut() {
                 frame.current = Some(OpenFile {
                     name: name.as_str().into(),
@@ -494,6 +488,17 @@ impl<'d> Lexer<'d> {
             }
             return true;
         }
+    }
+
+    /// Room for the lines of a file of `bytes` bytes, their processed copies and their
+    /// tokens, so that the buffers do not copy themselves over and over while they grow
+    /// (room reserved and not used is never touched). Past `RESERVE_LIMIT` they grow.
+    fn reserve_for(&mut self, bytes: u64) {
+        const RESERVE_LIMIT: usize = 16 << 20;
+        let bytes = usize::try_from(bytes).unwrap_or(RESERVE_LIMIT).min(RESERVE_LIMIT);
+        self.text.reserve(2 * bytes);
+        self.tokens.reserve(bytes / 8);
+        self.lines.reserve(bytes / 12);
     }
 
     /// keepalived's `open_and_check_glob` verdict: false if nothing is to be read.
@@ -1088,7 +1093,8 @@ impl<'d> Lexer<'d> {
                 match b[i + 1..].iter().position(|c| *c == b'"') {
                     Some(len) => {
                         let text = raw_start + i + 1..raw_start + i + 1 + len;
-                        self.tokens.push(PendingToken { text, span: span_at(i), quoted: true });
+                        let text = SharedStr::new(&self.text_cell, text);
+                        self.tokens.push(Token { text, span: span_at(i), quoted: true });
                         i += len + 2;
                     }
                     None => {
@@ -1106,11 +1112,8 @@ impl<'d> Lexer<'d> {
                 while i < b.len() && !is_white(b[i]) && b[i] != b'"' {
                     i += 1;
                 }
-                self.tokens.push(PendingToken {
-                    text: raw_start + start..raw_start + i,
-                    span: span_at(start),
-                    quoted: false,
-                });
+                let text = SharedStr::new(&self.text_cell, raw_start + start..raw_start + i);
+                self.tokens.push(Token { text, span: span_at(start), quoted: false });
             }
         }
         let tokens = first..self.tokens.len();
@@ -1119,14 +1122,18 @@ impl<'d> Lexer<'d> {
         } else {
             let span = self.tokens[first].span.clone();
             self.track_global_defs(tokens.clone(), &span);
-            let raw = raw_start..self.text.len();
-            self.lines.push(PendingLine { span, raw, source: w.origin.source.clone(), tokens });
+            self.lines.push(Line {
+                span,
+                raw: SharedStr::new(&self.text_cell, raw_start..self.text.len()),
+                source: SharedStr::new(&self.text_cell, w.origin.source.clone()),
+                tokens: SharedSlice::new(&self.token_cell, tokens),
+            });
         }
         self.spare = w.text.into_string();
     }
 
     fn token_text(&self, index: usize) -> &str {
-        self.tokens.get(index).and_then(|t| self.text.get(t.text.clone())).unwrap_or_default()
+        self.tokens.get(index).and_then(|t| self.text.get(t.text.range())).unwrap_or_default()
     }
 
     /// Apply `include_check` inside `global_defs`, as keepalived's handler does while
@@ -1161,23 +1168,12 @@ impl<'d> Lexer<'d> {
         }
     }
 
-    /// The lines read, now that nothing more will be appended to their buffers.
-    pub fn take_lines(&mut self) -> Vec<Line> {
-        let text: Rc<str> = Rc::from(std::mem::take(&mut self.text));
-        let tokens: Rc<[Token]> = self
-            .tokens
-            .drain(..)
-            .map(|t| Token { text: SharedStr::new(&text, t.text), span: t.span, quoted: t.quoted })
-            .collect();
+    /// The lines read: their buffers are sealed, nothing more is appended to them.
+    pub fn into_lines(self) -> Vec<Line> {
+        // The cells are only ever set here, and the reader is consumed.
+        let _ = self.text_cell.set(self.text);
+        let _ = self.token_cell.set(self.tokens);
         self.lines
-            .drain(..)
-            .map(|l| Line {
-                span: l.span,
-                raw: SharedStr::new(&text, l.raw),
-                source: SharedStr::new(&text, l.source),
-                tokens: SharedSlice::new(&tokens, l.tokens),
-            })
-            .collect()
     }
 }
 

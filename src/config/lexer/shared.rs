@@ -3,27 +3,36 @@
 //! into them. A large configuration then costs a handful of allocations instead of
 //! several per line, both to build and to free.
 
+use std::cell::OnceCell;
 use std::fmt;
 use std::ops::{Deref, Range};
 use std::rc::Rc;
 
+/// A read's text or token buffer. Views are made while the reader still fills the
+/// buffer; it is moved in, without a copy, when the read is done, and views read it from
+/// then on.
+pub(super) type Sealed<T> = Rc<OnceCell<T>>;
+
 /// Part of a read's text. Reads like a `&str` (`as_str`, `==`, deref, display).
 #[derive(Clone)]
 pub struct SharedStr {
-    all: Rc<str>,
+    all: Sealed<String>,
     range: Range<usize>,
 }
 
 impl SharedStr {
-    /// `range` must lie on char boundaries of `all` (the reader only cuts at ASCII bytes
-    /// or at the ends of what it appended); anything else reads as empty.
-    pub(super) fn new(all: &Rc<str>, range: Range<usize>) -> SharedStr {
-        let range = if all.get(range.clone()).is_some() { range } else { 0..0 };
+    /// `range` must lie on char boundaries of the text (the reader only cuts at ASCII
+    /// bytes or at the ends of what it appended); anything else reads as empty.
+    pub(super) fn new(all: &Sealed<String>, range: Range<usize>) -> SharedStr {
         SharedStr { all: all.clone(), range }
     }
 
+    pub(super) fn range(&self) -> Range<usize> {
+        self.range.clone()
+    }
+
     pub fn as_str(&self) -> &str {
-        self.all.get(self.range.clone()).unwrap_or_default()
+        self.all.get().and_then(|all| all.get(self.range.clone())).unwrap_or_default()
     }
 }
 
@@ -36,7 +45,7 @@ impl Deref for SharedStr {
 
 impl From<&str> for SharedStr {
     fn from(text: &str) -> SharedStr {
-        SharedStr::new(&Rc::from(text), 0..text.len())
+        SharedStr::new(&Rc::new(OnceCell::from(text.to_string())), 0..text.len())
     }
 }
 
@@ -74,14 +83,13 @@ impl fmt::Debug for SharedStr {
 
 /// Part of a read's token array. Reads like a slice.
 pub struct SharedSlice<T> {
-    all: Rc<[T]>,
+    all: Sealed<Vec<T>>,
     range: Range<usize>,
 }
 
 impl<T> SharedSlice<T> {
-    /// `range` must lie within `all`; anything else reads as empty.
-    pub(super) fn new(all: &Rc<[T]>, range: Range<usize>) -> SharedSlice<T> {
-        let range = if all.get(range.clone()).is_some() { range } else { 0..0 };
+    /// `range` must lie within the array; anything else reads as empty.
+    pub(super) fn new(all: &Sealed<Vec<T>>, range: Range<usize>) -> SharedSlice<T> {
         SharedSlice { all: all.clone(), range }
     }
 }
@@ -95,7 +103,7 @@ impl<T> Clone for SharedSlice<T> {
 impl<T> Deref for SharedSlice<T> {
     type Target = [T];
     fn deref(&self) -> &[T] {
-        self.all.get(self.range.clone()).unwrap_or_default()
+        self.all.get().and_then(|all| all.get(self.range.clone())).unwrap_or_default()
     }
 }
 
@@ -126,20 +134,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_shared_str_reads_as_its_range() {
-        let all: Rc<str> = Rc::from("dev eth0");
+    fn a_view_reads_as_empty_until_its_buffer_is_sealed() {
+        let all: Sealed<String> = Rc::default();
         let s = SharedStr::new(&all, 4..8);
+        assert_eq!(s.as_str(), "");
+        assert!(all.set("dev eth0".to_string()).is_ok());
         assert!(s == "eth0");
         assert_eq!((s.len(), s.to_string(), format!("{s:?}")), (4, "eth0".to_string(), "\"eth0\"".to_string()));
         assert_eq!(SharedStr::new(&all, 0..3), SharedStr::from("dev"));
     }
 
     #[test]
-    fn ranges_outside_the_text_or_inside_a_character_read_as_empty() {
-        let all: Rc<str> = Rc::from("é");
+    fn ranges_outside_the_buffer_or_inside_a_character_read_as_empty() {
+        let all: Sealed<String> = Rc::new(OnceCell::from("é".to_string()));
         assert_eq!(SharedStr::new(&all, 0..1).as_str(), "");
         assert_eq!(SharedStr::new(&all, 1..9).as_str(), "");
-        let tokens: Rc<[u8]> = Rc::from(vec![1, 2, 3]);
+        let tokens: Sealed<Vec<u8>> = Rc::new(OnceCell::from(vec![1, 2, 3]));
         assert_eq!(&*SharedSlice::new(&tokens, 1..3), &[2, 3]);
         assert!(SharedSlice::new(&tokens, 2..5).is_empty());
     }
