@@ -310,7 +310,6 @@ impl<'d> Lexer<'d> {
 
     /// Read a string as the main file named `file`.
     pub fn read_text(&mut self, text: &str, file: &str) {
-        self.reserve_for(text.len() as u64);
         let path = Path::new(file);
         self.frames.push(Frame {
             include_type: INCLUDE_R | INCLUDE_M | INCLUDE_W,
@@ -474,9 +473,6 @@ impl<'d> Lexer<'d> {
             };
             self.files_opened += 1;
             self.files.push(name.clone());
-            if let Ok(meta) = file.metadata() {
-                self.reserve_for(meta.len());
-            }
             if let Some(frame) = self.frames.last_mut() {
                 frame.current = Some(OpenFile {
                     name: name.as_str().into(),
@@ -488,17 +484,6 @@ impl<'d> Lexer<'d> {
             }
             return true;
         }
-    }
-
-    /// Room for the lines of a file of `bytes` bytes, their processed copies and their
-    /// tokens, so that the buffers do not copy themselves over and over while they grow
-    /// (room reserved and not used is never touched). Past `RESERVE_LIMIT` they grow.
-    fn reserve_for(&mut self, bytes: u64) {
-        const RESERVE_LIMIT: usize = 16 << 20;
-        let bytes = usize::try_from(bytes).unwrap_or(RESERVE_LIMIT).min(RESERVE_LIMIT);
-        self.text.reserve(2 * bytes);
-        self.tokens.reserve(bytes / 8);
-        self.lines.reserve(bytes / 12);
     }
 
     /// keepalived's `open_and_check_glob` verdict: false if nothing is to be read.
