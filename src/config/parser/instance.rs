@@ -698,11 +698,11 @@ fn advert_int(p: &mut Parser<'_>, line: &Line) {
 
 fn vips<'a>(p: &mut Parser<'a>, line: &'a Line) {
     p.value_block(line, |p, e| {
-        let name = iname(p);
         let Some(addr) = parse_address(p, e, false) else { return };
         let fam = Family::of(&addr.prefix.addr);
         let Some(d) = cur(p) else { return };
         if d.family.is_some_and(|f| f != fam) {
+            let name = d.inst.name.clone();
             let a = e.text(0).unwrap_or_default();
             p.entry_error(
                 ErrClass::GeneralError,
