@@ -10,12 +10,14 @@
 
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Where a configuration item came from: used in diagnostics and in the dump.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct Span {
-    pub file: String,
+    /// Shared by every span of the file: a large configuration has one per token.
+    pub file: Arc<str>,
     pub line: u32,
     pub col: u32,
 }

@@ -8,6 +8,7 @@ use super::diag::{Diagnostic, Diagnostics, ErrClass};
 use super::model::*;
 use super::parser::{instance::vmac_draft_mac, AuthType, InstanceDraft, RawConfig, SyncGroupDraft};
 use super::LoadOptions;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -104,11 +105,15 @@ pub(crate) fn complete(raw: RawConfig, opts: &LoadOptions, diags: &mut Diagnosti
         }
     }
 
-    for i in 0..instances.len() {
-        let group = instances[i].inst.sync_group.as_ref().and_then(|n| groups.iter().find(|g| &g.name == n)).cloned();
-        let earlier_vmacs = instances_vmac_names(&instances, i);
-        if !complete_instance(&mut instances[i], group.as_ref(), &global, &earlier_vmacs, &mut rep) {
+    // VMAC names of the instances completed so far, which a generated name must avoid.
+    let mut earlier_vmacs: HashSet<String> = HashSet::new();
+    for d in instances.iter_mut() {
+        let group = d.inst.sync_group.as_ref().and_then(|n| groups.iter().find(|g| &g.name == n)).cloned();
+        if !complete_instance(d, group.as_ref(), &global, &earlier_vmacs, &mut rep) {
             return None;
+        }
+        if let Some(v) = &d.inst.use_vmac {
+            earlier_vmacs.insert(v.ifname.clone());
         }
     }
 
@@ -161,10 +166,6 @@ pub(crate) fn complete(raw: RawConfig, opts: &LoadOptions, diags: &mut Diagnosti
         }
     }
     Some(config)
-}
-
-fn instances_vmac_names(instances: &[InstanceDraft], upto: usize) -> Vec<String> {
-    instances[..upto].iter().filter_map(|d| d.inst.use_vmac.as_ref().map(|v| v.ifname.clone())).collect()
 }
 
 /// keepalived's vrrp_sync_set_group.
@@ -221,7 +222,7 @@ fn complete_instance(
     d: &mut InstanceDraft,
     sync: Option<&SyncGroup>,
     g: &GlobalDefs,
-    earlier_vmacs: &[String],
+    earlier_vmacs: &HashSet<String>,
     rep: &mut Report<'_>,
 ) -> bool {
     let name = d.inst.name.clone();
@@ -683,7 +684,7 @@ fn round_advert_int(adv: Duration, version: u8, name: &str, span: &Span, rep: &m
 
 /// `<prefix>.<vrid>` within IFNAMSIZ, or `<prefix>N.<vrid>` when another instance has the
 /// name (IPv6 tries `<prefix>6.<vrid>` first).
-fn vmac_name(prefix: &str, vrid: u8, family: Family, taken: &[String]) -> String {
+fn vmac_name(prefix: &str, vrid: u8, family: Family, taken: &HashSet<String>) -> String {
     let fit = |num: Option<u16>| {
         let tail = match num {
             Some(n) => format!("{n}.{vrid}"),
@@ -712,13 +713,17 @@ fn vmac_name(prefix: &str, vrid: u8, family: Family, taken: &[String]) -> String
 
 /// keepalived's check_vrid_conflicts: true when the VRRP process must stop.
 fn check_vrid_conflicts(instances: &[InstanceDraft], g: &GlobalDefs, rep: &mut Report<'_>) -> bool {
+    // Only instances of the same family and VRID can conflict: comparing within those
+    // groups keeps keepalived's pairwise order without a quadratic walk over all pairs.
+    let mut same_vrid: HashMap<(Family, u8), Vec<usize>> = HashMap::new();
+    for (i, d) in instances.iter().enumerate() {
+        same_vrid.entry((d.inst.family, d.inst.vrid)).or_default().push(i);
+    }
     let mut had_error = false;
     for (i, a) in instances.iter().enumerate() {
-        for b in &instances[i + 1..] {
+        let later = same_vrid.get(&(a.inst.family, a.inst.vrid)).map_or(&[][..], |g| &g[g.partition_point(|j| *j <= i)..]);
+        for b in later.iter().map(|j| &instances[*j]) {
             let (x, y) = (&a.inst, &b.inst);
-            if x.family != y.family || x.vrid != y.vrid {
-                continue;
-            }
             let ua = !x.unicast_peers.is_empty() && a.unicast_configured;
             let ub = !y.unicast_peers.is_empty() && b.unicast_configured;
             if ua != ub {

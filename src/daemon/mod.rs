@@ -151,13 +151,21 @@ fn config_test(opts: &Options) -> i32 {
     }
     let path = opts.config_file();
     let loaded = config::load(&path, &load_options(opts));
+    // stderr is unbuffered: without a buffer each diagnostic costs two writes.
+    let mut report = std::io::BufWriter::with_capacity(64 * 1024, &mut out);
     for d in &loaded.diags.list {
-        let _ = writeln!(out, "{}", d.render());
+        let _ = writeln!(report, "{}", d.render());
     }
+    let _ = report.flush();
+    drop(report);
     if opts.dump_conf {
         if let Some(cfg) = &loaded.config {
             print!("{}", config::dump(cfg));
         }
     }
-    loaded.diags.config_test_exit_code()
+    let code = loaded.diags.config_test_exit_code();
+    // The process exits right after a config test: freeing a large model piece by piece
+    // would only delay the exit.
+    std::mem::forget(loaded);
+    code
 }

@@ -33,6 +33,7 @@ mod glob_walk;
 mod physical;
 mod reader;
 mod seq;
+mod shared;
 mod text;
 
 #[cfg(test)]
@@ -49,6 +50,7 @@ use std::path::Path;
 pub use glob_walk::{MAX_ALTERNATIVES as MAX_BRACE_ALTERNATIVES, MAX_MATCHES as MAX_GLOB_MATCHES};
 pub use physical::MAXBUF;
 pub use reader::{MAX_FILES, MAX_GENERATED_LINES, MAX_INCLUDE_DEPTH};
+pub use shared::{SharedSlice, SharedStr};
 
 /// Keywords whose arguments keepalived re-reads with the quote- and escape-aware
 /// script splitter (`install_keyword_quoted`): an unmatched `"` after their first
@@ -77,7 +79,7 @@ pub const QUOTED_KEYWORDS: &[&str] = &[
 /// One token of a logical line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
-    pub text: String,
+    pub text: SharedStr,
     /// For a quoted token, the opening quote; for substituted text, the `$` of the use.
     pub span: Span,
     /// The token was written inside double quotes.
@@ -93,10 +95,10 @@ pub struct Line {
     pub span: Span,
     /// The line's text after processing, as keepalived would re-tokenise it for script
     /// keywords (which accept single quotes and escapes).
-    pub raw: String,
+    pub raw: SharedStr,
     /// The original physical source line, for caret diagnostics.
-    pub source: String,
-    pub tokens: Vec<Token>,
+    pub source: SharedStr,
+    pub tokens: SharedSlice<Token>,
 }
 
 impl Line {
@@ -145,7 +147,7 @@ pub fn read_config_detailed(path: &Path, opts: &LexOptions, diags: &mut Diagnost
     ConfigRead {
         include_file_error: lexer.file_error,
         files: std::mem::take(&mut lexer.files),
-        lines: std::mem::take(&mut lexer.lines),
+        lines: lexer.into_lines(),
         main_file_unusable: !usable,
     }
 }
@@ -160,5 +162,5 @@ pub fn lex_str(text: &str, file: &str) -> Vec<Line> {
 pub fn lex_str_with(text: &str, file: &str, opts: &LexOptions, diags: &mut Diagnostics) -> Vec<Line> {
     let mut lexer = reader::Lexer::new(opts, diags);
     lexer.read_text(text, file);
-    std::mem::take(&mut lexer.lines)
+    lexer.into_lines()
 }

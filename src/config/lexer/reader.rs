@@ -10,13 +10,16 @@ use super::defs::{self, Computed, Defs, Lookup, Rng};
 use super::glob_walk::{self, Match};
 use super::physical::{self, Physical, MAXBUF};
 use super::seq::{self, Iteration};
+use super::shared::{Sealed, SharedSlice, SharedStr};
 use super::text::{is_blank, is_white, Text};
 use super::{LexOptions, Line, Token, QUOTED_KEYWORDS};
 use crate::config::diag::{Diagnostic, Diagnostics, ErrClass};
 use crate::config::model::Span;
 use std::io::BufRead;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// Include check bits (keepalived's `include_t`).
 pub(super) const INCLUDE_R: u8 = 0x01;
@@ -36,17 +39,21 @@ const MAX_RECHECKS: usize = 32;
 /// Substitutions within one round; only reachable by definitions that feed each other.
 const MAX_SUBSTITUTIONS: usize = 10_000;
 
+/// Where a line came from. Held by value: a line's work item is made for every physical
+/// line, and a reference count is cheaper than an allocation.
+#[derive(Clone)]
 struct Origin {
-    file: Rc<str>,
+    file: Arc<str>,
     line: u32,
-    source: String,
+    /// The physical line, in the read's text buffer.
+    source: Range<usize>,
 }
 
 /// A line being processed, with where it came from.
 #[derive(Clone)]
 struct Work {
     text: Text,
-    origin: Rc<Origin>,
+    origin: Origin,
     /// Multi-line definitions whose expansion produced this line.
     via: Rc<[String]>,
 }
@@ -56,7 +63,7 @@ struct Work {
 struct Cursor {
     value: Rc<str>,
     pos: usize,
-    origin: Rc<Origin>,
+    origin: Origin,
     col: u32,
     via: Rc<[String]>,
 }
@@ -64,12 +71,12 @@ struct Cursor {
 struct ActiveSeq {
     iteration: Iteration,
     text: Text,
-    origin: Rc<Origin>,
+    origin: Origin,
     via: Rc<[String]>,
 }
 
 struct OpenFile {
-    name: Rc<str>,
+    name: Arc<str>,
     /// Where its relative includes and `${_PWD}` point (keepalived `chdir`s there).
     dir: Option<PathBuf>,
     canonical: Option<PathBuf>,
@@ -122,9 +129,20 @@ pub(super) struct Lexer<'d> {
     /// Shared empty expansion chain for lines read from files.
     no_via: Rc<[String]>,
     files_opened: usize,
+    /// The physical line being read, reused from line to line.
+    line_buf: Vec<u8>,
+    /// A processed line's buffer, free for the next physical line.
+    spare: String,
+    /// Every physical line read and every line emitted, one after the other, sealed into
+    /// `text_cell` when the read is done: the texts of lines and tokens are views of it.
+    text: String,
+    text_cell: Sealed<String>,
+    /// Every token, sealed into `token_cell` when the read is done.
+    tokens: Vec<Token>,
+    token_cell: Sealed<Vec<Token>>,
+    lines: Vec<Line>,
     pub file_error: bool,
     pub files: Vec<String>,
-    pub lines: Vec<Line>,
 }
 
 /// Where `include_check` applies: inside the block opened after a top-level
@@ -163,9 +181,15 @@ impl<'d> Lexer<'d> {
             generated_reported: false,
             no_via: Rc::from(Vec::new()),
             files_opened: 0,
+            line_buf: Vec::new(),
+            spare: String::new(),
+            text: String::new(),
+            text_cell: Sealed::default(),
+            tokens: Vec::new(),
+            token_cell: Sealed::default(),
+            lines: Vec::new(),
             file_error: false,
             files: Vec::new(),
-            lines: Vec::new(),
         }
     }
 
@@ -173,9 +197,8 @@ impl<'d> Lexer<'d> {
     // Diagnostics
 
     fn report_at(&mut self, class: ErrClass, origin: &Origin, col: u32, width: usize, message: String) {
-        let mut d =
-            Diagnostic::new(class, Some(Span { file: origin.file.to_string(), line: origin.line, col }), message);
-        d.source_line = Some(origin.source.clone());
+        let mut d = Diagnostic::new(class, Some(Span { file: origin.file.clone(), line: origin.line, col }), message);
+        d.source_line = Some(self.text.get(origin.source.clone()).unwrap_or_default().to_string());
         d.width = width;
         self.diags.push(d);
     }
@@ -332,14 +355,14 @@ impl<'d> Lexer<'d> {
     /// The next physical line of the current file, moving through glob matches and
     /// back up the include stack at end of file. Lines that keepalived ignores (too
     /// long, embedded NUL) are reported and returned empty.
-    fn next_physical(&mut self) -> Option<Rc<Origin>> {
+    fn next_physical(&mut self) -> Option<Origin> {
         loop {
             let frame = self.frames.last_mut()?;
             let Some(file) = frame.current.as_mut() else {
                 self.frames.pop();
                 continue;
             };
-            let read = physical::next_line(file.reader.as_mut());
+            let read = physical::next_line(file.reader.as_mut(), &mut self.line_buf);
             let result = match read {
                 Ok(Some(p)) => {
                     file.line_no = file.line_no.saturating_add(1);
@@ -358,18 +381,21 @@ impl<'d> Lexer<'d> {
             };
             let Some(file) = self.current_file() else { continue };
             let (name, line_no) = (file.name.clone(), file.line_no);
-            let (text, problem) = match p {
-                Physical::Line(bytes) => {
-                    let text =
-                        String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-                    (text, None)
+            let start = self.text.len();
+            let problem = match p {
+                Physical::Line => {
+                    // from_utf8_lossy walks the line in chunks even when it is valid: try
+                    // the fast check first.
+                    match std::str::from_utf8(&self.line_buf) {
+                        Ok(text) => self.text.push_str(text),
+                        Err(_) => self.text.push_str(&String::from_utf8_lossy(&self.line_buf)),
+                    }
+                    None
                 }
-                Physical::TooLong => (String::new(), Some("line too long - ignoring")),
-                Physical::EmbeddedNul => {
-                    (String::new(), Some("configuration appears to have embedded NULs - ignoring line"))
-                }
+                Physical::TooLong => Some("line too long - ignoring"),
+                Physical::EmbeddedNul => Some("configuration appears to have embedded NULs - ignoring line"),
             };
-            let origin = Rc::new(Origin { file: name, line: line_no, source: text });
+            let origin = Origin { file: name, line: line_no, source: start..self.text.len() };
             if let Some(msg) = problem {
                 self.report_at(ErrClass::GeneralError, &origin, 1, 0, msg.to_string());
             }
@@ -461,7 +487,13 @@ impl<'d> Lexer<'d> {
     }
 
     /// keepalived's `open_and_check_glob` verdict: false if nothing is to be read.
-    fn glob_checks(&mut self, pattern: &str, include_type: u8, o: &glob_walk::GlobOutcome, site: Option<&Site>) -> bool {
+    fn glob_checks(
+        &mut self,
+        pattern: &str,
+        include_type: u8,
+        o: &glob_walk::GlobOutcome,
+        site: Option<&Site>,
+    ) -> bool {
         if o.matches.is_empty() {
             if o.missing {
                 let bit = if glob_walk::has_brace(pattern) { INCLUDE_B } else { INCLUDE_M };
@@ -503,8 +535,8 @@ impl<'d> Lexer<'d> {
         let at = b[at..].iter().take_while(|c| is_blank(**c)).count() + at;
         let pattern = w.text.as_str()[at..].to_string();
         let site = Site {
-            span: Span { file: w.origin.file.to_string(), line: w.origin.line, col: w.text.col(at) },
-            source: w.origin.source.clone(),
+            span: Span { file: w.origin.file.clone(), line: w.origin.line, col: w.text.col(at) },
+            source: self.text.get(w.origin.source.clone()).unwrap_or_default().to_string(),
             width: pattern.chars().count(),
         };
         self.open_include(&pattern, include_type, site);
@@ -545,7 +577,7 @@ impl<'d> Lexer<'d> {
     // ----------------------------------------------------------------------------
     // read_line
 
-    fn count_generated(&mut self, origin: &Rc<Origin>) -> bool {
+    fn count_generated(&mut self, origin: &Origin) -> bool {
         self.generated += 1;
         if self.generated <= MAX_GENERATED_LINES {
             return true;
@@ -639,14 +671,14 @@ impl<'d> Lexer<'d> {
     fn next_file_line(&mut self) -> Option<Work> {
         loop {
             let origin = self.next_physical()?;
-            let trimmed = origin.source.trim_end_matches(['\n', '\r']);
+            let trimmed = self.text.get(origin.source.clone()).unwrap_or_default().trim_end_matches(['\n', '\r']);
             if trimmed.is_empty() {
                 if let Some(name) = self.collecting.take() {
                     self.end_definition(&name);
                 }
                 continue;
             }
-            let text = Text::from_source(trimmed);
+            let text = Text::from_source(trimmed, std::mem::take(&mut self.spare));
             let mut w = Work { text, origin, via: self.no_via.clone() };
             self.decomment(&mut w);
             if !w.text.is_empty() {
@@ -772,7 +804,7 @@ impl<'d> Lexer<'d> {
         }
         let msg =
             format!("Definitions keep expanding on line '{}' - recursive definition? Ignoring line", w.text.as_str());
-        self.report_at(ErrClass::GeneralError, &w.origin.clone(), w.text.col(0), 0, msg);
+        self.report_at(ErrClass::GeneralError, &w.origin, w.text.col(0), 0, msg);
         w.text.clear();
     }
 
@@ -865,7 +897,7 @@ impl<'d> Lexer<'d> {
                     continue;
                 }
                 Lookup::BadParams(msg) => {
-                    self.report_at(ErrClass::GeneralError, &w.origin.clone(), w.text.col(pos), 0, msg);
+                    self.report_at(ErrClass::GeneralError, &w.origin, w.text.col(pos), 0, msg);
                     cur = pos + 1;
                     continue;
                 }
@@ -887,7 +919,7 @@ impl<'d> Lexer<'d> {
                     "Parameter substitution on line '{}' would exceed maximum line length - ignoring line",
                     w.text.as_str()
                 );
-                self.report_at(ErrClass::GeneralError, &w.origin.clone(), col, 0, msg);
+                self.report_at(ErrClass::GeneralError, &w.origin, col, 0, msg);
                 return Subst::Dropped;
             }
             let use_end = pos + replaced;
@@ -896,7 +928,7 @@ impl<'d> Lexer<'d> {
             steps += 1;
             if recursive || steps > MAX_SUBSTITUTIONS {
                 let msg = format!("Definition ${} is used within its own value - ignoring line", u.name);
-                self.report_at(ErrClass::GeneralError, &w.origin.clone(), col, u.name.len() + 1, msg);
+                self.report_at(ErrClass::GeneralError, &w.origin, col, u.name.len() + 1, msg);
                 return Subst::Dropped;
             }
             for entry in &mut active {
@@ -943,6 +975,11 @@ impl<'d> Lexer<'d> {
         let mut i = 0;
         while i < w.text.len() {
             let b = w.text.bytes();
+            // Ordinary bytes only move the cursor: jump to the next one that matters.
+            match b[i..].iter().position(|c| matches!(c, b'"' | b'\\' | b'#' | b'!')) {
+                Some(skip) => i += skip,
+                None => break,
+            }
             match b[i] {
                 b'"' => {
                     quote_at = if quote_at.is_some() { None } else { Some(i) };
@@ -971,7 +1008,7 @@ impl<'d> Lexer<'d> {
         if let Some(q) = quote_at {
             let msg = format!("Unterminated quote '{}'", w.text.as_str());
             let col = w.text.col(q);
-            self.report_at(ErrClass::GeneralError, &w.origin.clone(), col, 1, msg);
+            self.report_at(ErrClass::GeneralError, &w.origin, col, 1, msg);
         }
         w.text.trim_end_blank();
         if let Some(col) = continuation {
@@ -988,17 +1025,15 @@ impl<'d> Lexer<'d> {
             brace = Some(0);
         } else {
             let mut i = 0;
-            while i < b.len() {
-                match b[i] {
-                    b'{' | b'}' => {
-                        brace = Some(i);
-                        break;
-                    }
-                    b'"' => match b[i + 1..].iter().position(|c| *c == b'"') {
-                        Some(close) => i += close + 2,
-                        None => break,
-                    },
-                    _ => i += 1,
+            while let Some(skip) = b[i..].iter().position(|c| matches!(c, b'{' | b'}' | b'"')) {
+                i += skip;
+                if b[i] != b'"' {
+                    brace = Some(i);
+                    break;
+                }
+                match b[i + 1..].iter().position(|c| *c == b'"') {
+                    Some(close) => i += close + 2,
+                    None => break,
                 }
             }
         }
@@ -1012,17 +1047,9 @@ impl<'d> Lexer<'d> {
         }
         w.text.trim_end_blank();
         match w.text.as_str() {
-            "{" => {
-                self.open_braces.push(Span { file: w.origin.file.to_string(), line: w.origin.line, col: w.text.col(0) })
-            }
+            "{" => self.open_braces.push(Span { file: w.origin.file.clone(), line: w.origin.line, col: w.text.col(0) }),
             "}" if self.open_braces.pop().is_none() => {
-                self.report_at(
-                    ErrClass::UnexpectedEob,
-                    &w.origin.clone(),
-                    w.text.col(0),
-                    1,
-                    "Extra '}' found".to_string(),
-                );
+                self.report_at(ErrClass::UnexpectedEob, &w.origin, w.text.col(0), 1, "Extra '}' found".to_string());
             }
             _ => {}
         }
@@ -1035,8 +1062,10 @@ impl<'d> Lexer<'d> {
     fn emit(&mut self, w: Work) {
         let b = w.text.bytes();
         let s = w.text.as_str();
-        let mut tokens: Vec<Token> = Vec::new();
-        let span_at = |i: usize| Span { file: w.origin.file.to_string(), line: w.origin.line, col: w.text.col(i) };
+        let raw_start = self.text.len();
+        self.text.push_str(s);
+        let first = self.tokens.len();
+        let span_at = |i: usize| Span { file: w.origin.file.clone(), line: w.origin.line, col: w.text.col(i) };
         let mut i = 0;
         loop {
             while i < b.len() && is_white(b[i]) {
@@ -1048,14 +1077,17 @@ impl<'d> Lexer<'d> {
             if b[i] == b'"' {
                 match b[i + 1..].iter().position(|c| *c == b'"') {
                     Some(len) => {
-                        tokens.push(Token { text: s[i + 1..i + 1 + len].to_string(), span: span_at(i), quoted: true });
+                        let text = raw_start + i + 1..raw_start + i + 1 + len;
+                        let text = SharedStr::new(&self.text_cell, text);
+                        self.tokens.push(Token { text, span: span_at(i), quoted: true });
                         i += len + 2;
                     }
                     None => {
-                        let tolerated = tokens.len() > 1 && QUOTED_KEYWORDS.contains(&tokens[0].text.as_str());
+                        let tolerated =
+                            self.tokens.len() - first > 1 && QUOTED_KEYWORDS.contains(&self.token_text(first));
                         if !tolerated {
                             let msg = format!("Unmatched quote: '{s}'");
-                            self.report_at(ErrClass::UnmatchedQuote, &w.origin.clone(), w.text.col(i), 1, msg);
+                            self.report_at(ErrClass::UnmatchedQuote, &w.origin, w.text.col(i), 1, msg);
                         }
                         break;
                     }
@@ -1065,43 +1097,68 @@ impl<'d> Lexer<'d> {
                 while i < b.len() && !is_white(b[i]) && b[i] != b'"' {
                     i += 1;
                 }
-                tokens.push(Token { text: s[start..i].to_string(), span: span_at(start), quoted: false });
+                let text = SharedStr::new(&self.text_cell, raw_start + start..raw_start + i);
+                self.tokens.push(Token { text, span: span_at(start), quoted: false });
             }
         }
+        let tokens = first..self.tokens.len();
         if tokens.is_empty() {
-            return;
+            self.text.truncate(raw_start);
+        } else {
+            let span = self.tokens[first].span.clone();
+            self.track_global_defs(tokens.clone(), &span);
+            self.lines.push(Line {
+                span,
+                raw: SharedStr::new(&self.text_cell, raw_start..self.text.len()),
+                source: SharedStr::new(&self.text_cell, w.origin.source.clone()),
+                tokens: SharedSlice::new(&self.token_cell, tokens),
+            });
         }
-        let line = Line { span: tokens[0].span.clone(), raw: s.to_string(), source: w.origin.source.clone(), tokens };
-        self.track_global_defs(&line);
-        self.lines.push(line);
+        self.spare = w.text.into_string();
+    }
+
+    fn token_text(&self, index: usize) -> &str {
+        self.tokens.get(index).and_then(|t| self.text.get(t.text.range())).unwrap_or_default()
     }
 
     /// Apply `include_check` inside `global_defs`, as keepalived's handler does while
     /// the file is still being read.
-    fn track_global_defs(&mut self, line: &Line) {
-        if line.is_open_brace() {
+    fn track_global_defs(&mut self, tokens: Range<usize>, span: &Span) {
+        let single = |brace: &str| {
+            tokens.len() == 1 && !self.tokens[tokens.start].quoted && self.token_text(tokens.start) == brace
+        };
+        if single("{") {
             if self.global_defs.pending {
                 self.global_defs.depth = Some(self.open_braces.len());
             }
             self.global_defs.pending = false;
             return;
         }
-        if line.is_close_brace() {
+        if single("}") {
             if self.global_defs.depth.is_some_and(|d| self.open_braces.len() < d) {
                 self.global_defs.depth = None;
             }
             return;
         }
-        let first = line.tokens[0].text.as_str();
-        self.global_defs.pending = self.open_braces.is_empty() && first == "global_defs";
-        if first == "include_check" && self.global_defs.depth.is_some() {
-            let words: Vec<&str> = line.tokens[1..].iter().map(|t| t.text.as_str()).collect();
+        let first = self.token_text(tokens.start);
+        let (opens_global_defs, is_include_check) = (first == "global_defs", first == "include_check");
+        self.global_defs.pending = self.open_braces.is_empty() && opens_global_defs;
+        if is_include_check && self.global_defs.depth.is_some() {
+            let words: Vec<&str> = (tokens.start + 1..tokens.end).map(|t| self.token_text(t)).collect();
             let (bits, complaints) = include_check_value(self.include_check, &words);
             self.include_check = bits;
             for c in complaints {
-                self.diags.report(ErrClass::GeneralError, Some(line.span.clone()), c);
+                self.diags.report(ErrClass::GeneralError, Some(span.clone()), c);
             }
         }
+    }
+
+    /// The lines read: their buffers are sealed, nothing more is appended to them.
+    pub fn into_lines(self) -> Vec<Line> {
+        // The cells are only ever set here, and the reader is consumed.
+        let _ = self.text_cell.set(self.text);
+        let _ = self.token_cell.set(self.tokens);
+        self.lines
     }
 }
 

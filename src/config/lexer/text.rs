@@ -40,16 +40,19 @@ pub(super) fn is_white(b: u8) -> bool {
 }
 
 impl Text {
-    /// A physical line: columns count characters, starting at 1.
-    pub fn from_source(line: &str) -> Text {
+    /// A physical line, copied into `buf` (a spare buffer to reuse, or a new one):
+    /// columns count characters, starting at 1.
+    pub fn from_source(line: &str, mut buf: String) -> Text {
+        buf.clear();
+        buf.push_str(line);
         if line.is_ascii() {
-            return Text { text: line.to_string(), cols: Cols::Ascii { offset: 0 } };
+            return Text { text: buf, cols: Cols::Ascii { offset: 0 } };
         }
         let mut cols = Vec::with_capacity(line.len());
         for (n, c) in line.chars().enumerate() {
             cols.extend(std::iter::repeat_n(to_col(n + 1), c.len_utf8()));
         }
-        Text { text: line.to_string(), cols: Cols::Map(cols) }
+        Text { text: buf, cols: Cols::Map(cols) }
     }
 
     /// Text that all comes from one place (a substitution, a generated line).
@@ -59,6 +62,10 @@ impl Text {
 
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    pub fn into_string(self) -> String {
+        self.text
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -112,7 +119,7 @@ impl Text {
     pub fn remove(&mut self, range: Range<usize>) {
         if range.start == 0 && range.end <= self.text.len() && self.text.is_char_boundary(range.end) {
             if let Cols::Ascii { offset } = &mut self.cols {
-                self.text.replace_range(..range.end, "");
+                self.text.drain(..range.end);
                 *offset = offset.saturating_add(to_col(range.end));
                 return;
             }
@@ -185,7 +192,7 @@ mod tests {
 
     #[test]
     fn columns_count_characters_not_bytes() {
-        let t = Text::from_source("é x");
+        let t = Text::from_source("é x", String::new());
         assert_eq!(t.col(0), 1);
         assert_eq!(t.col(1), 1);
         assert_eq!(t.col(2), 2);
@@ -195,7 +202,7 @@ mod tests {
 
     #[test]
     fn replaced_text_takes_the_column_it_was_given() {
-        let mut t = Text::from_source("a $X b");
+        let mut t = Text::from_source("a $X b", String::new());
         t.replace(2..4, "hello", 3);
         assert_eq!(t.as_str(), "a hello b");
         assert_eq!(t.col(2), 3);
@@ -205,7 +212,7 @@ mod tests {
 
     #[test]
     fn cuts_inside_a_character_are_refused_not_panicking() {
-        let mut t = Text::from_source("éé");
+        let mut t = Text::from_source("éé", String::new());
         t.truncate(1);
         assert_eq!(t.as_str(), "éé");
         assert!(t.split_off(3).is_empty());
@@ -215,7 +222,7 @@ mod tests {
 
     #[test]
     fn ascii_lines_keep_their_columns_through_trims_cuts_and_edits() {
-        let mut t = Text::from_source("  ab {cd} \\#e");
+        let mut t = Text::from_source("  ab {cd} \\#e", String::new());
         t.trim_start_blank();
         assert_eq!((t.col(0), t.col(3)), (3, 6));
         let mut tail = t.split_off(3);
@@ -231,7 +238,7 @@ mod tests {
 
     #[test]
     fn trimming_only_removes_spaces_and_tabs() {
-        let mut t = Text::from_source(" \t\x0bx \t");
+        let mut t = Text::from_source(" \t\x0bx \t", String::new());
         t.trim_start_blank();
         t.trim_end_blank();
         assert_eq!(t.as_str(), "\x0bx");

@@ -43,14 +43,14 @@ pub(crate) static ROOT_KWS: [Kw; 25] = [
 
 /// Root keywords that concern the whole keepalived process rather than VRRP.
 fn root_misc(p: &mut Parser<'_>, line: &Line) {
-    let kw = line.tokens[0].text.clone();
+    let kw = line.tokens[0].text.to_string();
     let needs_name = matches!(kw.as_str(), "net_namespace" | "instance");
     if needs_name && line.tokens.len() < 2 {
         p.general(line, Some(0), format!("{kw} name missing - ignoring"));
         return;
     }
     if kw == "child_wait_time" && p.unsigned(line, 1, 0, u32::MAX).is_err() {
-        let v = line.tokens[1].text.clone();
+        let v = line.tokens[1].text.to_string();
         p.general(line, Some(1), format!("Invalid child_wait_time {v}"));
         return;
     }
@@ -104,7 +104,7 @@ fn sync_group(p: &mut Parser<'_>, line: &Line) {
         p.skip_block();
         return;
     }
-    let name = line.tokens[1].text.clone();
+    let name = line.tokens[1].text.to_string();
     if p.raw.sync_groups.iter().any(|g| g.group.name == name) {
         p.general(line, Some(1), format!("vrrp sync group {name} already defined"));
         p.skip_block();
@@ -189,7 +189,7 @@ fn sg_track_file<'a>(p: &mut Parser<'a>, line: &'a Line) {
 }
 
 fn sg_track_unsupported<'a>(p: &mut Parser<'a>, line: &'a Line) {
-    let word = line.tokens[0].text.clone();
+    let word = line.tokens[0].text.to_string();
     p.note(line, format!("'{word}' is not implemented by kad; its entries are ignored"));
     p.value_block(line, |_, _| {});
 }
@@ -442,7 +442,7 @@ static SCRIPT_KWS: [Kw; 8] = [
 fn vrrp_script(p: &mut Parser<'_>, line: &Line) {
     p.raw.scripts.push(ScriptDraft {
         script: VrrpScript {
-            name: line.tokens[1].text.clone(),
+            name: line.tokens[1].text.to_string(),
             span: line.span.clone(),
             script: ScriptCommand::default(),
             interval: Duration::from_secs(1),
@@ -576,7 +576,7 @@ fn vs_fall(p: &mut Parser<'_>, line: &Line) {
 
 fn vs_user(p: &mut Parser<'_>, line: &Line) {
     let user = text(line, 1).to_string();
-    let group = line.tokens.get(2).map(|t| t.text.clone());
+    let group = line.tokens.get(2).map(|t| t.text.to_string());
     let ok = user_exists(&user) && group.as_deref().is_none_or(group_exists);
     let Some(s) = vs(p) else { return };
     s.script.script.user = Some(user);
@@ -631,7 +631,7 @@ static TRACK_FILE_KWS: [Kw; 3] = [
 fn track_file(p: &mut Parser<'_>, line: &Line) {
     p.cur_track_file = Some(TrackFileDraft {
         def: TrackFileDef {
-            name: line.tokens[1].text.clone(),
+            name: line.tokens[1].text.to_string(),
             span: line.span.clone(),
             file: String::new(),
             weight: 1,
@@ -649,7 +649,7 @@ fn vrrp_track_file(p: &mut Parser<'_>, line: &Line) {
 }
 
 fn tf_file(p: &mut Parser<'_>, line: &Line) {
-    let Some(path) = line.tokens.get(1).map(|t| t.text.clone()) else {
+    let Some(path) = line.tokens.get(1).map(|t| t.text.to_string()) else {
         p.general(line, Some(0), "track file file name missing".into());
         return;
     };
@@ -884,7 +884,7 @@ fn track_group(p: &mut Parser<'_>, line: &Line) {
         p.skip_block();
         return;
     }
-    let name = line.tokens[1].text.clone();
+    let name = line.tokens[1].text.to_string();
     if p.raw.track_groups.iter().any(|(g, _)| g.name == name) {
         p.general(line, Some(1), format!("track_group {name} already defined"));
         p.skip_block();

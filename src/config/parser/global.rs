@@ -537,7 +537,7 @@ fn garp_extra_if(p: &mut Parser<'_>, line: &Line) {
             match p.unsigned(line, i, 1, 86400) {
                 Ok(v) => delay = v,
                 Err(()) => {
-                    let v = line.tokens[i].text.clone();
+                    let v = line.tokens[i].text.to_string();
                     p.general(line, Some(i), format!("{kw} '{v}' invalid - ignoring"));
                     return;
                 }
@@ -743,7 +743,7 @@ fn umask(p: &mut Parser<'_>, line: &Line) {
                     rest = r;
                     continue;
                 }
-                let w = line.tokens[i].text.clone();
+                let w = line.tokens[i].text.to_string();
                 p.general(line, Some(i), format!("Invalid umask syntax {w}"));
                 return;
             }

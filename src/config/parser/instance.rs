@@ -93,18 +93,19 @@ static INSTANCE_KWS: [Kw; 71] = [
 ];
 
 /// Root handler: `vrrp_instance NAME`.
-pub(crate) fn vrrp_instance(p: &mut Parser<'_>, line: &Line) {
+pub(crate) fn vrrp_instance<'a>(p: &mut Parser<'a>, line: &'a Line) {
     if line.tokens.len() != 2 {
         p.general(line, Some(0), "vrrp_instance must have a name".into());
         p.skip_block();
         return;
     }
-    let name = line.tokens[1].text.clone();
-    if p.raw.instances.iter().any(|d| d.inst.name == name) {
+    if !p.instance_names.insert(&line.tokens[1].text) {
+        let name = &line.tokens[1].text;
         p.general(line, Some(1), format!("vrrp instance {name} already defined"));
         p.skip_block();
         return;
     }
+    let name = line.tokens[1].text.to_string();
     let g = &p.raw.global;
     let inst = VrrpInstance {
         name,
@@ -228,12 +229,12 @@ fn text(line: &Line, i: usize) -> &str {
 }
 
 fn not_implemented(p: &mut Parser<'_>, line: &Line) {
-    let word = line.tokens[0].text.clone();
+    let word = line.tokens[0].text.to_string();
     p.note(line, format!("'{word}' is accepted for compatibility but not implemented by kad; ignored"));
 }
 
 fn track_unsupported<'a>(p: &mut Parser<'a>, line: &'a Line) {
-    let word = line.tokens[0].text.clone();
+    let word = line.tokens[0].text.to_string();
     p.note(line, format!("'{word}' is not implemented by kad; its entries are ignored"));
     p.value_block(line, |_, _| {});
 }
@@ -697,11 +698,11 @@ fn advert_int(p: &mut Parser<'_>, line: &Line) {
 
 fn vips<'a>(p: &mut Parser<'a>, line: &'a Line) {
     p.value_block(line, |p, e| {
-        let name = iname(p);
         let Some(addr) = parse_address(p, e, false) else { return };
         let fam = Family::of(&addr.prefix.addr);
         let Some(d) = cur(p) else { return };
         if d.family.is_some_and(|f| f != fam) {
+            let name = d.inst.name.clone();
             let a = e.text(0).unwrap_or_default();
             p.entry_error(
                 ErrClass::GeneralError,

@@ -20,7 +20,7 @@ use super::diag::{did_you_mean, Diagnostic, Diagnostics, ErrClass};
 use super::lexer::{Line, Token};
 use super::model::*;
 use super::{IfaceInfo, LoadOptions};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use values::ValueError;
 
@@ -176,6 +176,9 @@ pub(crate) struct Parser<'a> {
     pub default_user: DefaultUser,
     /// The current vrrp_script had a valid `user`.
     pub script_user_set: bool,
+    /// Names of the instances read so far: a duplicate check by scanning the drafts is
+    /// quadratic in the number of instances.
+    pub instance_names: HashSet<&'a str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,6 +207,7 @@ impl<'a> Parser<'a> {
             next_rule_priority_v6: 16384,
             default_user: DefaultUser::Unset,
             script_user_set: false,
+            instance_names: HashSet::new(),
         }
     }
 
@@ -420,7 +424,7 @@ impl<'a> Parser<'a> {
     pub fn read_value_block(&mut self, line: &'a Line) -> Vec<(String, Span)> {
         let mut words = Vec::new();
         self.value_block(line, |_, entry| {
-            words.extend(entry.tokens().iter().map(|t| (t.text.clone(), t.span.clone())));
+            words.extend(entry.tokens().iter().map(|t| (t.text.to_string(), t.span.clone())));
         });
         words
     }
@@ -482,7 +486,7 @@ impl<'a> Parser<'a> {
         let token = tok.and_then(|i| line.tokens.get(i));
         let span = token.map(|t| t.span.clone()).unwrap_or_else(|| line.span.clone());
         let mut d = Diagnostic::new(class, Some(span), message);
-        d.source_line = Some(line.source.clone());
+        d.source_line = Some(line.source.to_string());
         d.width = token.map(|t| t.text.chars().count().max(1)).unwrap_or(1);
         d
     }
@@ -524,14 +528,16 @@ impl<'a> Parser<'a> {
     pub fn decimal(&mut self, line: &Line, i: usize, min: u64, max: u64, digits: u32) -> Result<u64, ()> {
         let text = line.tokens.get(i).map(|t| t.text.as_str()).unwrap_or("");
         let d = values::read_decimal(text, min, max, digits);
-        let unit = 10u64.pow(digits);
-        let expected = format!(
-            "seconds in {}..{} with at most {digits} decimals",
-            values::micros(min * (1_000_000 / unit)).as_secs_f64(),
-            values::micros(max.saturating_mul(1_000_000 / unit)).as_secs_f64()
-        );
-        for e in d.errors {
-            self.number_error(line, i, e, expected.clone());
+        if !d.errors.is_empty() {
+            let unit = 10u64.pow(digits);
+            let expected = format!(
+                "seconds in {}..{} with at most {digits} decimals",
+                values::micros(min * (1_000_000 / unit)).as_secs_f64(),
+                values::micros(max.saturating_mul(1_000_000 / unit)).as_secs_f64()
+            );
+            for e in d.errors {
+                self.number_error(line, i, e, expected.clone());
+            }
         }
         d.value.ok_or(())
     }
@@ -691,7 +697,7 @@ fn script_source(line: &Line) -> std::borrow::Cow<'_, str> {
         return std::borrow::Cow::Borrowed(&line.raw);
     }
     let words: Vec<String> =
-        line.tokens.iter().map(|t| if t.quoted { format!("\"{}\"", t.text) } else { t.text.clone() }).collect();
+        line.tokens.iter().map(|t| if t.quoted { format!("\"{}\"", t.text) } else { t.text.to_string() }).collect();
     std::borrow::Cow::Owned(words.join(" "))
 }
 

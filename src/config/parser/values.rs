@@ -7,7 +7,6 @@
 
 use crate::config::diag::ErrClass;
 use crate::config::model::Prefix;
-use nom::bytes::complete::take_while;
 use nom::character::complete::{char, digit1, hex_digit1, oct_digit0};
 use nom::combinator::{all_consuming, opt};
 use nom::sequence::preceded;
@@ -37,22 +36,28 @@ struct Scanned<'a> {
     rest: &'a str,
 }
 
-fn signed_digits(input: &str) -> IResult<&str, (Option<char>, &str)> {
-    (opt(nom::branch::alt((char('+'), char('-')))), digit1).parse(input)
+/// `s` without the leading white space strtoul skips (every number read goes through
+/// here: a byte test is much cheaper than a search for any of several chars).
+fn skip_white(s: &str) -> &str {
+    let start = s.bytes().position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)).unwrap_or(s.len());
+    &s[start..]
 }
 
 /// Scan like strtoul(s, &end, 10): leading white space, an optional sign, the digits; no
 /// digits at all means nothing was consumed (the whole string is the rest).
 fn scan_decimal(s: &str) -> Scanned<'_> {
-    let trimmed = s.trim_start_matches(WHITE_SPACE);
-    match signed_digits(trimmed) {
-        Ok((rest, (sign, digits))) => Scanned {
-            negative: sign == Some('-'),
-            magnitude: digits.parse::<u128>().ok(),
-            rest,
-        },
-        Err(_) => Scanned { negative: false, magnitude: Some(0), rest: s },
+    let trimmed = skip_white(s);
+    let (negative, unsigned) = match trimmed.as_bytes().first() {
+        Some(b'-') => (true, &trimmed[1..]),
+        Some(b'+') => (false, &trimmed[1..]),
+        _ => (false, trimmed),
+    };
+    let count = unsigned.bytes().take_while(u8::is_ascii_digit).count();
+    if count == 0 {
+        return Scanned { negative: false, magnitude: Some(0), rest: s };
     }
+    let (digits, rest) = unsigned.split_at(count);
+    Scanned { negative, magnitude: digits.parse::<u128>().ok(), rest }
 }
 
 /// keepalived's read_unsigned (base 10): the value or the error it reports.
@@ -67,14 +72,22 @@ pub(crate) fn read_u64(s: &str, min: u64, max: u64) -> Result<u64, ValueError> {
 }
 
 fn read_unsigned_u64(s: &str, min: u64, max: u64, type_max: u64, range_name: &str) -> Result<u64, ValueError> {
-    let scanned = scan_decimal(s);
-    if s.trim_start_matches(WHITE_SPACE).starts_with('-') {
-        return Err(ValueError::number(format!("negative number '{s}'")));
-    }
-    if !scanned.rest.is_empty() {
-        return Err(ValueError::number(format!("invalid number '{s}'")));
-    }
-    let value = match scanned.magnitude {
+    // Nearly every number in a configuration is a few plain digits (19 cannot overflow):
+    // no sign or white space to look for.
+    let plain = (1..=19).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_digit());
+    let magnitude = if plain {
+        Some(u128::from(s.bytes().fold(0u64, |v, c| v * 10 + u64::from(c - b'0'))))
+    } else {
+        let scanned = scan_decimal(s);
+        if skip_white(s).starts_with('-') {
+            return Err(ValueError::number(format!("negative number '{s}'")));
+        }
+        if !scanned.rest.is_empty() {
+            return Err(ValueError::number(format!("invalid number '{s}'")));
+        }
+        scanned.magnitude
+    };
+    let value = match magnitude {
         Some(v) if v <= u128::from(type_max) => v as u64,
         _ => return Err(ValueError::number(format!("number '{s}' outside {range_name}"))),
     };
@@ -205,37 +218,129 @@ pub(crate) fn parse_number_any_base(s: &str) -> Option<u64> {
 /// inet_pton with the family chosen as keepalived chooses it: a ':' means IPv6.
 pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
     if s.contains(':') {
-        s.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
+        parse_ipv6(s).map(IpAddr::V6)
     } else {
         parse_ipv4_strict(s).map(IpAddr::V4)
     }
 }
 
-/// inet_pton(AF_INET): exactly four decimal parts, each 0..255.
+/// inet_pton(AF_INET): exactly four decimal parts of one to three digits, each 0..255.
 fn parse_ipv4_strict(s: &str) -> Option<Ipv4Addr> {
-    fn octet(i: &str) -> IResult<&str, &str> {
-        take_while(|c: char| c.is_ascii_digit())(i)
-    }
-    fn quad(i: &str) -> IResult<&str, (&str, &str, &str, &str)> {
-        all_consuming((octet, preceded(char('.'), octet), preceded(char('.'), octet), preceded(char('.'), octet)))
-            .parse(i)
-    }
-    let (_, (a, b, c, d)) = quad(s).ok()?;
-    let part = |p: &str| -> Option<u8> {
-        if p.is_empty() || p.len() > 3 {
+    let mut octets = [0u8; 4];
+    let mut parts = s.split('.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 || !part.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        p.parse::<u16>().ok().and_then(|v| u8::try_from(v).ok())
-    };
-    Some(Ipv4Addr::new(part(a)?, part(b)?, part(c)?, part(d)?))
+        *octet = part.bytes().fold(0u16, |v, b| v * 10 + u16::from(b - b'0')).try_into().ok()?;
+    }
+    match parts.next() {
+        Some(_) => None,
+        None => Some(Ipv4Addr::from(octets)),
+    }
+}
+
+/// IPv6 text exactly as std's `Ipv6Addr::from_str` reads it (a differential test holds
+/// the two together) without its per-character closures, which made IPv6 addresses the
+/// most expensive words of a large configuration: 1 to 8 groups of 1 to 4 hex digits,
+/// one `::` standing for at least one zero group, and an IPv4 address (std's rules: no
+/// leading zeros) in place of the last two groups.
+fn parse_ipv6(s: &str) -> Option<Ipv6Addr> {
+    let b = s.as_bytes();
+    let mut pos = 0;
+    let mut head = [0u16; 8];
+    let (head_len, head_ends_in_ipv4) = ipv6_groups(b, &mut pos, &mut head);
+    if head_len == 8 {
+        return (pos == b.len()).then(|| Ipv6Addr::from(head));
+    }
+    if head_ends_in_ipv4 || b.get(pos..pos + 2) != Some(b"::") {
+        return None;
+    }
+    pos += 2;
+    let mut tail = [0u16; 7];
+    let tail_room = 7 - head_len;
+    let (tail_len, _) = ipv6_groups(b, &mut pos, &mut tail[..tail_room]);
+    if pos != b.len() {
+        return None;
+    }
+    head[8 - tail_len..].copy_from_slice(&tail[..tail_len]);
+    Some(Ipv6Addr::from(head))
+}
+
+/// Up to `groups.len()` `:`-separated groups from `*pos`, the last two possibly an IPv4
+/// address: how many were read, and whether IPv4 ended them. `*pos` stays after the last
+/// group read.
+fn ipv6_groups(b: &[u8], pos: &mut usize, groups: &mut [u16]) -> (usize, bool) {
+    let room = groups.len();
+    for i in 0..room {
+        let start = match i {
+            0 => *pos,
+            _ if b.get(*pos) == Some(&b':') => *pos + 1,
+            _ => return (i, false),
+        };
+        // One pass reads the hex digits and notes whether they could begin an IPv4 address.
+        let mut end = start;
+        let mut value = 0u32;
+        let mut decimal = true;
+        while let Some(&c) = b.get(end) {
+            let digit = match c {
+                b'0'..=b'9' => c - b'0',
+                b'a'..=b'f' => c - b'a' + 10,
+                b'A'..=b'F' => c - b'A' + 10,
+                _ => break,
+            };
+            decimal &= digit < 10;
+            value = (value << 4) | u32::from(digit);
+            end += 1;
+        }
+        let digits = end - start;
+        if decimal && i + 1 < room && b.get(end) == Some(&b'.') {
+            if let Some((v4, v4_end)) = ipv4_in_ipv6(b, start) {
+                let [o1, o2, o3, o4] = v4.octets();
+                groups[i] = u16::from_be_bytes([o1, o2]);
+                groups[i + 1] = u16::from_be_bytes([o3, o4]);
+                *pos = v4_end;
+                return (i + 2, true);
+            }
+        }
+        if digits == 0 || digits > 4 {
+            return (i, false);
+        }
+        groups[i] = value as u16;
+        *pos = end;
+    }
+    (room, false)
+}
+
+/// An IPv4 address starting at `start`, std's way (1 to 3 digits, at most 255, no leading
+/// zero), and where it ends.
+fn ipv4_in_ipv6(b: &[u8], start: usize) -> Option<(Ipv4Addr, usize)> {
+    let mut octets = [0u8; 4];
+    let mut pos = start;
+    for (n, octet) in octets.iter_mut().enumerate() {
+        if n > 0 {
+            if b.get(pos) != Some(&b'.') {
+                return None;
+            }
+            pos += 1;
+        }
+        let digits = b.get(pos..).unwrap_or_default().iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 || digits > 3 || (digits > 1 && b[pos] == b'0') {
+            return None;
+        }
+        *octet = b[pos..pos + digits].iter().fold(0u16, |v, c| v * 10 + u16::from(c - b'0')).try_into().ok()?;
+        pos += digits;
+    }
+    Some((Ipv4Addr::from(octets), pos))
 }
 
 /// keepalived's parse_ipaddress: `ADDR[/LEN]`. A bad prefix length is reported and the
 /// host length used; a bad address is an error.
 pub(crate) fn parse_ipaddress(s: &str, allow_subnet: bool, errors: &mut Vec<ValueError>) -> Option<Prefix> {
-    let is6 = s.contains(':');
+    let is6 = s.bytes().any(|c| c == b':');
     let host_len: u8 = if is6 { 128 } else { 32 };
-    let (addr_str, len) = match s.find('/').filter(|_| allow_subnet) {
+    let (addr_str, len) = match s.bytes().position(|c| c == b'/').filter(|_| allow_subnet) {
         Some(slash) => {
             let len_str = &s[slash + 1..];
             let len = match read_unsigned(len_str, 0, u32::from(host_len)) {
@@ -254,7 +359,7 @@ pub(crate) fn parse_ipaddress(s: &str, allow_subnet: bool, errors: &mut Vec<Valu
         None => (s, host_len),
     };
     let addr = if is6 {
-        addr_str.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
+        parse_ipv6(addr_str).map(IpAddr::V6)
     } else {
         parse_ipv4_strict(addr_str).map(IpAddr::V4)
     };
@@ -354,6 +459,45 @@ pub(crate) fn micros(value: u64) -> std::time::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+        #[test]
+        fn ipv6_reads_like_std_on_arbitrary_text(s in "[0-9a-fA-F:.g ]{0,42}") {
+            proptest::prop_assert_eq!(parse_ipv6(&s), s.parse::<Ipv6Addr>().ok());
+        }
+
+        #[test]
+        fn ipv6_reads_like_std_on_near_addresses(groups in proptest::collection::vec(near_group(), 0..9), gap in proptest::option::weighted(0.8, 0usize..9)) {
+            let mut words: Vec<String> = groups;
+            if let Some(at) = gap {
+                words.insert(at.min(words.len()), String::new());
+            }
+            let s = words.join(":");
+            proptest::prop_assert_eq!(parse_ipv6(&s), s.parse::<Ipv6Addr>().ok(), "{}", s);
+        }
+    }
+
+    /// Mostly valid groups, some too long or empty, some IPv4 addresses good and bad.
+    fn near_group() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::prop_oneof![
+            20 => "[0-9a-fA-F]{1,4}",
+            1 => "[0-9a-f]{5}|",
+            3 => "(0|[1-9][0-9]{0,2})(\\.(0|[1-9][0-9]{0,2})){3}",
+            1 => "[0-9]{1,4}(\\.[0-9]{1,4}){0,4}",
+        ]
+    }
+
+    #[test]
+    fn ipv6_edge_cases_match_std() {
+        for s in [
+            "::", "::1", "1::", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8", "1:2:3:4::5:6:7:8",
+            "::ffff:192.0.2.1", "1:2:3:4:5:6:192.0.2.1", "1:2:3:4:5:6:7:192.0.2.1", "192.0.2.1::", "::01.2.3.4",
+            "::1.2.3.256", "12345::", "fe80::1%eth0", ":1::", "1:::2", "::1:", "2001:DB8::A", "",
+        ] {
+            assert_eq!(parse_ipv6(s), s.parse::<Ipv6Addr>().ok(), "{s}");
+        }
+    }
 
     #[test]
     fn unsigned_reports_keepalived_range_text() {

@@ -187,6 +187,17 @@ fn vmac_name_is_derived_from_vrid() {
 }
 
 #[test]
+fn a_derived_vmac_name_avoids_the_names_of_earlier_instances() {
+    let text = ["eth0", "eth1", "eth2"]
+        .iter()
+        .enumerate()
+        .map(|(n, ifname)| instance(" use_vmac").replace("VI", &format!("V{n}")).replace("eth0", ifname))
+        .collect::<String>();
+    let names: Vec<String> = config(&text).instances.iter().map(|i| i.use_vmac.as_ref().unwrap().ifname.clone()).collect();
+    assert_eq!(names, ["vrrp.51", "vrrp1.51", "vrrp2.51"]);
+}
+
+#[test]
 fn vmac_with_five_octets_appends_the_vrid() {
     let v = one(" use_vmac 02:00:00:00:07").use_vmac.unwrap();
     assert_eq!(v.mac, Some([2, 0, 0, 0, 7, 51]));
@@ -261,6 +272,26 @@ fn duplicate_vrid_on_one_interface_stops_the_vrrp_side() {
     let text = format!("{}{}", instance(""), instance("").replace("VI", "VJ"));
     let l = load(&text);
     assert!(has(&l, "VI and VJ both use VRID 51 with IPv4 on interface eth0"));
+    assert!(l.config.is_none());
+}
+
+#[test]
+fn every_conflicting_vrid_pair_is_reported_in_instance_order() {
+    let text = [("A", "51"), ("B", "52"), ("C", "51"), ("D", "51"), ("E", "52")]
+        .iter()
+        .map(|(name, vrid)| instance("").replace("VI", name).replace("51", vrid))
+        .collect::<String>();
+    let l = load(&text);
+    let conflicts: Vec<String> = messages(&l).into_iter().filter(|m| m.contains("both use VRID")).collect();
+    assert_eq!(
+        conflicts,
+        [
+            "A and C both use VRID 51 with IPv4 on interface eth0",
+            "A and D both use VRID 51 with IPv4 on interface eth0",
+            "B and E both use VRID 52 with IPv4 on interface eth0",
+            "C and D both use VRID 51 with IPv4 on interface eth0",
+        ]
+    );
     assert!(l.config.is_none());
 }
 
