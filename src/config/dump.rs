@@ -49,7 +49,7 @@ pub fn dump(config: &Config) -> String {
         w.open("linkbeat_interfaces");
         for l in &config.linkbeat_interfaces {
             match &l.method {
-                Some(m) => w.line(&format!("{} {m}", word(&l.interface))),
+                Some(m) => w.line(&format!("{} {}", word(&l.interface), word(m))),
                 None => w.line(&word(&l.interface)),
             }
         }

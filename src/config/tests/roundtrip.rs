@@ -310,3 +310,8 @@ mod generated {
         }
     }
 }
+
+#[test]
+fn a_linkbeat_method_with_spaces_round_trips_quoted() {
+    round_trip("linkbeat_interfaces {\n  eth0 \"/bin/echo 'a b'\"\n}\nvrrp_instance VI {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n");
+}
