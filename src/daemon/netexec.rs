@@ -13,6 +13,7 @@ use crate::net::netlink::{Link, Netlink};
 use crate::net::{Change, NetError};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -55,20 +56,44 @@ pub struct ExecContext {
 #[derive(Debug, Clone)]
 pub struct Executor {
     tx: mpsc::UnboundedSender<NetOp>,
+    activity: Arc<Activity>,
+}
+
+/// What the loop and the task share so that a burst of link or address changes (a
+/// takeover adds thousands of VIPs) does not wake every instance's task for nothing.
+#[derive(Debug, Default)]
+struct Activity {
+    /// The kernel refused something the current state still wants.
+    refused: AtomicBool,
+    /// A `Retry` is queued and not started yet.
+    retry_queued: AtomicBool,
+    /// Links or addresses changed since the task began its current op.
+    changed: AtomicBool,
 }
 
 impl Executor {
     pub fn spawn(ctx: ExecContext, netlink: Netlink, announcer: Arc<Announcer>) -> Executor {
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = Task { ctx, netlink, announcer, pending: Pending::default() };
+        let activity = Arc::new(Activity::default());
+        let task = Task { ctx, netlink, announcer, pending: Pending::default(), activity: activity.clone() };
         // Local: the netlink futures are not provably Send, and the loop is single-threaded.
         tokio::task::spawn_local(task.run(rx));
-        Executor { tx }
+        Executor { tx, activity }
     }
 
     pub fn submit(&self, op: NetOp) {
         // The task only ends when every Executor handle is gone.
         let _ = self.tx.send(op);
+    }
+
+    /// Links or addresses changed: try again what the kernel refused. Only a task holding
+    /// refusals gets a `Retry` (at most one queued); one whose op is in flight looks
+    /// again by itself if that op is refused.
+    pub fn retry(&self) {
+        self.activity.changed.store(true, Ordering::Relaxed);
+        if self.activity.refused.load(Ordering::Relaxed) && !self.activity.retry_queued.swap(true, Ordering::Relaxed) {
+            self.submit(NetOp::Retry);
+        }
     }
 
     /// Wait until everything submitted so far has been applied.
@@ -88,11 +113,18 @@ struct Pending {
     rules: Vec<RuleEntry>,
 }
 
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.addresses.is_empty() && self.routes.is_empty() && self.rules.is_empty()
+    }
+}
+
 struct Task {
     ctx: ExecContext,
     netlink: Netlink,
     announcer: Arc<Announcer>,
     pending: Pending,
+    activity: Arc<Activity>,
 }
 
 fn address_key(a: &AddressEntry) -> (IpAddr, u8, Option<String>) {
@@ -102,7 +134,18 @@ fn address_key(a: &AddressEntry) -> (IpAddr, u8, Option<String>) {
 impl Task {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<NetOp>) {
         while let Some(op) = rx.recv().await {
+            if matches!(op, NetOp::Retry) {
+                self.activity.retry_queued.store(false, Ordering::Relaxed);
+            }
+            self.activity.changed.store(false, Ordering::Relaxed);
             self.apply(op).await;
+            // Published before looking at `changed`: a change noticed after this point
+            // sees the refusal and queues a Retry.
+            self.activity.refused.store(!self.pending.is_empty(), Ordering::Relaxed);
+            while !self.pending.is_empty() && self.activity.changed.swap(false, Ordering::Relaxed) {
+                self.retry().await;
+                self.activity.refused.store(!self.pending.is_empty(), Ordering::Relaxed);
+            }
         }
     }
 

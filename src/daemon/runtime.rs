@@ -40,6 +40,8 @@ const RX_BACKLOG: usize = 1024;
 /// How long shutdown waits for notify_stop scripts and STOP mails.
 const STOP_NOTIFY_WAIT: Duration = Duration::from_secs(1);
 const RECV_BUFFER: usize = 65536;
+/// How long link and address notifications are gathered before acting on them.
+const NET_SETTLE: Duration = Duration::from_millis(10);
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct SocketKey {
@@ -91,6 +93,10 @@ pub struct Daemon {
     trackers: Option<Trackers>,
     link_up: HashMap<String, bool>,
     next_owner: u64,
+    /// Links or addresses changed: at this time, instances without a source look again
+    /// and the executors retry what the kernel refused. A takeover adds thousands of
+    /// VIPs, one notification each: one look per burst, not per notification.
+    net_settle: Option<Instant>,
 }
 
 fn to_core_notify(state: NotifyState) -> queue::NotifyState {
@@ -232,6 +238,7 @@ impl Daemon {
             trackers: None,
             link_up: HashMap::new(),
             next_owner: 1,
+            net_settle: None,
         };
         let (mut signals, mut tracker_rx) = match d.start_up().await {
             Ok(x) => x,
@@ -254,6 +261,11 @@ impl Daemon {
                 Some(update) = tracker_rx.recv() => d.tracker_update(update).await,
                 Some(ev) = monitor.next() => d.net_event(ev).await,
                 Some(pkt) = rx_rx.recv() => d.packet(pkt).await,
+                _ = async { if let Some(t) = d.net_settle { tokio::time::sleep_until(t).await } }, if d.net_settle.is_some() => {
+                    d.net_settle = None;
+                    d.refresh_sources(SourceScope::Incomplete).await;
+                    d.retry_all();
+                }
             }
         }
         d.shut_down().await;
@@ -278,7 +290,7 @@ impl Daemon {
         self.install_statics();
         self.remove_stale_objects().await;
         self.report_interfaces().await;
-        self.refresh_sources().await;
+        self.refresh_sources(SourceScope::All).await;
         let (trackers, tracker_rx) = Trackers::start(&self.config, &self.vetted);
         self.trackers = Some(trackers);
         if let Some(delay) = self.config.global.vrrp_startup_delay {
@@ -463,15 +475,31 @@ impl Daemon {
         }
     }
 
-    /// Work out each instance's advert source and make sure its socket is open; both may
-    /// only become possible later (an IPv6 link-local still doing DAD, an address added
-    /// after start), so this runs again on address and link changes.
-    async fn refresh_sources(&mut self) {
-        let ids: Vec<InstanceId> = self.io.keys().copied().collect();
+    /// Work out the advert source of the instances in `scope` and make sure their sockets
+    /// are open; both may only become possible later (an IPv6 link-local still doing DAD,
+    /// an address added after start), so this runs again on address and link changes.
+    /// One link and one address listing serve every instance: a takeover adds thousands
+    /// of VIPs, and a listing per instance per address event would stall the loop.
+    async fn refresh_sources(&mut self, scope: SourceScope) {
+        let ids: Vec<InstanceId> = self
+            .io
+            .iter()
+            .filter(|(_, io)| match scope {
+                SourceScope::All => true,
+                SourceScope::Incomplete => io.source.is_none() || !self.sockets.contains_key(&io.socket),
+                SourceScope::Using(addr) => io.source == Some(addr),
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        let links = self.netlink.links().await.unwrap_or_default();
+        let addresses = self.netlink.addresses(None, None).await.unwrap_or_default();
         let mut events = Vec::new();
         for id in ids {
             let Some(params) = self.router.params(id).cloned() else { continue };
-            let new_source = self.source_for(&params).await;
+            let new_source = source_for(&params, &links, &addresses);
             let Some(io) = self.io.get(&id) else { continue };
             let key = io.socket.clone();
             if !self.sockets.contains_key(&key) {
@@ -485,24 +513,6 @@ impl Daemon {
         }
         for ev in events {
             self.feed(ev).await;
-        }
-    }
-
-    async fn source_for(&self, params: &InstanceParams) -> Option<IpAddr> {
-        if let Some(src) = params.configured_src {
-            return Some(src);
-        }
-        match params.family {
-            Family::Inet => {
-                let name = params.interface.as_ref()?;
-                let index = self.netlink.ifindex(name).await.ok()?;
-                socket::ipv4_source(&self.netlink, index, None).await.ok().map(IpAddr::V4)
-            }
-            Family::Inet6 => {
-                let name = params.rx_interface.as_ref().or(params.interface.as_ref())?;
-                let index = self.netlink.ifindex(name).await.ok()?;
-                socket::ipv6_link_local(&self.netlink, index).await.ok().map(IpAddr::V6)
-            }
         }
     }
 
@@ -817,11 +827,15 @@ impl Daemon {
         self.feed(Event::TrackerUpdate { object, status }).await;
     }
 
+    fn net_changed(&mut self) {
+        self.net_settle.get_or_insert_with(|| Instant::now() + NET_SETTLE);
+    }
+
     fn retry_all(&self) {
         for io in self.io.values() {
-            io.executor.submit(NetOp::Retry);
+            io.executor.retry();
         }
-        self.statics.submit(NetOp::Retry);
+        self.statics.retry();
     }
 
     async fn net_event(&mut self, ev: NetEvent) {
@@ -849,8 +863,8 @@ impl Daemon {
                     }
                 }
                 if was != Some(up) {
-                    self.refresh_sources().await;
-                    self.retry_all();
+                    self.refresh_sources(SourceScope::All).await;
+                    self.net_changed();
                 }
             }
             NetEvent::LinkDeleted { name, .. } => {
@@ -859,10 +873,7 @@ impl Daemon {
                 }
                 self.sockets.retain(|k, _| k.interface.as_deref() != Some(name.as_str()));
             }
-            NetEvent::AddressAdded(_) => {
-                self.refresh_sources().await;
-                self.retry_all();
-            }
+            NetEvent::AddressAdded(_) => self.net_changed(),
             NetEvent::AddressRemoved(info) => {
                 let mut events = Vec::new();
                 for id in self.router.instance_ids() {
@@ -881,7 +892,7 @@ impl Daemon {
                 for ev in events {
                     self.feed(ev).await;
                 }
-                self.refresh_sources().await;
+                self.refresh_sources(SourceScope::Using(info.local)).await;
             }
             NetEvent::RouteRemoved(info) => {
                 let key = normalised_key(info.key());
@@ -927,8 +938,8 @@ impl Daemon {
             }
             NetEvent::Overrun => {
                 tracing::warn!("netlink notifications were lost; re-checking interfaces and addresses");
-                self.refresh_sources().await;
-                self.retry_all();
+                self.refresh_sources(SourceScope::All).await;
+                self.net_changed();
             }
             NetEvent::RouteAdded(_) | NetEvent::RuleAdded(_) => {}
         }
@@ -999,7 +1010,7 @@ impl Daemon {
         }
         let (trackers, _rx) = Trackers::start(&self.config, &self.vetted);
         self.trackers = Some(trackers);
-        self.refresh_sources().await;
+        self.refresh_sources(SourceScope::All).await;
         tracing::info!("Reload finished");
     }
 
@@ -1063,6 +1074,36 @@ impl Daemon {
 /// Names for the per-VIP VMACs of one instance: `<prefix>.<vrid>`, then `<prefix>1.<vrid>`,
 /// `<prefix>2.<vrid>`… as keepalived numbers clashing VMAC names, skipping names taken by
 /// the instance's own VMAC.
+/// Which instances [`Daemon::refresh_sources`] looks at.
+#[derive(Debug, Clone, Copy)]
+enum SourceScope {
+    All,
+    /// Those without a source or a socket: an added address can only help them, as a new
+    /// IPv4 address never goes before an interface's existing primary one.
+    Incomplete,
+    /// Those sending from this address, which just went away.
+    Using(IpAddr),
+}
+
+/// An instance's advert source, as keepalived picks it, from listings of links and
+/// addresses.
+fn source_for(params: &InstanceParams, links: &[Link], addresses: &[crate::net::netlink::AddressInfo]) -> Option<IpAddr> {
+    if let Some(src) = params.configured_src {
+        return Some(src);
+    }
+    let index_of = |name: &String| links.iter().find(|l| &l.name == name).map(|l| l.index);
+    match params.family {
+        Family::Inet => {
+            let index = index_of(params.interface.as_ref()?)?;
+            socket::primary_ipv4(addresses, index).ok().map(IpAddr::V4)
+        }
+        Family::Inet6 => {
+            let index = index_of(params.rx_interface.as_ref().or(params.interface.as_ref())?)?;
+            socket::usable_link_local(addresses, index).ok().map(IpAddr::V6)
+        }
+    }
+}
+
 fn per_vip_vmac_names(prefix: Option<&str>, vrid: u8, devs: &BTreeSet<String>, taken: &[String]) -> BTreeMap<String, String> {
     let base = prefix.unwrap_or("vrrp");
     let mut names = BTreeMap::new();
