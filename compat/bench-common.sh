@@ -91,6 +91,14 @@ bc_connect() {
     ip -n "$(bc_ns "$host")" link set "$ifname" up
 }
 
+# bc_veth HOST_A IF_A HOST_B IF_B: a veth pair straight between two hosts.
+bc_veth() {
+    ip link add "$2" netns "$(bc_ns "$1")" type veth peer name "$4" netns "$(bc_ns "$3")" ||
+        bc_die "cannot create veth $1:$2 - $3:$4"
+    ip -n "$(bc_ns "$1")" link set "$2" up
+    ip -n "$(bc_ns "$3")" link set "$4" up
+}
+
 bc_ip() {
     local host=$1
     shift
@@ -225,6 +233,28 @@ bc_build_kad() {
         fi
     fi
     [ -x "$BC_KAD" ] || bc_die "$BC_KAD is missing"
+}
+
+# bc_rss_kb NAME: resident memory of all the daemon's processes, in KiB.
+bc_rss_kb() {
+    local pid total=0 kb
+    for pid in $(bc_pids "$1"); do
+        kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+        total=$((total + ${kb:-0}))
+    done
+    echo "$total"
+}
+
+# bc_cpu_ticks NAME: user + system CPU time of all the daemon's processes, in clock ticks.
+bc_cpu_ticks() {
+    local pid total=0 stat fields
+    for pid in $(bc_pids "$1"); do
+        { read -r stat <"/proc/$pid/stat"; } 2>/dev/null || continue
+        # After "pid (comm) ": utime and stime are the 12th and 13th fields.
+        read -r -a fields <<<"${stat##*) }"
+        total=$((total + fields[11] + fields[12]))
+    done
+    echo "$total"
 }
 
 # bc_median VALUES...: the median (the lower middle one for an even count); "-" if none.
