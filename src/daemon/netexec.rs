@@ -15,7 +15,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use futures::channel::mpsc;
+use futures::StreamExt;
+use tokio::sync::oneshot;
 
 #[derive(Debug)]
 pub enum NetOp {
@@ -55,6 +57,8 @@ pub struct ExecContext {
 /// Handle to an executor task.
 #[derive(Debug, Clone)]
 pub struct Executor {
+    // futures' channel allocates per message; tokio's allocates a 32-slot block up front,
+    // a kilobyte for each of a thousand mostly idle instances.
     tx: mpsc::UnboundedSender<NetOp>,
     activity: Arc<Activity>,
 }
@@ -73,7 +77,7 @@ struct Activity {
 
 impl Executor {
     pub fn spawn(ctx: ExecContext, netlink: Netlink, announcer: Arc<Announcer>) -> Executor {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::unbounded();
         let activity = Arc::new(Activity::default());
         let task = Task { ctx, netlink, announcer, pending: Pending::default(), activity: activity.clone() };
         // Local: the netlink futures are not provably Send, and the loop is single-threaded.
@@ -83,7 +87,7 @@ impl Executor {
 
     pub fn submit(&self, op: NetOp) {
         // The task only ends when every Executor handle is gone.
-        let _ = self.tx.send(op);
+        let _ = self.tx.unbounded_send(op);
     }
 
     /// Links or addresses changed: try again what the kernel refused. Only a task holding
@@ -133,17 +137,18 @@ fn address_key(a: &AddressEntry) -> (IpAddr, u8, Option<String>) {
 
 impl Task {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<NetOp>) {
-        while let Some(op) = rx.recv().await {
+        while let Some(op) = rx.next().await {
             if matches!(op, NetOp::Retry) {
                 self.activity.retry_queued.store(false, Ordering::Relaxed);
             }
             self.activity.changed.store(false, Ordering::Relaxed);
-            self.apply(op).await;
+            // Boxed: an idle task then holds no room for the largest op's state.
+            Box::pin(self.apply(op)).await;
             // Published before looking at `changed`: a change noticed after this point
             // sees the refusal and queues a Retry.
             self.activity.refused.store(!self.pending.is_empty(), Ordering::Relaxed);
             while !self.pending.is_empty() && self.activity.changed.swap(false, Ordering::Relaxed) {
-                self.retry().await;
+                Box::pin(self.retry()).await;
                 self.activity.refused.store(!self.pending.is_empty(), Ordering::Relaxed);
             }
         }
