@@ -42,6 +42,18 @@ const STOP_NOTIFY_WAIT: Duration = Duration::from_secs(1);
 const RECV_BUFFER: usize = 65536;
 /// How long link and address notifications are gathered before acting on them.
 const NET_SETTLE: Duration = Duration::from_millis(10);
+/// How long after a burst of work its freed memory is handed back.
+const TRIM_AFTER: Duration = Duration::from_secs(2);
+
+/// glibc keeps freed heap memory for reuse; reading a large configuration and a takeover
+/// of thousands of VIPs leave megabytes of it that a long-running daemon never needs again.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the system; no pointer is involved.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct SocketKey {
@@ -97,6 +109,8 @@ pub struct Daemon {
     /// and the executors retry what the kernel refused. A takeover adds thousands of
     /// VIPs, one notification each: one look per burst, not per notification.
     net_settle: Option<Instant>,
+    /// When to hand memory freed after a burst (start-up, a takeover) back to the system.
+    trim_at: Option<Instant>,
 }
 
 fn to_core_notify(state: NotifyState) -> queue::NotifyState {
@@ -182,6 +196,13 @@ impl Daemon {
                 return 1;
             }
         };
+        // The configuration stays for reloads and lookups; growth slack from parsing a
+        // thousand instances need not stay with it.
+        config.instances.shrink_to_fit();
+        for inst in &mut config.instances {
+            inst.vips.shrink_to_fit();
+            inst.excluded_vips.shrink_to_fit();
+        }
         let vetted = vet_config(&config);
         for line in &vetted.log {
             tracing::info!("{line}");
@@ -239,11 +260,13 @@ impl Daemon {
             link_up: HashMap::new(),
             next_owner: 1,
             net_settle: None,
+            trim_at: None,
         };
         let (mut signals, mut tracker_rx) = match d.start_up().await {
             Ok(x) => x,
             Err(code) => return code,
         };
+        d.trim_at = Some(Instant::now() + TRIM_AFTER);
         loop {
             let deadline = d.router.next_deadline().map(|t| d.instant(t));
             tokio::select! {
@@ -265,6 +288,11 @@ impl Daemon {
                     d.net_settle = None;
                     d.refresh_sources(SourceScope::Incomplete).await;
                     d.retry_all();
+                    d.trim_at = Some(Instant::now() + TRIM_AFTER);
+                }
+                _ = async { if let Some(t) = d.trim_at { tokio::time::sleep_until(t).await } }, if d.trim_at.is_some() => {
+                    d.trim_at = None;
+                    release_free_memory();
                 }
             }
         }
@@ -621,6 +649,7 @@ impl Daemon {
                 self.exec(instance, NetOp::RemoveRules(rules))
             }
             Action::SendGarp { instance, kind, repeat } => {
+                self.trim_at = Some(Instant::now() + TRIM_AFTER);
                 if kind == GarpKind::UnicastSource {
                     if let Some(src) = self.io.get(&instance).and_then(|io| io.source) {
                         self.exec(instance, NetOp::AnnounceSource { address: src });
