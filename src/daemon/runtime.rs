@@ -296,6 +296,8 @@ impl Daemon {
                 }
             }
         }
+        // Our own VIP removals would come back as thousands of notifications to parse.
+        drop(monitor);
         d.shut_down().await;
         0
     }
