@@ -55,7 +55,8 @@ bc_now_us() {
 
 # bc_ms FROM_US TO_US: the difference in milliseconds with one decimal.
 bc_ms() {
-    awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1000 }'
+    # Rounded first, so that a tiny negative difference does not print as -0.0.
+    awk -v a="$1" -v b="$2" 'BEGIN { v = (b - a) / 1000; v = int(v * 10 + (v < 0 ? -0.5 : 0.5)) / 10; printf "%.1f", v + 0 }'
 }
 
 bc_ns() {

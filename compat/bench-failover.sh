@@ -167,6 +167,7 @@ probe_seen_added() {
     return 1
 }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 cases=("2 1" "3 0.1")
 for c in "${cases[@]}"; do
     read -r version interval <<<"$c"
@@ -187,6 +188,7 @@ median_of() {
 }
 
 echo "Failover, median of $runs runs in ms (r1 priority 150 MASTER, r2 priority 100 BACKUP)"
+echo "Load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"
 for c in "${cases[@]}"; do
     read -r version interval <<<"$c"
     read -r bound skew < <(awk -v v="$version" -v i="$interval" 'BEGIN {

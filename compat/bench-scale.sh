@@ -118,7 +118,8 @@ EOF
 }
 
 vip_count() {
-    bc_ip r -4 -o addr show | grep -c ' inet 198\.1[89]\.' || true
+    # A listing taken while addresses change may be cut short; the next poll repeats it.
+    bc_ip r -4 -o addr show 2>/dev/null | grep -c ' inet 198\.1[89]\.' || true
 }
 all_vips_present() {
     [ "$(vip_count)" -ge "$total_vips" ]
@@ -127,9 +128,11 @@ no_vips() {
     [ "$(vip_count)" -eq 0 ]
 }
 
-# tx_frames DEVICE_PREFIX: frames sent by r's devices whose names start with it.
+# tx_frames DEVICE_PREFIX: frames r's devices whose names start with it were given to
+# send, including those the far end's backlog dropped.
 tx_frames() {
-    bc_exec r sh -c "cat /sys/class/net/$1*/statistics/tx_packets" | awk '{ s += $1 } END { print s + 0 }'
+    bc_exec r sh -c "cat /sys/class/net/$1*/statistics/tx_packets /sys/class/net/$1*/statistics/tx_dropped" |
+        awk '{ s += $1 } END { print s + 0 }'
 }
 
 results=$BC_WORK/results
@@ -253,6 +256,7 @@ kernel_floor() {
     record kernel/del "$(bc_ms "$t" "$(bc_now_us)")"
 }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 idle_config
 scale_config
 for impl in "${impls[@]}"; do
@@ -278,6 +282,7 @@ row() {
 }
 
 echo
+echo "Load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"
 echo "Scale: $instances instances x $vips VIPs ($total_vips), VRRP on $vrrp_devs interfaces, VIPs on $vip_devs;" \
     "vrrp_garp_interval ${garp_interval:-0 (default)}"
 printf '  %-44s' ""
