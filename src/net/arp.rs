@@ -306,7 +306,11 @@ impl BaseQueue {
 
     fn cancel(&mut self, owner: u64) {
         self.frames.retain(|p| p.owner != owner);
-        self.garps = self.frames.iter().filter(|p| Kind::of(&p.target.address) == Kind::Arp).count();
+        self.garps = self
+            .frames
+            .iter()
+            .filter(|p| Kind::of(&p.target.address) == Kind::Arp)
+            .count();
         self.nas = self.frames.len() - self.garps;
     }
 }

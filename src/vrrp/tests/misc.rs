@@ -536,7 +536,11 @@ fn many_instances_due_together_each_advertise_once_per_interval_in_order() {
     };
     for _ in 0..3 {
         let due = sim.router.next_deadline().unwrap();
-        assert_eq!(due, sim.now + Duration::from_secs(1), "the next adverts are one interval away");
+        assert_eq!(
+            due,
+            sim.now + Duration::from_secs(1),
+            "the next adverts are one interval away"
+        );
         let sent = advert_senders(&sim.run_until(due));
         assert_eq!(sent, ids, "each instance once, in instance order");
     }
