@@ -13,8 +13,11 @@ use crate::net::netlink::{describe_rule, Link, Netlink, RouteInfo};
 use crate::net::{Change, NetError};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use futures::channel::mpsc;
+use futures::StreamExt;
+use tokio::sync::oneshot;
 
 #[derive(Debug)]
 pub enum NetOp {
@@ -55,21 +58,55 @@ pub struct ExecContext {
 /// Handle to an executor task.
 #[derive(Debug, Clone)]
 pub struct Executor {
+    // futures' channel allocates per message; tokio's allocates a 32-slot block up front,
+    // a kilobyte for each of a thousand mostly idle instances.
     tx: mpsc::UnboundedSender<NetOp>,
+    activity: Arc<Activity>,
+}
+
+/// What the loop and the task share so that a burst of link or address changes (a
+/// takeover adds thousands of VIPs) does not wake every instance's task for nothing.
+#[derive(Debug, Default)]
+struct Activity {
+    /// Something depends on links or addresses: the kernel refused something the current
+    /// state still wants, or routes are wanted that the kernel may drop silently.
+    watching: AtomicBool,
+    /// A `Retry` is queued and not started yet.
+    retry_queued: AtomicBool,
+    /// Links or addresses changed since the task began its current op.
+    changed: AtomicBool,
 }
 
 impl Executor {
     pub fn spawn(ctx: ExecContext, netlink: Netlink, announcer: Arc<Announcer>) -> Executor {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let task = Task { ctx, netlink, announcer, pending: Pending::default(), wanted_routes: BTreeMap::new() };
+        let (tx, rx) = mpsc::unbounded();
+        let activity = Arc::new(Activity::default());
+        let task = Task {
+            ctx,
+            netlink,
+            announcer,
+            pending: Pending::default(),
+            wanted_routes: BTreeMap::new(),
+            activity: activity.clone(),
+        };
         // Local: the netlink futures are not provably Send, and the loop is single-threaded.
         tokio::task::spawn_local(task.run(rx));
-        Executor { tx }
+        Executor { tx, activity }
     }
 
     pub fn submit(&self, op: NetOp) {
         // The task only ends when every Executor handle is gone.
-        let _ = self.tx.send(op);
+        let _ = self.tx.unbounded_send(op);
+    }
+
+    /// Links or addresses changed: try again what the kernel refused. Only a task holding
+    /// refusals gets a `Retry` (at most one queued); one whose op is in flight looks
+    /// again by itself if that op is refused.
+    pub fn retry(&self) {
+        self.activity.changed.store(true, Ordering::Relaxed);
+        if self.activity.watching.load(Ordering::Relaxed) && !self.activity.retry_queued.swap(true, Ordering::Relaxed) {
+            self.submit(NetOp::Retry);
+        }
     }
 
     /// Wait until everything submitted so far has been applied.
@@ -89,6 +126,12 @@ struct Pending {
     rules: Vec<RuleEntry>,
 }
 
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.addresses.is_empty() && self.routes.is_empty() && self.rules.is_empty()
+    }
+}
+
 struct Task {
     ctx: ExecContext,
     netlink: Netlink,
@@ -98,6 +141,7 @@ struct Task {
     /// that goes down or loses its last address without telling anyone, so these are
     /// checked against the kernel whenever links or addresses change.
     wanted_routes: BTreeMap<RouteKey, RouteEntry>,
+    activity: Arc<Activity>,
 }
 
 /// The kernel fills in 1024 for an IPv6 route without a metric: compare keys as the
@@ -132,9 +176,25 @@ fn address_key(a: &AddressEntry) -> (IpAddr, u8, Option<String>) {
 
 impl Task {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<NetOp>) {
-        while let Some(op) = rx.recv().await {
-            self.apply(op).await;
+        while let Some(op) = rx.next().await {
+            if matches!(op, NetOp::Retry) {
+                self.activity.retry_queued.store(false, Ordering::Relaxed);
+            }
+            self.activity.changed.store(false, Ordering::Relaxed);
+            // Boxed: an idle task then holds no room for the largest op's state.
+            Box::pin(self.apply(op)).await;
+            // Published before looking at `changed`: a change noticed after this point
+            // sees the flag and queues a Retry.
+            self.activity.watching.store(self.watching(), Ordering::Relaxed);
+            while self.watching() && self.activity.changed.swap(false, Ordering::Relaxed) {
+                Box::pin(self.retry()).await;
+                self.activity.watching.store(self.watching(), Ordering::Relaxed);
+            }
         }
+    }
+
+    fn watching(&self) -> bool {
+        !self.pending.is_empty() || !self.wanted_routes.is_empty()
     }
 
     async fn apply(&mut self, op: NetOp) {

@@ -44,6 +44,20 @@ const STOP_NOTIFY_WAIT: Duration = Duration::from_secs(1);
 /// A notify FIFO's reader script gets this long between SIGTERM and SIGKILL.
 const FIFO_CLOSE_GRACE: Duration = Duration::from_millis(500);
 const RECV_BUFFER: usize = 65536;
+/// How long link and address notifications are gathered before acting on them.
+const NET_SETTLE: Duration = Duration::from_millis(10);
+/// How long after a burst of work its freed memory is handed back.
+const TRIM_AFTER: Duration = Duration::from_secs(2);
+
+/// glibc keeps freed heap memory for reuse; reading a large configuration and a takeover
+/// of thousands of VIPs leave megabytes of it that a long-running daemon never needs again.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the system; no pointer is involved.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct SocketKey {
@@ -103,6 +117,12 @@ pub struct Daemon {
     trackers: Option<Trackers>,
     link_up: HashMap<String, bool>,
     next_owner: u64,
+    /// Links or addresses changed: at this time, instances without a source look again
+    /// and the executors retry what the kernel refused. A takeover adds thousands of
+    /// VIPs, one notification each: one look per burst, not per notification.
+    net_settle: Option<Instant>,
+    /// When to hand memory freed after a burst (start-up, a takeover) back to the system.
+    trim_at: Option<Instant>,
 }
 
 fn to_core_notify(state: NotifyState) -> queue::NotifyState {
@@ -191,6 +211,13 @@ impl Daemon {
                 return 1;
             }
         };
+        // The configuration stays for reloads and lookups; growth slack from parsing a
+        // thousand instances need not stay with it.
+        config.instances.shrink_to_fit();
+        for inst in &mut config.instances {
+            inst.vips.shrink_to_fit();
+            inst.excluded_vips.shrink_to_fit();
+        }
         let vetted = vet_config(&config);
         for line in &vetted.log {
             tracing::info!("{line}");
@@ -255,6 +282,8 @@ impl Daemon {
             trackers: None,
             link_up: HashMap::new(),
             next_owner: 1,
+            net_settle: None,
+            trim_at: None,
         };
         d.facts.umask = umask_in_force(&d.opts, &d.config);
         d.facts.namespace = d.opts.namespace.clone();
@@ -267,6 +296,7 @@ impl Daemon {
             Ok(x) => x,
             Err(code) => return code,
         };
+        d.trim_at = Some(Instant::now() + TRIM_AFTER);
         loop {
             let deadline = d.router.next_deadline().map(|t| d.instant(t));
             tokio::select! {
@@ -285,8 +315,20 @@ impl Daemon {
                 Some(ev) = monitor.next() => d.net_event(ev).await,
                 Some(pkt) = rx_rx.recv() => d.packet(pkt).await,
                 Some(req) = snapshot_rx.recv() => req.answer(status::snapshot(&d.config, &d.router, &d.facts)),
+                _ = async { if let Some(t) = d.net_settle { tokio::time::sleep_until(t).await } }, if d.net_settle.is_some() => {
+                    d.net_settle = None;
+                    d.refresh_sources(SourceScope::Incomplete).await;
+                    d.retry_all();
+                    d.trim_at = Some(Instant::now() + TRIM_AFTER);
+                }
+                _ = async { if let Some(t) = d.trim_at { tokio::time::sleep_until(t).await } }, if d.trim_at.is_some() => {
+                    d.trim_at = None;
+                    release_free_memory();
+                }
             }
         }
+        // Our own VIP removals would come back as thousands of notifications to parse.
+        drop(monitor);
         d.shut_down().await;
         0
     }
@@ -309,7 +351,7 @@ impl Daemon {
         self.install_statics();
         self.remove_stale_objects().await;
         self.report_interfaces().await;
-        self.refresh_sources().await;
+        self.refresh_sources(SourceScope::All).await;
         init_track_files(&self.config, false);
         let (trackers, tracker_rx) = Trackers::start(&self.config, &self.vetted);
         self.trackers = Some(trackers);
@@ -455,6 +497,11 @@ impl Daemon {
     /// removes its own leftover routes and rules (protocol 18).
     async fn remove_stale_objects(&mut self) {
         let kad_routes = self.netlink.routes(None, Some(crate::net::netlink::RTPROT_KEEPALIVED)).await.unwrap_or_default();
+        // Only a configured address that is present can be stale: one listing instead of
+        // a delete per VIP (10000 round trips at start for 1000 instances). Without the
+        // listing, every VIP is removed blindly.
+        let present: Option<std::collections::HashSet<IpAddr>> =
+            self.netlink.addresses(None, None).await.ok().map(|list| list.into_iter().map(|a| a.local).collect());
         for (id, io) in &self.io {
             let Some(params) = self.router.params(*id) else { continue };
             // Backup routes first: a stale VIP going takes the stale master routes through
@@ -462,8 +509,16 @@ impl Daemon {
             if !params.backup_routes.is_empty() {
                 io.executor.submit(NetOp::InstallRoutes(params.backup_routes.clone()));
             }
-            let addrs: Vec<AddressEntry> = params.vips.iter().chain(params.excluded_vips.iter()).cloned().collect();
-            io.executor.submit(NetOp::RemoveAddresses(addrs));
+            let addrs: Vec<AddressEntry> = params
+                .vips
+                .iter()
+                .chain(params.excluded_vips.iter())
+                .filter(|a| present.as_ref().is_none_or(|p| p.contains(&a.prefix.addr)))
+                .cloned()
+                .collect();
+            if !addrs.is_empty() {
+                io.executor.submit(NetOp::RemoveAddresses(addrs));
+            }
             let stale: Vec<RouteEntry> = params
                 .virtual_routes
                 .iter()
@@ -539,15 +594,31 @@ impl Daemon {
         }
     }
 
-    /// Work out each instance's advert source and make sure its socket is open; both may
-    /// only become possible later (an IPv6 link-local still doing DAD, an address added
-    /// after start), so this runs again on address and link changes.
-    async fn refresh_sources(&mut self) {
-        let ids: Vec<InstanceId> = self.io.keys().copied().collect();
+    /// Work out the advert source of the instances in `scope` and make sure their sockets
+    /// are open; both may only become possible later (an IPv6 link-local still doing DAD,
+    /// an address added after start), so this runs again on address and link changes.
+    /// One link and one address listing serve every instance: a takeover adds thousands
+    /// of VIPs, and a listing per instance per address event would stall the loop.
+    async fn refresh_sources(&mut self, scope: SourceScope) {
+        let ids: Vec<InstanceId> = self
+            .io
+            .iter()
+            .filter(|(_, io)| match scope {
+                SourceScope::All => true,
+                SourceScope::Incomplete => io.source.is_none() || !self.sockets.contains_key(&io.socket),
+                SourceScope::Using(addr) => io.source == Some(addr),
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        let links = self.netlink.links().await.unwrap_or_default();
+        let addresses = self.netlink.addresses(None, None).await.unwrap_or_default();
         let mut events = Vec::new();
         for id in ids {
             let Some(params) = self.router.params(id).cloned() else { continue };
-            let new_source = self.source_for(&params).await;
+            let new_source = source_for(&params, &links, &addresses);
             let Some(io) = self.io.get(&id) else { continue };
             let key = io.socket.clone();
             if !self.sockets.contains_key(&key) {
@@ -561,27 +632,6 @@ impl Daemon {
         }
         for ev in events {
             self.feed(ev).await;
-        }
-    }
-
-    async fn source_for(&self, params: &InstanceParams) -> Option<IpAddr> {
-        if let Some(src) = params.configured_src {
-            return Some(src);
-        }
-        match params.family {
-            Family::Inet => {
-                let name = params.interface.as_ref()?;
-                let index = self.netlink.ifindex(name).await.ok()?;
-                socket::ipv4_source(&self.netlink, index, None).await.ok().map(IpAddr::V4)
-            }
-            Family::Inet6 => {
-                // The interface's own link-local, also for a VMAC: the VMAC carries a copy
-                // of it (see `vmac_link_local`), and a VMAC reused from an older run may
-                // still hold a link-local derived from its shared MAC.
-                let name = params.interface.as_ref().or(params.rx_interface.as_ref())?;
-                let index = self.netlink.ifindex(name).await.ok()?;
-                socket::ipv6_link_local(&self.netlink, index).await.ok().map(IpAddr::V6)
-            }
         }
     }
 
@@ -691,6 +741,7 @@ impl Daemon {
                 self.exec(instance, NetOp::RemoveRules(rules))
             }
             Action::SendGarp { instance, kind, repeat } => {
+                self.trim_at = Some(Instant::now() + TRIM_AFTER);
                 if kind == GarpKind::UnicastSource {
                     if let Some(src) = self.io.get(&instance).and_then(|io| io.source) {
                         self.exec(instance, NetOp::AnnounceSource { address: src });
@@ -912,11 +963,15 @@ impl Daemon {
         self.feed(Event::TrackerUpdate { object, status }).await;
     }
 
+    fn net_changed(&mut self) {
+        self.net_settle.get_or_insert_with(|| Instant::now() + NET_SETTLE);
+    }
+
     fn retry_all(&self) {
         for io in self.io.values() {
-            io.executor.submit(NetOp::Retry);
+            io.executor.retry();
         }
-        self.statics.submit(NetOp::Retry);
+        self.statics.retry();
     }
 
     async fn net_event(&mut self, ev: NetEvent) {
@@ -950,8 +1005,8 @@ impl Daemon {
                     }
                 }
                 if was != Some(up) {
-                    self.refresh_sources().await;
-                    self.retry_all();
+                    self.refresh_sources(SourceScope::All).await;
+                    self.net_changed();
                 }
             }
             NetEvent::LinkDeleted { name, .. } => {
@@ -960,10 +1015,7 @@ impl Daemon {
                 }
                 self.sockets.retain(|k, _| k.interface.as_deref() != Some(name.as_str()));
             }
-            NetEvent::AddressAdded(_) => {
-                self.refresh_sources().await;
-                self.retry_all();
-            }
+            NetEvent::AddressAdded(_) => self.net_changed(),
             NetEvent::AddressRemoved(info) => {
                 let mut events = Vec::new();
                 for id in self.router.instance_ids() {
@@ -982,9 +1034,9 @@ impl Daemon {
                 for ev in events {
                     self.feed(ev).await;
                 }
-                self.refresh_sources().await;
+                self.refresh_sources(SourceScope::Using(info.local)).await;
                 // Routes through the address's device or from it may have gone with it.
-                self.retry_all();
+                self.net_changed();
             }
             NetEvent::RouteRemoved(info) => {
                 let key = normalised_key(info.key());
@@ -1035,8 +1087,8 @@ impl Daemon {
             }
             NetEvent::Overrun => {
                 tracing::warn!("netlink notifications were lost; re-checking interfaces and addresses");
-                self.refresh_sources().await;
-                self.retry_all();
+                self.refresh_sources(SourceScope::All).await;
+                self.net_changed();
             }
             NetEvent::RouteAdded(_) | NetEvent::RuleAdded(_) => {}
         }
@@ -1082,8 +1134,10 @@ impl Daemon {
             }
         };
         self.facts.scripts = vetted.clone();
+        let links = self.netlink.links().await.unwrap_or_default();
+        let addresses = self.netlink.addresses(None, None).await.unwrap_or_default();
         for params in &rcfg.instances {
-            if let Some(source) = self.source_for(params).await {
+            if let Some(source) = source_for(params, &links, &addresses) {
                 rcfg.sources.insert(params.name.clone(), source);
             }
         }
@@ -1164,7 +1218,7 @@ impl Daemon {
             t.reconfigure(&self.config, &self.vetted);
         }
         self.report_interfaces().await;
-        self.refresh_sources().await;
+        self.refresh_sources(SourceScope::All).await;
         if self.config.global.fifo_write_vrrp_states_on_reload {
             self.write_states_to_fifo();
         }
@@ -1296,6 +1350,39 @@ async fn remove_vmacs(vmacs: &mut Vmacs, io: &mut InstanceIo) {
 /// Names for the per-VIP VMACs of one instance: `<prefix>.<vrid>`, then `<prefix>1.<vrid>`,
 /// `<prefix>2.<vrid>`… as keepalived numbers clashing VMAC names, skipping names taken by
 /// the instance's own VMAC.
+/// Which instances [`Daemon::refresh_sources`] looks at.
+#[derive(Debug, Clone, Copy)]
+enum SourceScope {
+    All,
+    /// Those without a source or a socket: an added address can only help them, as a new
+    /// IPv4 address never goes before an interface's existing primary one.
+    Incomplete,
+    /// Those sending from this address, which just went away.
+    Using(IpAddr),
+}
+
+/// An instance's advert source, as keepalived picks it, from listings of links and
+/// addresses.
+fn source_for(params: &InstanceParams, links: &[Link], addresses: &[crate::net::netlink::AddressInfo]) -> Option<IpAddr> {
+    if let Some(src) = params.configured_src {
+        return Some(src);
+    }
+    let index_of = |name: &String| links.iter().find(|l| &l.name == name).map(|l| l.index);
+    match params.family {
+        Family::Inet => {
+            let index = index_of(params.interface.as_ref()?)?;
+            socket::primary_ipv4(addresses, index).ok().map(IpAddr::V4)
+        }
+        Family::Inet6 => {
+            // The interface's own link-local, also for a VMAC: the VMAC carries a copy of
+            // it (see `vmac_link_local`), and a VMAC reused from an older run may still hold
+            // a link-local derived from its shared MAC.
+            let index = index_of(params.interface.as_ref().or(params.rx_interface.as_ref())?)?;
+            socket::usable_link_local(addresses, index).ok().map(IpAddr::V6)
+        }
+    }
+}
+
 fn per_vip_vmac_names(prefix: Option<&str>, vrid: u8, devs: &BTreeSet<String>, taken: &[String]) -> BTreeMap<String, String> {
     let base = prefix.unwrap_or("vrrp");
     let mut names = BTreeMap::new();

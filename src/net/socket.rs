@@ -8,7 +8,7 @@
 //! checksum (IPV6_CHECKSUM, offset 6), hop limit is 255 and the traffic class 0xC0.
 
 use super::error::{NetError, Result};
-use super::netlink::Netlink;
+use super::netlink::{AddressInfo, Netlink};
 use crate::config::model::Family;
 use nix::sys::socket::{
     recvmsg, sendmsg, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags,
@@ -524,9 +524,15 @@ pub async fn ipv4_source(
         return Ok(configured);
     }
     let addresses = netlink.addresses(Some(Family::Inet), Some(index)).await?;
+    primary_ipv4(&addresses, index)
+}
+
+/// The primary (first non-secondary) IPv4 address of interface `index` in a listing of
+/// any interfaces' addresses, so that one dump serves many instances.
+pub fn primary_ipv4(addresses: &[AddressInfo], index: u32) -> Result<Ipv4Addr> {
     addresses
         .iter()
-        .filter(|a| !a.is_secondary())
+        .filter(|a| a.index == index && !a.is_secondary())
         .find_map(|a| match a.local {
             IpAddr::V4(v4) => Some(v4),
             IpAddr::V6(_) => None,
@@ -538,10 +544,15 @@ pub async fn ipv4_source(
 /// missing or still tentative.
 pub async fn ipv6_link_local(netlink: &Netlink, index: u32) -> Result<Ipv6Addr> {
     let addresses = netlink.addresses(Some(Family::Inet6), Some(index)).await?;
+    usable_link_local(&addresses, index)
+}
+
+/// [`ipv6_link_local`] on a listing of any interfaces' addresses.
+pub fn usable_link_local(addresses: &[AddressInfo], index: u32) -> Result<Ipv6Addr> {
     let mut tentative = None;
     for address in addresses
         .iter()
-        .filter(|a| a.is_link_local() && !a.is_dad_failed())
+        .filter(|a| a.index == index && a.is_link_local() && !a.is_dad_failed())
     {
         if let IpAddr::V6(v6) = address.local {
             if !address.is_tentative() {

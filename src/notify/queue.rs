@@ -189,11 +189,14 @@ pub struct Notifier {
     name: String,
     scripts: NotifyScripts,
     fifos: Arc<FifoSet>,
-    queue: NotifyQueue,
+    /// Only a notifier with scripts has a queue (and its task): a thousand instances
+    /// without scripts cost no tasks.
+    queue: Option<NotifyQueue>,
 }
 
 impl Notifier {
-    /// Both constructors start the notifier's queue task: they need a tokio runtime.
+    /// Both constructors start the notifier's queue task if it has scripts: they need a
+    /// tokio runtime.
     pub fn instance(name: &str, scripts: NotifyScripts, fifos: Arc<FifoSet>, settings: QueueSettings) -> Notifier {
         Notifier::new(Subject::Instance, name, scripts, fifos, settings)
     }
@@ -209,12 +212,29 @@ impl Notifier {
         fifos: Arc<FifoSet>,
         settings: QueueSettings,
     ) -> Notifier {
+        let has_scripts = [
+            &scripts.master,
+            &scripts.backup,
+            &scripts.fault,
+            &scripts.stop,
+            &scripts.deleted,
+            &scripts.generic,
+            &scripts.master_rx_lower_pri,
+        ]
+        .iter()
+        .any(|s| s.is_some());
         Notifier {
             subject,
             name: name.to_string(),
             scripts,
             fifos,
-            queue: NotifyQueue::spawn(name, settings),
+            queue: has_scripts.then(|| NotifyQueue::spawn(name, settings)),
+        }
+    }
+
+    fn submit(&self, invocation: Invocation) {
+        if let Some(queue) = &self.queue {
+            queue.submit(invocation);
         }
     }
 
@@ -238,7 +258,7 @@ impl Notifier {
             NotifyState::Deleted => &self.scripts.deleted,
         };
         if let Some(script) = specific {
-            self.queue.submit(Invocation {
+            self.submit(Invocation {
                 script: script.clone(),
                 extra_args: Vec::new(),
             });
@@ -254,7 +274,7 @@ impl Notifier {
                 state.as_str().to_string(),
                 priority.to_string(),
             ];
-            self.queue.submit(Invocation {
+            self.submit(Invocation {
                 script: script.clone(),
                 extra_args,
             });
@@ -279,7 +299,7 @@ impl Notifier {
     /// A MASTER received an advert with a lower priority (`notify_master_rx_lower_pri`).
     pub fn master_rx_lower_pri(&self, priority: u8) {
         if let Some(script) = &self.scripts.master_rx_lower_pri {
-            self.queue.submit(Invocation {
+            self.submit(Invocation {
                 script: script.clone(),
                 extra_args: Vec::new(),
             });
@@ -308,7 +328,9 @@ impl Notifier {
     /// See [`NotifyQueue::shutdown`]: called after the STOP notifies. keepalived waits 1 s
     /// for `notify_stop` before killing it; the deadline is the caller's choice.
     pub async fn shutdown(self, deadline: Instant) {
-        self.queue.shutdown(deadline).await;
+        if let Some(queue) = self.queue {
+            queue.shutdown(deadline).await;
+        }
     }
 }
 

@@ -151,7 +151,7 @@ pub struct InstanceDetails {
 /// The protocol engine. `handle` is the only way in; it returns what to do, in order.
 #[derive(Debug, Clone)]
 pub struct Router {
-    instances: Vec<Instance>,
+    instances: Instances,
     groups: Vec<Group>,
     interfaces: HashMap<String, bool>,
     trackers: HashMap<TrackedObject, TrackerStatus>,
@@ -172,6 +172,125 @@ enum TimerKind {
     GarpRefresh,
     LowerPrioGarp,
     RogueWatch,
+}
+
+/// The instances, with each one's earliest timer kept in a heap: when the adverts of a
+/// thousand instances fall due together, finding the next due timer by scanning every
+/// instance made each tick quadratic. Any mutable access to an instance marks it, and
+/// its timer is recomputed before the next lookup, so no code path can forget to.
+#[derive(Debug, Clone, Default)]
+struct Instances {
+    list: Vec<Instance>,
+    /// Each instance's earliest timer as last computed (meaningless while marked).
+    due: Vec<Option<(Timestamp, TimerKind)>>,
+    marked: Vec<bool>,
+    to_refresh: Vec<usize>,
+    /// (deadline, index) of every computed timer; entries that no longer match `due`
+    /// are dropped when they reach the top.
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<(Timestamp, usize)>>,
+}
+
+impl Instances {
+    fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, Instance> {
+        self.list.iter()
+    }
+
+    fn push(&mut self, instance: Instance) {
+        self.list.push(instance);
+        self.due.push(None);
+        self.marked.push(false);
+        self.mark(self.list.len() - 1);
+    }
+
+    fn pop(&mut self) -> Option<Instance> {
+        let popped = self.list.pop()?;
+        self.due.pop();
+        self.marked.pop();
+        let len = self.list.len();
+        self.to_refresh.retain(|&idx| idx < len);
+        Some(popped)
+    }
+
+    fn into_vec(self) -> Vec<Instance> {
+        self.list
+    }
+
+    fn mark(&mut self, idx: usize) {
+        if !self.marked[idx] {
+            self.marked[idx] = true;
+            self.to_refresh.push(idx);
+        }
+    }
+
+    /// The earliest timer of all instances, as (deadline, index, kind); ties go to the
+    /// lower index.
+    fn earliest(&mut self) -> Option<(Timestamp, usize, TimerKind)> {
+        for idx in std::mem::take(&mut self.to_refresh) {
+            self.marked[idx] = false;
+            let due = Router::earliest_timer(&self.list[idx]);
+            if due != self.due[idx] {
+                self.due[idx] = due;
+                if let Some((t, _)) = due {
+                    self.heap.push(std::cmp::Reverse((t, idx)));
+                }
+            }
+        }
+        while let Some(&std::cmp::Reverse((t, idx))) = self.heap.peek() {
+            match self.due.get(idx) {
+                Some(Some((due, kind))) if *due == t => return Some((t, idx, *kind)),
+                _ => {
+                    self.heap.pop();
+                }
+            }
+        }
+        None
+    }
+
+    /// The earliest deadline if it is known without recomputing anything: `None` when
+    /// an instance changed since the last [`Instances::earliest`].
+    fn known_earliest(&self) -> Option<Option<Timestamp>> {
+        if !self.to_refresh.is_empty() {
+            return None;
+        }
+        match self.heap.peek() {
+            None => Some(None),
+            Some(&std::cmp::Reverse((t, idx))) => match self.due.get(idx) {
+                Some(Some((due, _))) if *due == t => Some(Some(t)),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl std::ops::Index<usize> for Instances {
+    type Output = Instance;
+
+    fn index(&self, idx: usize) -> &Instance {
+        &self.list[idx]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Instances {
+    fn index_mut(&mut self, idx: usize) -> &mut Instance {
+        self.mark(idx);
+        &mut self.list[idx]
+    }
+}
+
+impl<'a> IntoIterator for &'a mut Instances {
+    type Item = &'a mut Instance;
+    type IntoIter = std::slice::IterMut<'a, Instance>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        for idx in 0..self.list.len() {
+            self.mark(idx);
+        }
+        self.list.iter_mut()
+    }
 }
 
 fn advert_template(p: &InstanceParams) -> Advert {
@@ -254,7 +373,7 @@ fn group_matches(state: GroupState, notify: NotifyState) -> bool {
 impl Router {
     pub fn new(config: RouterConfig) -> Router {
         let mut router = Router {
-            instances: Vec::new(),
+            instances: Instances::default(),
             groups: Vec::new(),
             interfaces: HashMap::new(),
             trackers: HashMap::new(),
@@ -416,10 +535,12 @@ impl Router {
 
     /// The earliest time at which `handle(_, Event::Tick)` has something to do.
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        self.instances
-            .iter()
-            .filter_map(|i| Router::earliest_timer(i).map(|(t, _)| t))
-            .min()
+        self.instances.known_earliest().unwrap_or_else(|| {
+            self.instances
+                .iter()
+                .filter_map(|i| Router::earliest_timer(i).map(|(t, _)| t))
+                .min()
+        })
     }
 
     pub fn instance_ids(&self) -> Vec<InstanceId> {
@@ -1502,13 +1623,7 @@ impl Router {
         let mut budget = 16 + self.instances.len() * 8;
         while budget > 0 {
             budget -= 1;
-            let due = self
-                .instances
-                .iter()
-                .enumerate()
-                .filter_map(|(idx, inst)| Router::earliest_timer(inst).map(|(t, k)| (t, idx, k)))
-                .filter(|(t, _, _)| *t <= self.now)
-                .min_by_key(|(t, idx, _)| (*t, *idx));
+            let due = self.instances.earliest().filter(|(t, _, _)| *t <= self.now);
             let Some((_, idx, kind)) = due else { break };
             self.fire(idx, kind);
         }
@@ -2138,6 +2253,7 @@ impl Router {
         }
         // Group indices are rebuilt below; until then no instance may refer to one.
         let mut old: Vec<Option<Instance>> = std::mem::take(&mut self.instances)
+            .into_vec()
             .into_iter()
             .map(|mut i| {
                 i.group = None;

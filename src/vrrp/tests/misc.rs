@@ -505,3 +505,50 @@ fn a_recorded_run_replays_to_the_same_actions() {
         assert_eq!(actions, step.actions, "step {n} at {:?}", step.at);
     }
 }
+
+#[test]
+fn many_instances_due_together_each_advertise_once_per_interval_in_order() {
+    // 600 instances on three interfaces start together, so their master-down timers, and
+    // then their advert timers, all fall due at the same instants.
+    let instances: Vec<InstanceParams> = (0..600u32)
+        .map(|i| {
+            let mut p = params(&format!("VI_{i}"), (i / 3 + 1) as u8, 100);
+            let ifname = format!("eth{}", i % 3);
+            p.interface = Some(ifname.clone());
+            p.rx_interface = Some(ifname.clone());
+            p.trackers[0].object = TrackedObject::Interface(ifname);
+            p
+        })
+        .collect();
+    let (mut sim, _) = Sim::started(instances);
+    let first = sim.router.next_deadline().unwrap();
+    sim.run_until(first);
+    let ids: Vec<InstanceId> = sim.router.instance_ids();
+    assert!((0..600).all(|i| sim.state(&format!("VI_{i}")) == StateName::Master));
+    let advert_senders = |actions: &[Action]| -> Vec<InstanceId> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::SendAdvert { instance, .. } => Some(*instance),
+                _ => None,
+            })
+            .collect()
+    };
+    for _ in 0..3 {
+        let due = sim.router.next_deadline().unwrap();
+        assert_eq!(
+            due,
+            sim.now + Duration::from_secs(1),
+            "the next adverts are one interval away"
+        );
+        let sent = advert_senders(&sim.run_until(due));
+        assert_eq!(sent, ids, "each instance once, in instance order");
+    }
+    // One instance leaving MASTER drops out of the advert schedule; the others stay on it.
+    sim.advert("VI_17", PEER, 200);
+    assert_eq!(sim.state("VI_17"), StateName::Backup);
+    let due = sim.router.next_deadline().unwrap();
+    let sent = advert_senders(&sim.run_until(due));
+    assert_eq!(sent.len(), ids.len() - 1);
+    assert!(!sent.contains(&sim.id("VI_17")));
+}
