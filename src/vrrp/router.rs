@@ -1510,8 +1510,9 @@ impl Router {
     /// could have taken over since our last advert, it probably has, and a `nopreempt`
     /// MASTER would otherwise answer its adverts by forcing an election it wins.
     /// keepalived's formula: 3 intervals (not `down_timer_adverts`) plus that router's
-    /// skew, counted from the last advert sent. Only the overslept instance is checked,
-    /// which also covers keepalived's "the earliest timer is late" gate.
+    /// skew, counted from the last advert sent. An instance past it has its own advert
+    /// timer overdue by 2 intervals plus the skew, so keepalived's extra condition (the
+    /// earliest timer is at least that late) always holds here.
     fn leave_master_if_overslept(&mut self) {
         if !self.started {
             return;
