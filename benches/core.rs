@@ -48,6 +48,7 @@ fn instance(vips: usize) -> InstanceParams {
         advert_interval: Centis(100),
         initial_state: InitialState::Backup,
         nopreempt: false,
+        timer_expired_backup: None,
         preempt_delay: Duration::ZERO,
         accept: true,
         auth: AuthSpec::Pass(*b"secret\0\0"),
@@ -70,6 +71,7 @@ fn instance(vips: usize) -> InstanceParams {
             master_refresh_repeat: 1,
             lower_prio_delay: Duration::from_secs(5),
             lower_prio_repeat: 5,
+            extra_interfaces: None,
         },
         down_timer_adverts: 3,
         lower_prio_no_advert: false,
@@ -120,6 +122,7 @@ fn bench(label: &str, vips: usize, to_socket: bool) {
         src: "192.0.2.12".parse().unwrap(),
         dst: "224.0.0.18".parse().unwrap(),
         ttl: Some(255),
+        ah_sequence: None,
     };
     let iterations: u64 = 200_000;
     let mut now = 0u64;

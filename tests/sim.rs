@@ -79,6 +79,7 @@ fn instance(priority: u8, version: u8, interval: Centis) -> InstanceParams {
             InitialState::Backup
         },
         nopreempt: false,
+        timer_expired_backup: None,
         preempt_delay: Duration::ZERO,
         accept: true,
         auth: AuthSpec::None,
@@ -99,6 +100,7 @@ fn instance(priority: u8, version: u8, interval: Centis) -> InstanceParams {
             master_refresh_repeat: 1,
             lower_prio_delay: Duration::from_secs(5),
             lower_prio_repeat: 5,
+            extra_interfaces: None,
         },
         down_timer_adverts: 3,
         lower_prio_no_advert: false,
@@ -342,6 +344,7 @@ impl World {
                         src: p.src,
                         dst: GROUP.parse().unwrap(),
                         ttl: Some(255),
+                        ah_sequence: None,
                     };
                     self.handle(p.to, Event::AdvertReceived(received));
                 }

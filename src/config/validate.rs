@@ -425,6 +425,10 @@ fn complete_instance(
         rep.error(&span, format!("({name}) down_timer_adverts is incompatible with strict mode - resetting"));
         d.inst.down_timer_adverts = DOWN_TIMER_ADVERTS;
     }
+    if d.inst.timer_expired_backup.is_some() && !d.inst.nopreempt {
+        rep.error(&span, format!("({name}) expired_timer_backup requires nopreempt - resetting"));
+        d.inst.timer_expired_backup = None;
+    }
 
     let mut accept = d.accept.unwrap_or(if prio == PRIO_OWNER { true } else { !strict });
     if accept && prio != PRIO_OWNER && strict && version == 2 {

@@ -84,8 +84,8 @@ struct InstanceIo {
     old_unicast_probe: bool,
     unicast: bool,
     unicast_ttl: u8,
-    /// `auth_type AH`: the key and the sequence counter shared by sending and receiving.
-    ah: Option<([u8; 8], u32)>,
+    /// `auth_type AH`: the key (the core keeps the sequence counter).
+    ah: Option<[u8; 8]>,
     executor: Executor,
     notifier: Option<Notifier>,
     /// Per-VIP VMACs: device → VMAC name.
@@ -404,7 +404,7 @@ impl Daemon {
             }
         }
         // Per-VIP VMACs on devices that carry no VRRP: down until MASTER.
-        let vip_devs: BTreeSet<String> = per_vip_vmac_devices(&params, &inst_cfg);
+        let vip_devs: BTreeSet<String> = crate::vrrp::params::vip_vmac_devices(&inst_cfg);
         let prefix = self.config.global.vmac_addr_prefix.clone().or(self.config.global.vmac_prefix.clone());
         let taken: Vec<String> = self.config.instances.iter().filter_map(|i| i.use_vmac.as_ref().map(|v| v.ifname.clone())).collect();
         let mut vmac_for_dev = per_vip_vmac_names(prefix.as_deref(), params.vrid, &vip_devs, &taken);
@@ -445,7 +445,7 @@ impl Daemon {
                 for (d, s) in k.iter_mut().zip(key.iter()) {
                     *d = *s;
                 }
-                Some((k, 0))
+                Some(k)
             }
             _ => None,
         };
@@ -720,7 +720,9 @@ impl Daemon {
 
     async fn execute_one(&mut self, action: Action) {
         match action {
-            Action::SendAdvert { instance, advert, destinations } => self.send_advert(instance, &advert, destinations).await,
+            Action::SendAdvert { instance, advert, destinations, ah_sequence } => {
+                self.send_advert(instance, &advert, destinations, ah_sequence).await
+            }
             Action::AddVips { instance, vips } | Action::AddExcludedVips { instance, vips } => {
                 self.exec(instance, NetOp::AddAddresses(vips))
             }
@@ -747,7 +749,11 @@ impl Daemon {
                         self.exec(instance, NetOp::AnnounceSource { address: src });
                     }
                 } else if let Some(p) = self.router.params(instance) {
-                    let addresses: Vec<AddressEntry> = p.vips.iter().chain(p.excluded_vips.iter()).cloned().collect();
+                    let addresses: Vec<AddressEntry> = if kind == GarpKind::ExtraInterfaces {
+                        p.garp.extra_interfaces.iter().flat_map(|x| x.addresses.iter()).cloned().collect()
+                    } else {
+                        p.vips.iter().chain(p.excluded_vips.iter()).cloned().collect()
+                    };
                     self.exec(instance, NetOp::Announce { addresses, repeat });
                 }
             }
@@ -811,7 +817,13 @@ impl Daemon {
         }
     }
 
-    async fn send_advert(&mut self, id: InstanceId, advert: &packet::Advert, destinations: Destinations) {
+    async fn send_advert(
+        &mut self,
+        id: InstanceId,
+        advert: &packet::Advert,
+        destinations: Destinations,
+        ah_sequence: Option<u32>,
+    ) {
         let Some(io) = self.io.get_mut(&id) else { return };
         let Some(sock) = self.sockets.get(&io.socket).cloned() else {
             tracing::debug!("({}) no socket yet, advert not sent", io.name);
@@ -825,11 +837,8 @@ impl Daemon {
         for dst in dsts {
             let bytes = match (source, dst) {
                 (IpAddr::V4(src), IpAddr::V4(d)) => {
-                    let ah = match (&advert.auth, io.ah.as_mut()) {
-                        (AuthData::Ah, Some((key, seq))) => {
-                            *seq = seq.wrapping_add(1);
-                            Some(AhParams { key: *key, sequence: *seq })
-                        }
+                    let ah = match (&advert.auth, io.ah, ah_sequence) {
+                        (AuthData::Ah, Some(key), Some(sequence)) => Some(AhParams { key, sequence }),
                         _ => None,
                     };
                     let ttl = if d.is_multicast() { 255 } else { io.unicast_ttl };
@@ -893,27 +902,17 @@ impl Daemon {
         };
         let first = self.candidates(&pkt.key, vrid)[0];
         let io = self.io.get_mut(&first)?;
-        if let (Some((key, counter)), Some(ah)) = (io.ah.as_mut(), datagram.ah()) {
-            if let Err(e) = datagram.verify_ah(key, io.unicast) {
-                tracing::info!("({}) {e}", io.name);
-                return Some(Event::PacketError { to, kind: PacketErrorKind::AuthFailure });
+        // The replay check on the sequence number is the core's: it needs the state.
+        let ah_sequence = match (&io.ah, datagram.ah()) {
+            (Some(key), Some(ah)) => {
+                if let Err(e) = datagram.verify_ah(key, io.unicast) {
+                    tracing::info!("({}) {e}", io.name);
+                    return Some(Event::PacketError { to, kind: PacketErrorKind::AuthFailure });
+                }
+                Some(ah.sequence)
             }
-            // keepalived keeps one sequence counter per instance for what it sends and what
-            // it accepts: a peer's advert must carry a number above it, and an accepted one
-            // raises it. Without the raise, a router joining a master that has been sending
-            // for a while would count from 1 and the master would drop it as a replay forever.
-            if ah.sequence > *counter {
-                *counter = ah.sequence;
-            } else {
-                tracing::info!(
-                    "({}) IPSEC-AH : sequence number {} already processed. Packet dropped. Local({})",
-                    io.name,
-                    ah.sequence,
-                    counter
-                );
-                return Some(Event::PacketError { to, kind: PacketErrorKind::AuthFailure });
-            }
-        }
+            _ => None,
+        };
         let options = DecodeOptions {
             v3_checksum: io.v3_checksum,
             old_unicast_fallback: io.old_unicast_probe.then_some(socket::VRRP_GROUP_V4),
@@ -924,7 +923,14 @@ impl Daemon {
                     tracing::info!("({}) Setting unicast VRRPv3 checksum to old version", io.name);
                     io.v3_checksum = V3Checksum::OldUnicast { group: socket::VRRP_GROUP_V4 };
                 }
-                Some(Event::AdvertReceived(Received { to, advert: r.advert, src: r.src, dst: r.dst, ttl: Some(r.ttl_or_hop_limit) }))
+                Some(Event::AdvertReceived(Received {
+                    to,
+                    advert: r.advert,
+                    src: r.src,
+                    dst: r.dst,
+                    ttl: Some(r.ttl_or_hop_limit),
+                    ah_sequence,
+                }))
             }
             Err(e) => Self::decode_error(to, &io.name, &e),
         }
@@ -949,7 +955,14 @@ impl Daemon {
         let first = self.candidates(&pkt.key, vrid)[0];
         let name = self.io.get(&first)?.name.clone();
         match packet::decode_ipv6(&pkt.bytes, src, dst, pkt.meta.ttl) {
-            Ok(r) => Some(Event::AdvertReceived(Received { to, advert: r.advert, src: r.src, dst: r.dst, ttl: Some(r.ttl_or_hop_limit) })),
+            Ok(r) => Some(Event::AdvertReceived(Received {
+                to,
+                advert: r.advert,
+                src: r.src,
+                dst: r.dst,
+                ttl: Some(r.ttl_or_hop_limit),
+                ah_sequence: None,
+            })),
             Err(e) => Self::decode_error(to, &name, &e),
         }
     }
@@ -1405,16 +1418,6 @@ fn per_vip_vmac_names(prefix: Option<&str>, vrid: u8, devs: &BTreeSet<String>, t
 
 /// Devices of VIPs that get their own VMAC: per-VIP `use_vmac`, or every VIP on another
 /// device with `use_vmac_addr`.
-fn per_vip_vmac_devices(params: &InstanceParams, inst: &crate::config::model::VrrpInstance) -> BTreeSet<String> {
-    params
-        .vips
-        .iter()
-        .chain(params.excluded_vips.iter())
-        .filter(|a| a.use_vmac || (inst.use_vmac_addr && a.dev.is_some() && a.dev != inst.interface))
-        .filter_map(|a| a.dev.clone())
-        .collect()
-}
-
 fn link_local_entry(ll: Ipv6Addr, dev: &str) -> AddressEntry {
     AddressEntry {
         prefix: crate::config::model::Prefix { addr: IpAddr::V6(ll), len: 64 },

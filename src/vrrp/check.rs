@@ -32,6 +32,7 @@ pub(crate) enum Condition {
     TtlRange = 1 << 9,
     UnknownPeer = 1 << 10,
     PacketError = 1 << 11,
+    AhReplay = 1 << 12,
 }
 
 impl RateLimit {
@@ -45,6 +46,63 @@ impl RateLimit {
 
     pub(crate) fn reset(&mut self) {
         self.0 = 0;
+    }
+}
+
+/// keepalived's IPSEC-AH anti-replay counter: one per instance for what it sends and
+/// what it accepts. A received advert must carry a number above it and raises it, so
+/// a router that joins a running master continues from the master's numbers instead
+/// of counting from 1 into adverts the master would drop as replays.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct AhSequence {
+    last: u32,
+    /// The counter reached its end: adverts repeat the last number until this router
+    /// next becomes MASTER, which starts again from 1 (keepalived's `cycle`).
+    exhausted: bool,
+}
+
+impl AhSequence {
+    const LAST_USABLE: u32 = 0xFFFF_FFFE;
+
+    pub(crate) fn next_to_send(&mut self) -> u32 {
+        if self.last < Self::LAST_USABLE {
+            self.last += 1;
+        } else {
+            self.exhausted = true;
+        }
+        self.last
+    }
+
+    /// Whether `seq` is new; a new number becomes the counter.
+    fn accept(&mut self, seq: u32) -> bool {
+        if seq > self.last {
+            self.last = seq;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A master that hears a lower-priority advert continues past the sender's number,
+    /// so that the sender accepts the master's answer.
+    pub(crate) fn continue_after(&mut self, seq: u32) {
+        self.last = seq.wrapping_add(1);
+        self.exhausted = false;
+    }
+
+    /// Another router's numbers are acceptable again: no restart needed.
+    pub(crate) fn peers_in_step(&mut self) {
+        self.exhausted = false;
+    }
+
+    pub(crate) fn restart_if_exhausted(&mut self) {
+        if self.exhausted {
+            *self = AhSequence::default();
+        }
+    }
+
+    pub(crate) fn last(&self) -> u32 {
+        self.last
     }
 }
 
@@ -87,13 +145,14 @@ fn log(out: &mut Vec<Action>, message: String) {
     });
 }
 
-/// Returns whether the advert may reach the state machine. Counters and log lines are
-/// recorded as a side effect.
+/// Returns whether the advert may reach the state machine. Counters, the AH sequence
+/// and log lines are updated as a side effect.
 pub(crate) fn check_advert(
     input: &CheckInput<'_>,
     rx: &Received,
     stats: &mut Stats,
     rl: &mut RateLimit,
+    ah: &mut AhSequence,
     out: &mut Vec<Action>,
 ) -> bool {
     let p = input.params;
@@ -145,6 +204,10 @@ pub(crate) fn check_advert(
                     ),
                 );
             }
+            return false;
+        }
+        if p.auth == AuthSpec::Ah && !ah_sequence_ok(name, src, rx.ah_sequence, stats, rl, ah, out)
+        {
             return false;
         }
         if let (AuthSpec::Pass(ours), AuthData::Pass(theirs)) = (&p.auth, &advert.auth) {
@@ -248,6 +311,43 @@ pub(crate) fn check_advert(
         stats.pri_zero_rcvd += 1;
     }
     true
+}
+
+/// The ICV was verified below the core; what is left is the replay check, counted
+/// as `auth_failure` as keepalived does.
+fn ah_sequence_ok(
+    name: &str,
+    src: IpAddr,
+    sequence: Option<u32>,
+    stats: &mut Stats,
+    rl: &mut RateLimit,
+    ah: &mut AhSequence,
+    out: &mut Vec<Action>,
+) -> bool {
+    let Some(seq) = sequence else {
+        stats.authtype_mismatch += 1;
+        if rl.first(Condition::AuthType) {
+            log(
+                out,
+                format!("({name}) received an advert without AH header from {src}"),
+            );
+        }
+        return false;
+    };
+    if ah.accept(seq) {
+        return true;
+    }
+    stats.auth_failure += 1;
+    if rl.first(Condition::AhReplay) {
+        log(
+            out,
+            format!(
+                "({name}) IPSEC-AH : sequence number {seq} already processed. Packet dropped. Local({})",
+                ah.last()
+            ),
+        );
+    }
+    false
 }
 
 fn unicast_source_ok(

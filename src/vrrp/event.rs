@@ -39,6 +39,10 @@ pub struct Received {
     pub dst: IpAddr,
     /// IPv4 TTL / IPv6 hop limit; `None` when the kernel did not report it.
     pub ttl: Option<u8>,
+    /// The sequence number of the IPSEC-AH header, whose integrity value the daemon has
+    /// already verified; `None` when the packet had no AH header.
+    #[serde(default)]
+    pub ah_sequence: Option<u32>,
 }
 
 /// A packet that failed to decode, counted against the instance it was for.
@@ -133,6 +137,9 @@ pub enum GarpKind {
     UnicastSource,
     /// After a reload that added addresses or with refresh configured.
     Reload,
+    /// Every `garp_extra_if` interval: one GARP/NA per address of
+    /// `GarpParams::extra_interfaces`.
+    ExtraInterfaces,
 }
 
 /// The states keepalived reports to scripts, the FIFO and mail.
@@ -194,6 +201,10 @@ pub enum Action {
         instance: InstanceId,
         advert: Advert,
         destinations: Destinations,
+        /// The IPSEC-AH sequence number (`auth_type AH`): one per advert, the same in
+        /// every unicast copy.
+        #[serde(default)]
+        ah_sequence: Option<u32>,
     },
     AddVips {
         instance: InstanceId,
@@ -245,8 +256,9 @@ pub enum Action {
         instance: InstanceId,
         rules: Vec<RuleEntry>,
     },
-    /// GARP/NA for every VIP and excluded VIP (or the source address for
-    /// `UnicastSource`), the whole list `repeat` times.
+    /// GARP/NA for every VIP and excluded VIP (the source address for `UnicastSource`,
+    /// the extra-interface addresses for `ExtraInterfaces`), the whole list `repeat`
+    /// times.
     SendGarp {
         instance: InstanceId,
         kind: GarpKind,

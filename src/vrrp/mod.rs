@@ -38,9 +38,15 @@
 //!   keepalived documents (its code does so only in narrower cases).
 //! - A deleted VIP, route or rule is put back (`RouterOptions::backup_on_owned_deletion`
 //!   restores keepalived's "go BACKUP"); backup routes/rules are a kad extension.
+//! - A `timer_expired_backup` MASTER that overslept takes its sync group to BACKUP with
+//!   it; keepalived moves only the instance, leaving the group half MASTER.
+//! - An AH replay is logged once until the next transition or new master, like every
+//!   other rejection; keepalived logs each one.
 //!
-//! Not handled here: `timer_expired_backup`, periodic `garp_extra_if` GARPs,
-//! `track_process`, `track_bfd`, `auth_hmac` and AH sequence numbers; the daemon delays
+//! AH: the daemon verifies the ICV and SPI, the core owns the sequence counter
+//! (keepalived's single counter for sending and the replay check).
+//!
+//! Not handled here: `track_process`, `track_bfd` and `auth_hmac`; the daemon delays
 //! `Startup` for `vrrp_startup_delay` and filters unknown-VRID logs
 //! (`log_unknown_vrids`), which the core emits at debug level.
 
@@ -61,8 +67,9 @@ pub use event::{
     NotifyTarget, PacketErrorKind, Received, Recipient, StateName, TrackerStatus,
 };
 pub use params::{
-    AuthSpec, GarpParams, InitialTracker, InstanceParams, NotifyParams, ParamsError, RouterConfig,
-    RouterOptions, SyncGroupParams, TrackedObject, TrackerSpec, PRIO_OWNER,
+    AuthSpec, ExtraInterfaceGarp, GarpParams, InitialTracker, InstanceParams, NotifyParams,
+    ParamsError, RouterConfig, RouterOptions, SyncGroupParams, TrackedObject, TrackerSpec,
+    PRIO_OWNER,
 };
 pub use router::{InstanceDetails, InstanceStatus, Router};
 pub use stats::Stats;

@@ -12,7 +12,7 @@ use crate::config::model::{
     UnicastPeer, VrrpInstance,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -73,6 +73,21 @@ pub struct GarpParams {
     pub master_refresh_repeat: u32,
     pub lower_prio_delay: Duration,
     pub lower_prio_repeat: u32,
+    /// `garp_extra_if`: while MASTER, one GARP/NA per interface (other than the advert
+    /// interface) that carries addresses, starting `master_delay` + interval after
+    /// becoming MASTER.
+    #[serde(default)]
+    pub extra_interfaces: Option<ExtraInterfaceGarp>,
+}
+
+/// The periodic `garp_extra_if` announcement: switches only learn a VMAC's MAC from
+/// frames it sends, and adverts leave from the advert interface only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtraInterfaceGarp {
+    pub interval: Duration,
+    /// The first address of each such interface, in configuration order (VIPs, then
+    /// excluded VIPs): one GARP refreshes the interface's MAC everywhere.
+    pub addresses: Vec<AddressEntry>,
 }
 
 /// How an instance reports state changes.
@@ -100,6 +115,11 @@ pub struct InstanceParams {
     pub advert_interval: Centis,
     pub initial_state: InitialState,
     pub nopreempt: bool,
+    /// `timer_expired_backup`: the highest priority another router may have. A MASTER
+    /// that was not scheduled for long enough that such a router took over goes BACKUP
+    /// (only with `nopreempt`, which would otherwise keep two masters fighting).
+    #[serde(default)]
+    pub timer_expired_backup: Option<u8>,
     pub preempt_delay: Duration,
     pub accept: bool,
     pub auth: AuthSpec,
@@ -250,6 +270,7 @@ impl InstanceParams {
             advert_interval,
             initial_state: inst.initial_state,
             nopreempt: inst.nopreempt,
+            timer_expired_backup: inst.timer_expired_backup.filter(|_| inst.nopreempt),
             preempt_delay: inst.preempt_delay,
             accept: inst.accept,
             auth: if inst.version == 2 {
@@ -274,6 +295,7 @@ impl InstanceParams {
                 master_refresh_repeat: inst.garp.master_refresh_repeat,
                 lower_prio_delay: inst.garp.lower_prio_delay,
                 lower_prio_repeat: inst.garp.lower_prio_repeat,
+                extra_interfaces: extra_interface_garp(inst),
             },
             down_timer_adverts: inst.down_timer_adverts.max(1),
             lower_prio_no_advert: inst.lower_prio_no_advert,
@@ -288,6 +310,63 @@ impl InstanceParams {
             notify,
         })
     }
+}
+
+/// The devices whose VIPs live on a per-VIP VMAC (`use_vmac` on the address, or
+/// `use_vmac_addr` for addresses on other devices). Every address on such a device
+/// goes on its VMAC, which is how the daemon places them.
+pub fn vip_vmac_devices(inst: &VrrpInstance) -> BTreeSet<String> {
+    inst.vips
+        .iter()
+        .chain(inst.excluded_vips.iter())
+        .filter(|a| {
+            a.use_vmac || (inst.use_vmac_addr && a.dev.is_some() && a.dev != inst.interface)
+        })
+        .filter_map(|a| a.dev.clone())
+        .collect()
+}
+
+/// keepalived's `vrrp_send_vmac_update` selection: interfaces that are VMACs (any
+/// interface with `all`), except the one adverts leave from, which the adverts keep
+/// fresh — unless `vmac_xmit_base` sends them from the parent instead.
+fn extra_interface_garp(inst: &VrrpInstance) -> Option<ExtraInterfaceGarp> {
+    let extra = inst
+        .garp
+        .extra_if
+        .as_ref()
+        .filter(|x| !x.interval.is_zero())?;
+    let instance_vmac = inst.use_vmac.as_ref();
+    let default_dev = instance_vmac
+        .map(|v| v.ifname.clone())
+        .or_else(|| inst.interface.clone());
+    let advert_dev = default_dev.clone();
+    let xmit_base = instance_vmac.is_some_and(|v| v.xmit_base);
+    let vip_vmacs = vip_vmac_devices(inst);
+    // (device name, whether it is a per-VIP VMAC on that device)
+    let mut seen: Vec<(String, bool)> = Vec::new();
+    let mut addresses = Vec::new();
+    for a in inst.vips.iter().chain(inst.excluded_vips.iter()) {
+        let Some(dev) = a.dev.clone().or_else(|| default_dev.clone()) else {
+            continue;
+        };
+        let per_vip_vmac = vip_vmacs.contains(&dev);
+        let is_vmac = per_vip_vmac || instance_vmac.is_some_and(|v| v.ifname == dev);
+        if !is_vmac && !extra.all {
+            continue;
+        }
+        if !per_vip_vmac && advert_dev.as_ref() == Some(&dev) && !xmit_base {
+            continue;
+        }
+        let key = (dev, per_vip_vmac);
+        if !seen.contains(&key) {
+            seen.push(key);
+            addresses.push(a.clone());
+        }
+    }
+    (!addresses.is_empty()).then_some(ExtraInterfaceGarp {
+        interval: extra.interval,
+        addresses,
+    })
 }
 
 fn routes_not_keyed_by(routes: &[RouteEntry], others: &[RouteEntry]) -> Vec<RouteEntry> {

@@ -9,7 +9,7 @@ use kad_packet::{Advert, AuthData};
 
 use crate::config::model::{AddressEntry, Family, RouteEntry, RuleEntry};
 
-use super::check::{check_advert, CheckInput, Condition, RateLimit};
+use super::check::{check_advert, AhSequence, CheckInput, Condition, RateLimit};
 use super::event::{
     Action, Destinations, Event, GarpKind, GroupId, InstanceId, LogLevel, NotifyState,
     NotifyTarget, PacketErrorKind, Received, Recipient, StateName, TrackerStatus,
@@ -46,6 +46,7 @@ struct MasterTimers {
     next_advert: Timestamp,
     garp_delayed: Option<Timestamp>,
     garp_refresh: Option<Timestamp>,
+    garp_extra: Option<Timestamp>,
     lower_prio_garp: Option<Timestamp>,
     rogue: RogueOwner,
 }
@@ -108,6 +109,7 @@ struct Instance {
     notified: bool,
     last_mail: Option<NotifyState>,
     advert: Advert,
+    ah: AhSequence,
 }
 
 #[derive(Debug, Clone)]
@@ -170,6 +172,7 @@ enum TimerKind {
     Advert,
     GarpDelayed,
     GarpRefresh,
+    GarpExtra,
     LowerPrioGarp,
     RogueWatch,
 }
@@ -427,6 +430,7 @@ impl Router {
             notified: false,
             last_mail: None,
             advert: advert_template(&params),
+            ah: AhSequence::default(),
             params,
         }
     }
@@ -503,6 +507,7 @@ impl Router {
         if self.stopped {
             return Vec::new();
         }
+        self.leave_master_if_overslept();
         self.run_due_timers();
         match event {
             Event::Startup => self.startup(),
@@ -718,6 +723,7 @@ impl Router {
         } else {
             Destinations::Multicast(inst.params.mcast_group)
         };
+        let ah_sequence = (inst.params.auth == AuthSpec::Ah).then(|| inst.ah.next_to_send());
         inst.stats.advert_sent += 1;
         if priority == 0 {
             inst.stats.pri_zero_sent += 1;
@@ -729,6 +735,7 @@ impl Router {
             instance: inst.id,
             advert,
             destinations,
+            ah_sequence,
         });
     }
 
@@ -1328,12 +1335,17 @@ impl Router {
         let now = self.now;
         let inst = &mut self.instances[idx];
         inst.rl.reset();
-        let garp = inst.params.garp.clone();
+        inst.ah.restart_if_exhausted();
+        let garp = &inst.params.garp;
         let timers = MasterTimers {
             next_advert: now + inst.params.advert_interval.to_duration(),
             garp_delayed: (!garp.master_delay.is_zero()).then(|| now + garp.master_delay),
             garp_refresh: (!garp.master_refresh.is_zero())
                 .then(|| now + garp.master_delay + garp.master_refresh),
+            garp_extra: garp
+                .extra_interfaces
+                .as_ref()
+                .map(|x| now + garp.master_delay + x.interval),
             lower_prio_garp: None,
             rogue: RogueOwner::default(),
         };
@@ -1604,6 +1616,7 @@ impl Router {
                 Some((m.next_advert, TimerKind::Advert)),
                 m.garp_delayed.map(|t| (t, TimerKind::GarpDelayed)),
                 m.garp_refresh.map(|t| (t, TimerKind::GarpRefresh)),
+                m.garp_extra.map(|t| (t, TimerKind::GarpExtra)),
                 m.lower_prio_garp.map(|t| (t, TimerKind::LowerPrioGarp)),
                 m.rogue.watch_until.map(|t| (t, TimerKind::RogueWatch)),
             ]
@@ -1612,6 +1625,61 @@ impl Router {
             .min_by_key(|(t, _)| *t),
             _ => None,
         }
+    }
+
+    /// `timer_expired_backup`: when a router of the configured highest other priority
+    /// could have taken over since our last advert, it probably has, and a `nopreempt`
+    /// MASTER would otherwise answer its adverts by forcing an election it wins.
+    /// keepalived's formula: 3 intervals (not `down_timer_adverts`) plus that router's
+    /// skew, counted from the last advert sent. An instance past it has its own advert
+    /// timer overdue by 2 intervals plus the skew, so keepalived's extra condition (the
+    /// earliest timer is at least that late) always holds here.
+    fn leave_master_if_overslept(&mut self) {
+        if !self.started {
+            return;
+        }
+        let late_since = self.next_deadline();
+        let mut logged = false;
+        for idx in 0..self.instances.len() {
+            let Some(takeover) = self.takeover_possible_at(idx) else {
+                continue;
+            };
+            if takeover > self.now {
+                continue;
+            }
+            if !logged {
+                logged = true;
+                let late = late_since.map(|t| self.now.since(t)).unwrap_or_default();
+                self.log(
+                    LogLevel::Info,
+                    format!(
+                        "VRRP thread timer expired {}.{:06} seconds ago",
+                        late.as_secs(),
+                        late.subsec_micros()
+                    ),
+                );
+            }
+            self.instances[idx].want = Want::Backup;
+            self.leave_master(idx, Want::Backup, false);
+            self.after_transition(idx, StateName::Master);
+        }
+    }
+
+    /// When another router of priority `timer_expired_backup` would have declared this
+    /// MASTER down; `None` when not MASTER or not configured.
+    fn takeover_possible_at(&self, idx: usize) -> Option<Timestamp> {
+        let inst = &self.instances[idx];
+        let other_priority = inst.params.timer_expired_backup?;
+        let Phase::Master(m) = &inst.phase else {
+            return None;
+        };
+        let interval = inst.params.advert_interval;
+        let last_sent = m.next_advert - interval.to_duration();
+        Some(
+            last_sent
+                + interval.to_duration() * 3
+                + skew_time(inst.params.version, other_priority, interval),
+        )
     }
 
     fn run_due_timers(&mut self) {
@@ -1662,6 +1730,18 @@ impl Router {
                     m.garp_refresh = Some(now + garp.master_refresh);
                 }
                 self.garp(idx, GarpKind::Refresh, garp.master_refresh_repeat);
+            }
+            TimerKind::GarpExtra => {
+                let interval = self.instances[idx]
+                    .params
+                    .garp
+                    .extra_interfaces
+                    .as_ref()
+                    .map(|x| x.interval);
+                if let Phase::Master(m) = &mut self.instances[idx].phase {
+                    m.garp_extra = interval.map(|i| now + i);
+                }
+                self.garp(idx, GarpKind::ExtraInterfaces, 1);
             }
             TimerKind::LowerPrioGarp => {
                 if let Phase::Master(m) = &mut self.instances[idx].phase {
@@ -1841,7 +1921,14 @@ impl Router {
             effective_priority: inst.effective_priority,
             check_vips,
         };
-        let ok = check_advert(&input, rx, &mut inst.stats, &mut inst.rl, &mut logs);
+        let ok = check_advert(
+            &input,
+            rx,
+            &mut inst.stats,
+            &mut inst.rl,
+            &mut inst.ah,
+            &mut logs,
+        );
         self.out.extend(logs);
         ok
     }
@@ -1876,6 +1963,7 @@ impl Router {
         let prio = rx.advert.priority;
         {
             let inst = &mut self.instances[idx];
+            inst.ah.peers_in_step();
             if master_change {
                 inst.rl.reset();
             }
@@ -1971,7 +2059,7 @@ impl Router {
             }
         }
         if prio < ours || (prio == ours && addr_cmp == Ordering::Less) {
-            self.lower_priority_seen(idx, src, prio, ours);
+            self.lower_priority_seen(idx, rx, ours);
             return false;
         }
         if prio > ours || (prio == ours && addr_cmp == Ordering::Greater) {
@@ -1983,6 +2071,7 @@ impl Router {
             self.log(LogLevel::Info, message);
             self.adopt_interval(idx, &rx.advert);
             let inst = &mut self.instances[idx];
+            inst.ah.peers_in_step();
             inst.master_addr = Some(src);
             inst.master_priority = prio;
             inst.want = Want::Backup;
@@ -2019,7 +2108,8 @@ impl Router {
         }
     }
 
-    fn lower_priority_seen(&mut self, idx: usize, src: IpAddr, prio: u8, ours: u8) {
+    fn lower_priority_seen(&mut self, idx: usize, rx: &Received, ours: u8) {
+        let (src, prio) = (rx.src, rx.advert.priority);
         let name = self.name(idx).to_owned();
         let no_advert = self.instances[idx].params.lower_prio_no_advert;
         let election = if no_advert {
@@ -2033,6 +2123,13 @@ impl Router {
             "({name}) Received advert from {src} with lower priority {prio}, ours {ours}{election}"
         ),
         );
+        if let (AuthSpec::Ah, Some(seq)) = (&self.instances[idx].params.auth, rx.ah_sequence) {
+            self.instances[idx].ah.continue_after(seq);
+            self.log(
+                LogLevel::Info,
+                format!("({name}) IPSEC-AH : Syncing seq_num - Increment seq"),
+            );
+        }
         if !no_advert {
             self.send_advert(idx, ours);
         }
@@ -2392,6 +2489,7 @@ impl Router {
                     let repeat = self.instances[idx].params.garp.master_repeat;
                     self.garp(idx, GarpKind::Reload, repeat);
                 }
+                self.rearm_periodic_garps(idx, added_addresses);
             }
             Phase::Backup(_) | Phase::Fault => {
                 let new_keys: Vec<_> = new.backup_routes.iter().map(RouteEntry::key).collect();
@@ -2437,6 +2535,30 @@ impl Router {
             }
             Phase::Init | Phase::Stopped => {}
         }
+    }
+
+    /// keepalived restarts a reloaded MASTER's GARP timers with the new settings: the
+    /// second burst only when addresses were added, and the periodic ones after it.
+    fn rearm_periodic_garps(&mut self, idx: usize, added_addresses: bool) {
+        let now = self.now;
+        let inst = &mut self.instances[idx];
+        let garp = &inst.params.garp;
+        let Phase::Master(m) = &mut inst.phase else {
+            return;
+        };
+        let lead = if added_addresses {
+            garp.master_delay
+        } else {
+            Duration::ZERO
+        };
+        if added_addresses && !garp.master_delay.is_zero() {
+            m.garp_delayed = Some(now + garp.master_delay);
+        }
+        m.garp_refresh = (!garp.master_refresh.is_zero()).then(|| now + lead + garp.master_refresh);
+        m.garp_extra = garp
+            .extra_interfaces
+            .as_ref()
+            .map(|x| now + lead + x.interval);
     }
 
     /// An instance that a reload removed: a MASTER releases (announcing priority 0),

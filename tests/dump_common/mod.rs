@@ -392,6 +392,7 @@ impl Scenario {
             src: ip(src),
             dst: p.mcast_group,
             ttl: Some(255),
+            ah_sequence: None,
         };
         self.event(Event::AdvertReceived(rx));
     }

@@ -137,6 +137,16 @@ fn preempt_delay_is_cleared_by_nopreempt() {
 }
 
 #[test]
+fn timer_expired_backup_needs_nopreempt() {
+    let l = load(&instance(" timer_expired_backup 200"));
+    assert!(has(&l, "(VI) expired_timer_backup requires nopreempt - resetting"));
+    assert_eq!(l.config.unwrap().instances[0].timer_expired_backup, None);
+    let l = load(&instance(" nopreempt\n timer_expired_backup"));
+    assert!(!has(&l, "requires nopreempt"));
+    assert_eq!(l.config.unwrap().instances[0].timer_expired_backup, Some(254));
+}
+
+#[test]
 fn weighted_trackers_are_dropped_for_the_address_owner() {
     let text = format!(
         "vrrp_script chk {{\n script /bin/true\n weight 10\n}}\ntrack_file tf {{\n file /tmp/x\n}}\n{}",

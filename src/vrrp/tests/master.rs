@@ -3,16 +3,6 @@ use super::*;
 const PEER: &str = "192.0.2.12";
 const LOWER_PEER: &str = "192.0.2.5";
 
-/// Starts `p` and lets its down timer expire; returns the actions of becoming MASTER.
-fn master(p: InstanceParams) -> (Sim, Vec<Action>) {
-    let name = p.name.clone();
-    let (mut sim, _) = Sim::started(vec![p]);
-    let deadline = sim.router.next_deadline().unwrap();
-    let actions = sim.run_until(deadline);
-    assert_eq!(sim.state(&name), StateName::Master);
-    (sim, actions)
-}
-
 fn scenario_params() -> InstanceParams {
     let mut p = params("VI_INT", 151, 101);
     p.vips = vec![

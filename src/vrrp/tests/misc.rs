@@ -449,6 +449,7 @@ fn record_failover() -> Recording {
             src: ip(PEER),
             dst: ip("224.0.0.18"),
             ttl: Some(255),
+            ah_sequence: None,
         })
     };
     let script = vec![
@@ -551,4 +552,116 @@ fn many_instances_due_together_each_advertise_once_per_interval_in_order() {
     let sent = advert_senders(&sim.run_until(due));
     assert_eq!(sent.len(), ids.len() - 1);
     assert!(!sent.contains(&sim.id("VI_17")));
+}
+
+fn on(addr: &str, dev: &str, use_vmac: bool) -> AddressEntry {
+    AddressEntry {
+        dev: Some(dev.into()),
+        use_vmac,
+        ..vip(addr)
+    }
+}
+
+/// An instance on eth0 with its own VMAC, a per-VIP VMAC on eth1 (two addresses), two
+/// plain addresses on eth2 and an excluded one on eth3.
+fn extra_if_instance(all: bool, xmit_base: bool) -> VrrpInstance {
+    let mut inst = base_instance("VI_1");
+    inst.use_vmac = Some(crate::config::model::Vmac {
+        ifname: "vrrp.51".into(),
+        name_given: false,
+        mac: None,
+        xmit_base,
+        group: None,
+    });
+    inst.vips = vec![
+        vip("192.0.2.1/24"),
+        on("198.51.100.10/24", "eth1", true),
+        on("198.51.100.11/24", "eth1", true),
+        on("203.0.113.10/24", "eth2", false),
+        on("203.0.113.11/24", "eth2", false),
+    ];
+    inst.excluded_vips = vec![on("203.0.113.50/24", "eth3", false)];
+    inst.garp.extra_if = Some(crate::config::model::GarpExtraIf {
+        all,
+        interval: Duration::from_secs(30),
+    });
+    inst
+}
+
+fn extra_addresses(inst: VrrpInstance) -> Option<Vec<String>> {
+    let config = Config {
+        instances: vec![inst.clone()],
+        scripts: vec![script_def("chk", 30)],
+        ..Default::default()
+    };
+    let p = InstanceParams::from_config(&inst, &config).unwrap();
+    p.garp.extra_interfaces.map(|x| {
+        assert_eq!(x.interval, Duration::from_secs(30));
+        x.addresses.iter().map(|a| a.prefix.to_string()).collect()
+    })
+}
+
+#[test]
+fn garp_extra_if_announces_the_first_address_of_each_vmac_that_sends_no_adverts() {
+    assert_eq!(
+        extra_addresses(extra_if_instance(false, false)),
+        Some(vec!["198.51.100.10/24".into()])
+    );
+}
+
+#[test]
+fn garp_extra_if_all_adds_the_plain_interfaces_and_excluded_addresses() {
+    assert_eq!(
+        extra_addresses(extra_if_instance(true, false)),
+        Some(vec![
+            "198.51.100.10/24".into(),
+            "203.0.113.10/24".into(),
+            "203.0.113.50/24".into()
+        ])
+    );
+}
+
+#[test]
+fn garp_extra_if_includes_the_instance_vmac_when_adverts_leave_from_its_parent() {
+    assert_eq!(
+        extra_addresses(extra_if_instance(false, true)),
+        Some(vec!["192.0.2.1/24".into(), "198.51.100.10/24".into()])
+    );
+}
+
+#[test]
+fn garp_extra_if_without_an_interface_to_announce_or_an_interval_is_off() {
+    let mut inst = extra_if_instance(false, false);
+    inst.vips.retain(|a| !a.use_vmac);
+    assert_eq!(extra_addresses(inst), None);
+    let mut inst = extra_if_instance(true, false);
+    inst.garp.extra_if = Some(crate::config::model::GarpExtraIf {
+        all: true,
+        interval: Duration::ZERO,
+    });
+    assert_eq!(extra_addresses(inst), None);
+}
+
+#[test]
+fn timer_expired_backup_reaches_the_core_only_with_nopreempt() {
+    let mut inst = base_instance("VI_1");
+    inst.timer_expired_backup = Some(200);
+    let config = Config {
+        instances: vec![inst.clone()],
+        scripts: vec![script_def("chk", 30)],
+        ..Default::default()
+    };
+    assert_eq!(
+        InstanceParams::from_config(&inst, &config)
+            .unwrap()
+            .timer_expired_backup,
+        None
+    );
+    inst.nopreempt = true;
+    assert_eq!(
+        InstanceParams::from_config(&inst, &config)
+            .unwrap()
+            .timer_expired_backup,
+        Some(200)
+    );
 }

@@ -13,9 +13,12 @@ use crate::config::model::{
 use crate::vrrp::packet::{Advert, AuthData};
 use crate::vrrp::*;
 
+mod ah;
 mod backup;
+mod garp_extra;
 mod master;
 mod misc;
+mod overslept;
 mod props;
 mod startup;
 mod sync;
@@ -134,6 +137,7 @@ pub(super) fn params(name: &str, vrid: u8, priority: u8) -> InstanceParams {
             InitialState::Backup
         },
         nopreempt: false,
+        timer_expired_backup: None,
         preempt_delay: Duration::ZERO,
         accept: true,
         auth: AuthSpec::None,
@@ -154,6 +158,7 @@ pub(super) fn params(name: &str, vrid: u8, priority: u8) -> InstanceParams {
             master_refresh_repeat: 1,
             lower_prio_delay: Duration::from_secs(5),
             lower_prio_repeat: 5,
+            extra_interfaces: None,
         },
         down_timer_adverts: 3,
         lower_prio_no_advert: false,
@@ -291,8 +296,19 @@ impl Sim {
                 p.mcast_group
             },
             ttl: Some(255),
+            ah_sequence: None,
         }
     }
+}
+
+/// Starts `p` and lets its down timer expire; returns the actions of becoming MASTER.
+pub(super) fn master(p: InstanceParams) -> (Sim, Vec<Action>) {
+    let name = p.name.clone();
+    let (mut sim, _) = Sim::started(vec![p]);
+    let deadline = sim.router.next_deadline().unwrap();
+    let actions = sim.run_until(deadline);
+    assert_eq!(sim.state(&name), StateName::Master);
+    (sim, actions)
 }
 
 /// The variant names of `actions`, for checking order.
