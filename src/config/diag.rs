@@ -160,8 +160,12 @@ impl Diagnostics {
 /// Closest keyword by edit distance, for "did you mean" hints.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let limit = (word.len() / 3).clamp(1, 3);
+    let word_chars = word.chars().count();
     candidates
         .into_iter()
+        // The distance is at least the difference in length: this spares the table for
+        // nearly every candidate (and makes long junk words cheap).
+        .filter(|c| c.chars().count().abs_diff(word_chars) <= limit)
         .map(|c| (levenshtein(word, c), c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
@@ -221,5 +225,14 @@ mod tests {
         assert_eq!(did_you_mean("priorty", kws).as_deref(), Some("priority"));
         assert_eq!(did_you_mean("zzzzzzzz", kws), None);
         assert_eq!(did_you_mean("advret_int", kws).as_deref(), Some("advert_int"));
+    }
+
+    #[test]
+    fn suggestions_allow_missing_or_extra_letters_up_to_the_limit() {
+        let kws = ["virtual_router_id", "priority", "advert_int"];
+        assert_eq!(did_you_mean("priorityxxx", kws).as_deref(), Some("priority"));
+        assert_eq!(did_you_mean("virtual_router", kws).as_deref(), Some("virtual_router_id"));
+        assert_eq!(did_you_mean("virtual_route", kws), None);
+        assert_eq!(did_you_mean(&"x".repeat(1000), kws), None);
     }
 }

@@ -41,9 +41,9 @@ pub(crate) fn complete(raw: RawConfig, opts: &LoadOptions, diags: &mut Diagnosti
         mut sync_groups,
         scripts,
         track_files,
-        static_addresses,
-        static_routes,
-        static_rules,
+        mut static_addresses,
+        mut static_routes,
+        mut static_rules,
         skipped,
         garp_groups,
         track_groups,
@@ -138,6 +138,16 @@ pub(crate) fn complete(raw: RawConfig, opts: &LoadOptions, diags: &mut Diagnosti
     }
 
     let track_groups = complete_track_groups(track_groups, &instances, &mut rep);
+    // keepalived frees a removed group while static entries still point at it (a dangling
+    // pointer); what it means to do is track nothing, so the references go too.
+    let drop_if_removed = |g: &mut Option<String>| {
+        if g.as_ref().is_some_and(|name| !track_groups.iter().any(|t| &t.name == name)) {
+            *g = None;
+        }
+    };
+    static_addresses.iter_mut().for_each(|a| drop_if_removed(&mut a.track_group));
+    static_routes.iter_mut().for_each(|r| drop_if_removed(&mut r.track_group));
+    static_rules.iter_mut().for_each(|r| drop_if_removed(&mut r.track_group));
 
     let mut config = Config {
         global,

@@ -315,3 +315,26 @@ mod generated {
 fn a_linkbeat_method_with_spaces_round_trips_quoted() {
     round_trip("linkbeat_interfaces {\n  eth0 \"/bin/echo 'a b'\"\n}\nvrrp_instance VI {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n");
 }
+
+/// Found by the `config` fuzz target: a track group that validation removes (no usable
+/// instance) was still named by the static entries, so the dump named a group it did not
+/// write and read back without the reference.
+#[test]
+fn references_to_a_removed_track_group_are_dropped() {
+    let usable = "  group {\n    VI\n  }\n";
+    for group in ["", "  group {\n    VI_NONE\n  }\n", usable] {
+        let text = format!(
+            "track_group TG {{\n{group}}}\nstatic_ipaddress {{\n  192.0.2.210/24 dev eth1 track_group TG\n}}\n\
+             static_routes {{\n  198.51.100.0/24 via 192.0.2.254 dev eth1 track_group TG\n}}\n\
+             static_rules {{\n  from 192.0.2.0/24 iif eth1 table 100 track_group TG\n}}\n{}",
+            instance("")
+        );
+        let c = config(&text);
+        let expected = (group == usable).then(|| "TG".to_string());
+        assert_eq!(c.track_groups.len(), usize::from(expected.is_some()));
+        assert_eq!(c.static_addresses[0].track_group, expected);
+        assert_eq!(c.static_routes[0].track_group, expected);
+        assert_eq!(c.static_rules[0].track_group, expected);
+        round_trip(&text);
+    }
+}
