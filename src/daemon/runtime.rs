@@ -1330,22 +1330,10 @@ fn per_vip_vmac_devices(params: &InstanceParams, inst: &crate::config::model::Vr
 
 fn link_local_entry(ll: Ipv6Addr, dev: &str) -> AddressEntry {
     AddressEntry {
-        prefix: crate::config::model::Prefix { addr: IpAddr::V6(ll), len: 64 },
         dev: Some(dev.to_string()),
         scope: 253,
-        broadcast: None,
-        label: None,
-        peer: None,
-        home: false,
-        nodad: true,
-        mngtmpaddr: false,
-        noprefixroute: false,
-        autojoin: false,
         no_track: true,
-        preferred_lft: None,
-        use_vmac: false,
-        track_group: None,
-        span: Default::default(),
+        ..AddressEntry::new(crate::config::model::Prefix { addr: IpAddr::V6(ll), len: 64 })
     }
 }
 

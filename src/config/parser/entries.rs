@@ -11,7 +11,6 @@ use crate::config::diag::ErrClass;
 use crate::config::model::*;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-const RTPROT_KEEPALIVED: u8 = 18;
 const IFNAMSIZ: usize = 16;
 
 fn report_values(p: &mut Parser<'_>, e: Entry<'_>, i: usize, errors: Vec<ValueError>) {
@@ -29,24 +28,7 @@ pub(crate) fn parse_address<'a>(p: &mut Parser<'a>, e: Entry<'a>, static_addr: b
     report_values(p, e, 0, errors);
     let prefix = prefix?;
     let is6 = prefix.is_ipv6();
-    let mut a = AddressEntry {
-        prefix,
-        dev: None,
-        scope: 0,
-        broadcast: None,
-        label: None,
-        peer: None,
-        home: false,
-        nodad: is6,
-        mngtmpaddr: false,
-        noprefixroute: false,
-        autojoin: false,
-        no_track: false,
-        preferred_lft: None,
-        use_vmac: false,
-        track_group: None,
-        span: e.span(0),
-    };
+    let mut a = AddressEntry { span: e.span(0), ..AddressEntry::new(prefix) };
     let mut brd_mode: Option<Broadcast> = None;
     let mut have_broadcast = false;
     let mut preferred_lft_set = false;
@@ -309,31 +291,8 @@ fn merge_family(current: &mut Option<Family>, new: Family) -> bool {
 }
 
 pub(crate) fn parse_route<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_group: bool) -> Option<RouteEntry> {
-    let mut r = RouteEntry {
-        family: Family::Inet,
-        rtype: RouteType::Unicast,
-        dest: Prefix { addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED), len: 0 },
-        src: None,
-        via: None,
-        dev: None,
-        table: 254,
-        metric: None,
-        scope: None,
-        protocol: RTPROT_KEEPALIVED,
-        tos: None,
-        onlink: false,
-        from: None,
-        metrics: RouteMetrics::default(),
-        realms: None,
-        pref: None,
-        expires: None,
-        mode: RouteMode::Prepend,
-        ttl_propagate: None,
-        nexthops: Vec::new(),
-        no_track: false,
-        track_group: None,
-        span: e.span(0),
-    };
+    let unspecified = Prefix { addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED), len: 0 };
+    let mut r = RouteEntry { span: e.span(0), ..RouteEntry::new(unspecified) };
     let mut st = RouteState { family: None, dest: None, dest_text: String::new(), protocol: None };
     let mut i = 0;
     let mut do_nexthop = false;
@@ -919,30 +878,7 @@ fn parse_nexthops<'a>(p: &mut Parser<'a>, e: Entry<'a>, mut i: usize, r: &mut Ro
 // ----- rules --------------------------------------------------------------------------------
 
 pub(crate) fn parse_rule<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_group: bool) -> Option<RuleEntry> {
-    let mut r = RuleEntry {
-        family: Family::Inet,
-        from: None,
-        to: None,
-        priority: None,
-        tos: None,
-        fwmark: None,
-        realms: None,
-        suppress_prefixlength: None,
-        suppress_ifgroup: None,
-        iif: None,
-        oif: None,
-        tunnel_id: None,
-        uidrange: None,
-        protocol: 0,
-        ipproto: None,
-        sport: None,
-        dport: None,
-        invert: false,
-        action: RuleAction::Nop,
-        no_track: false,
-        track_group: None,
-        span: e.span(0),
-    };
+    let mut r = RuleEntry { span: e.span(0), ..RuleEntry::new(Family::Inet, RuleAction::Nop) };
     let mut family: Option<Family> = None;
     let mut action: Option<RuleAction> = None;
     let mut from_any = false;
