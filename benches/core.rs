@@ -5,7 +5,7 @@ use std::hint::black_box;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use kad::config::model::{AddressEntry, Family, InitialState, Prefix, Span};
+use kad::config::model::{AddressEntry, Family, InitialState, Prefix};
 use kad::vrrp::packet::{Advert, AuthData};
 use kad::vrrp::{
     AuthSpec, Centis, Event, GarpParams, InstanceParams, NotifyParams, Received, Recipient, Router,
@@ -13,27 +13,10 @@ use kad::vrrp::{
 };
 
 fn vip(addr: &str) -> AddressEntry {
-    AddressEntry {
-        prefix: Prefix {
-            addr: addr.parse().unwrap(),
-            len: 24,
-        },
-        dev: None,
-        scope: 0,
-        broadcast: None,
-        label: None,
-        peer: None,
-        home: false,
-        nodad: true,
-        mngtmpaddr: false,
-        noprefixroute: false,
-        autojoin: false,
-        no_track: false,
-        preferred_lft: None,
-        use_vmac: false,
-        track_group: None,
-        span: Span::default(),
-    }
+    AddressEntry::new(Prefix {
+        addr: addr.parse().unwrap(),
+        len: 24,
+    })
 }
 
 fn instance(vips: usize) -> InstanceParams {

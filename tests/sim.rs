@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use kad::config::model::{AddressEntry, Family, InitialState, Prefix, Span};
+use kad::config::model::{AddressEntry, Family, InitialState, Prefix};
 use kad::vrrp::packet::Advert;
 use kad::vrrp::{
     Action, AuthSpec, Centis, Destinations, Event, GarpParams, InstanceId, InstanceParams,
@@ -40,27 +40,10 @@ const VRID: u8 = 42;
 const GROUP: &str = "224.0.0.18";
 
 fn vip() -> AddressEntry {
-    AddressEntry {
-        prefix: Prefix {
-            addr: "192.0.2.1".parse().unwrap(),
-            len: 24,
-        },
-        dev: None,
-        scope: 0,
-        broadcast: None,
-        label: None,
-        peer: None,
-        home: false,
-        nodad: true,
-        mngtmpaddr: false,
-        noprefixroute: false,
-        autojoin: false,
-        no_track: false,
-        preferred_lft: None,
-        use_vmac: false,
-        track_group: None,
-        span: Span::default(),
-    }
+    AddressEntry::new(Prefix {
+        addr: "192.0.2.1".parse().unwrap(),
+        len: 24,
+    })
 }
 
 fn instance(priority: u8, version: u8, interval: Centis) -> InstanceParams {

@@ -7,8 +7,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::config::model::{
-    AddressEntry, Family, InitialState, Prefix, RouteEntry, RouteMetrics, RouteMode, RouteType,
-    RuleAction, RuleEntry, Span,
+    AddressEntry, Family, InitialState, Prefix, RouteEntry, RuleAction, RuleEntry, Span,
 };
 use crate::vrrp::packet::{Advert, AuthData};
 use crate::vrrp::*;
@@ -41,78 +40,21 @@ pub(super) fn prefix(s: &str) -> Prefix {
 }
 
 pub(super) fn vip(s: &str) -> AddressEntry {
-    AddressEntry {
-        prefix: prefix(s),
-        dev: None,
-        scope: 0,
-        broadcast: None,
-        label: None,
-        peer: None,
-        home: false,
-        nodad: true,
-        mngtmpaddr: false,
-        noprefixroute: false,
-        autojoin: false,
-        no_track: false,
-        preferred_lft: None,
-        use_vmac: false,
-        track_group: None,
-        span: Span::default(),
-    }
+    AddressEntry::new(prefix(s))
 }
 
 pub(super) fn route(dest: &str, via: &str) -> RouteEntry {
     RouteEntry {
-        ttl_propagate: None,
-        family: Family::Inet,
-        rtype: RouteType::Unicast,
-        dest: prefix(dest),
-        src: None,
         via: Some(ip(via)),
-        dev: None,
-        table: 254,
-        metric: None,
-        scope: None,
-        protocol: 18,
-        tos: None,
-        onlink: false,
-        from: None,
-        metrics: RouteMetrics::default(),
-        realms: None,
-        pref: None,
-        expires: None,
-        mode: RouteMode::Prepend,
-        nexthops: Vec::new(),
-        no_track: false,
-        track_group: None,
-        span: Span::default(),
+        ..RouteEntry::new(prefix(dest))
     }
 }
 
 pub(super) fn rule(from: &str, table: u32) -> RuleEntry {
     RuleEntry {
-        family: Family::Inet,
         from: Some(prefix(from)),
-        to: None,
         priority: Some(1000),
-        tos: None,
-        fwmark: None,
-        realms: None,
-        suppress_prefixlength: None,
-        suppress_ifgroup: None,
-        iif: None,
-        oif: None,
-        tunnel_id: None,
-        uidrange: None,
-        protocol: 18,
-        ipproto: None,
-        sport: None,
-        dport: None,
-        invert: false,
-        action: RuleAction::Table(table),
-        no_track: false,
-        track_group: None,
-        span: Span::default(),
+        ..RuleEntry::new(Family::Inet, RuleAction::Table(table))
     }
 }
 
