@@ -443,6 +443,11 @@ impl RouteEntry {
         }
     }
 
+    /// Equal but for where the entries were written (a reload shifts lines).
+    pub fn eq_ignoring_span(&self, other: &RouteEntry) -> bool {
+        RouteEntry { span: Span::default(), ..self.clone() } == RouteEntry { span: Span::default(), ..other.clone() }
+    }
+
     /// The kernel's identity of a route: two entries with the same key cannot coexist
     /// (one replaces the other). backup_routes use this to switch make-before-break.
     pub fn key(&self) -> RouteKey {
@@ -551,6 +556,12 @@ impl RuleEntry {
             track_group: None,
             span: Span::default(),
         }
+    }
+
+    /// Rules have no kernel key like routes: two entries are the same rule when they
+    /// differ only in where they were written.
+    pub fn eq_ignoring_span(&self, other: &RuleEntry) -> bool {
+        RuleEntry { span: Span::default(), ..self.clone() } == RuleEntry { span: Span::default(), ..other.clone() }
     }
 }
 

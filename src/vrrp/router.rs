@@ -189,32 +189,12 @@ fn advert_template(p: &InstanceParams) -> Advert {
     }
 }
 
-/// Rules have no kernel key like routes; two entries are the same rule when they
-/// differ only in where they were written.
-fn same_rule(a: &RuleEntry, b: &RuleEntry) -> bool {
-    let strip = |r: &RuleEntry| RuleEntry {
-        span: Default::default(),
-        ..r.clone()
-    };
-    strip(a) == strip(b)
-}
-
-/// Two route entries are the same route when they differ only in where they were
-/// written.
-fn same_route(a: &RouteEntry, b: &RouteEntry) -> bool {
-    let strip = |r: &RouteEntry| RouteEntry {
-        span: Default::default(),
-        ..r.clone()
-    };
-    strip(a) == strip(b)
-}
-
 /// What a reload has to install: routes new to the configuration or changed in any
 /// attribute (a changed `src` alone included, keepalived issue 1390).
 fn routes_not_in(routes: &[RouteEntry], others: &[RouteEntry]) -> Vec<RouteEntry> {
     routes
         .iter()
-        .filter(|r| !others.iter().any(|o| same_route(r, o)))
+        .filter(|r| !others.iter().any(|o| r.eq_ignoring_span(o)))
         .cloned()
         .collect()
 }
@@ -222,7 +202,7 @@ fn routes_not_in(routes: &[RouteEntry], others: &[RouteEntry]) -> Vec<RouteEntry
 fn rules_not_in(rules: &[RuleEntry], others: &[RuleEntry]) -> Vec<RuleEntry> {
     rules
         .iter()
-        .filter(|r| !others.iter().any(|o| same_rule(r, o)))
+        .filter(|r| !others.iter().any(|o| r.eq_ignoring_span(o)))
         .cloned()
         .collect()
 }
@@ -2043,7 +2023,7 @@ impl Router {
         } else {
             &p.backup_rules
         };
-        let Some(found) = list.iter().find(|r| same_rule(r, &rule)).cloned() else {
+        let Some(found) = list.iter().find(|r| r.eq_ignoring_span(&rule)).cloned() else {
             return;
         };
         if found.no_track || matches!(self.instances[idx].phase, Phase::Init | Phase::Stopped) {
