@@ -290,7 +290,9 @@ impl InstanceParams {
     }
 }
 
-fn routes_not_keyed_by(routes: &[RouteEntry], others: &[RouteEntry]) -> Vec<RouteEntry> {
+/// The routes whose kernel key none of `others` has: installing `others` does not
+/// replace them.
+pub(super) fn routes_not_keyed_by(routes: &[RouteEntry], others: &[RouteEntry]) -> Vec<RouteEntry> {
     let keys: Vec<RouteKey> = others.iter().map(RouteEntry::key).collect();
     routes
         .iter()
