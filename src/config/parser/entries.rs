@@ -186,14 +186,8 @@ pub(crate) fn parse_address<'a>(p: &mut Parser<'a>, e: Entry<'a>, static_addr: b
             }
             "track_group" if static_addr => {
                 i += 1;
-                if a.track_group.is_some() {
-                    p.entry_error(ErrClass::GeneralError, e, i, format!("track_group {param} is a duplicate"));
+                if !track_group_option(p, e, i, param, &mut a.track_group) {
                     break;
-                }
-                if p.raw.track_groups.iter().any(|(g, _)| g.name == param) {
-                    a.track_group = Some(param.to_string());
-                } else {
-                    p.entry_error(ErrClass::GeneralError, e, i, format!("track_group {param} not found"));
                 }
             }
             "use_vmac" if !static_addr => a.use_vmac = true,
@@ -291,8 +285,7 @@ fn merge_family(current: &mut Option<Family>, new: Family) -> bool {
 }
 
 pub(crate) fn parse_route<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_group: bool) -> Option<RouteEntry> {
-    let unspecified = Prefix { addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED), len: 0 };
-    let mut r = RouteEntry { span: e.span(0), ..RouteEntry::new(unspecified) };
+    let mut r = RouteEntry { span: e.span(0), ..RouteEntry::new(any_prefix(Family::Inet)) };
     let mut st = RouteState { family: None, dest: None, dest_text: String::new(), protocol: None };
     let mut i = 0;
     let mut do_nexthop = false;
@@ -638,14 +631,8 @@ pub(crate) fn parse_route<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_grou
             "track_group" if allow_track_group => {
                 i += 1;
                 let w = word!(i);
-                if r.track_group.is_some() {
-                    p.entry_error(ErrClass::GeneralError, e, i, format!("track_group {w} is a duplicate"));
+                if !track_group_option(p, e, i, w, &mut r.track_group) {
                     break;
-                }
-                if p.raw.track_groups.iter().any(|(g, _)| g.name == w) {
-                    r.track_group = Some(w.to_string());
-                } else {
-                    p.entry_error(ErrClass::GeneralError, e, i, format!("track_group {w} not found"));
                 }
             }
             "vrf" => {
@@ -692,30 +679,16 @@ pub(crate) fn parse_route<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_grou
 
     let Some(dest) = st.dest.take() else { fail!(0, "Route must have a destination") };
 
-    if !r.no_track {
-        if st.protocol.is_some_and(|p| p != RTPROT_KEEPALIVED) {
-            p.entry_error(
-                ErrClass::GeneralError,
-                e,
-                0,
-                format!(
-                    "Route cannot be tracked if protocol is not RTPROT_KEEPALIVED({RTPROT_KEEPALIVED}), resetting protocol"
-                ),
-            );
-        }
-        r.protocol = RTPROT_KEEPALIVED;
-        if r.dev.is_none() {
-            let d = st.dest_text.clone();
-            p.entry_error(
-                ErrClass::GeneralError,
-                e,
-                0,
-                format!("Warning - cannot track route {d} with no interface specified, not tracking"),
-            );
-            r.no_track = true;
-        }
-    } else if let Some(proto) = st.protocol {
-        r.protocol = proto;
+    r.protocol = entry_protocol(p, e, "Route", r.no_track, st.protocol, RTPROT_KEEPALIVED);
+    if !r.no_track && r.dev.is_none() {
+        let d = st.dest_text.clone();
+        p.entry_error(
+            ErrClass::GeneralError,
+            e,
+            0,
+            format!("Warning - cannot track route {d} with no interface specified, not tracking"),
+        );
+        r.no_track = true;
     }
 
     if r.track_group.is_some() && r.dev.is_none() {
@@ -1094,14 +1067,8 @@ pub(crate) fn parse_rule<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_group
             "track_group" if allow_track_group => {
                 i += 1;
                 let w = word!(i);
-                if r.track_group.is_some() {
-                    p.entry_error(ErrClass::GeneralError, e, i, format!("track_group {w} is a duplicate"));
+                if !track_group_option(p, e, i, w, &mut r.track_group) {
                     break;
-                }
-                if p.raw.track_groups.iter().any(|(g, _)| g.name == w) {
-                    r.track_group = Some(w.to_string());
-                } else {
-                    p.entry_error(ErrClass::GeneralError, e, i, format!("track_group {w} not found"));
                 }
             }
             _ => {
@@ -1156,21 +1123,7 @@ pub(crate) fn parse_rule<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_group
         fail!(0, "suppressor/realm specified for non table action - skipping");
     }
     r.action = action;
-    if !r.no_track {
-        if protocol.is_some_and(|p| p != RTPROT_KEEPALIVED) {
-            p.entry_error(
-                ErrClass::GeneralError,
-                e,
-                0,
-                format!(
-                    "Rule cannot be tracked if protocol is not RTPROT_KEEPALIVED({RTPROT_KEEPALIVED}), resetting protocol"
-                ),
-            );
-        }
-        r.protocol = RTPROT_KEEPALIVED;
-    } else {
-        r.protocol = protocol.unwrap_or(0);
-    }
+    r.protocol = entry_protocol(p, e, "Rule", r.no_track, protocol, 0);
     if r.track_group.is_some() && r.iif.is_none() {
         p.entry_error(
             ErrClass::GeneralError,
@@ -1203,6 +1156,54 @@ pub(crate) fn parse_rule<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_group
         );
     }
     Some(r)
+}
+
+/// `track_group NAME` of a static entry; `false` for a second one, which ends the
+/// entry's options as in keepalived.
+fn track_group_option(
+    p: &mut Parser<'_>,
+    e: Entry<'_>,
+    i: usize,
+    name: &str,
+    track_group: &mut Option<String>,
+) -> bool {
+    if track_group.is_some() {
+        p.entry_error(ErrClass::GeneralError, e, i, format!("track_group {name} is a duplicate"));
+        return false;
+    }
+    if p.raw.track_groups.iter().any(|(g, _)| g.name == name) {
+        *track_group = Some(name.to_string());
+    } else {
+        p.entry_error(ErrClass::GeneralError, e, i, format!("track_group {name} not found"));
+    }
+    true
+}
+
+/// The protocol of a route or rule: keepalived tracks only its own, so a tracked entry
+/// gets RTPROT_KEEPALIVED whatever was given (with an error if something else was), an
+/// untracked one what was given or else `untracked_default`.
+fn entry_protocol(
+    p: &mut Parser<'_>,
+    e: Entry<'_>,
+    what: &str,
+    no_track: bool,
+    given: Option<u8>,
+    untracked_default: u8,
+) -> u8 {
+    if no_track {
+        return given.unwrap_or(untracked_default);
+    }
+    if given.is_some_and(|g| g != RTPROT_KEEPALIVED) {
+        p.entry_error(
+            ErrClass::GeneralError,
+            e,
+            0,
+            format!(
+                "{what} cannot be tracked if protocol is not RTPROT_KEEPALIVED({RTPROT_KEEPALIVED}), resetting protocol"
+            ),
+        );
+    }
+    RTPROT_KEEPALIVED
 }
 
 /// A GeneralError at word `i` with a did-you-mean over `words`.
