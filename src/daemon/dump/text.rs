@@ -36,22 +36,6 @@ pub(crate) fn scope_name(scope: u8) -> String {
     }
 }
 
-fn route_type_name(t: RouteType) -> &'static str {
-    match t {
-        RouteType::Unicast => "unicast",
-        RouteType::Local => "local",
-        RouteType::Broadcast => "broadcast",
-        RouteType::Anycast => "anycast",
-        RouteType::Multicast => "multicast",
-        RouteType::Blackhole => "blackhole",
-        RouteType::Unreachable => "unreachable",
-        RouteType::Prohibit => "prohibit",
-        RouteType::Throw => "throw",
-        RouteType::Nat => "nat",
-        RouteType::Xresolve => "xresolve",
-    }
-}
-
 /// The broadcast address keepalived computes for `brd +` / `brd -` (only for prefixes
 /// of 30 bits or fewer, from the peer address when there is one).
 fn broadcast(entry: &AddressEntry) -> Option<Ipv4Addr> {
@@ -180,7 +164,7 @@ pub(crate) fn route(r: &RouteEntry) -> String {
         RouteMode::Prepend => "prepend ",
     });
     if r.rtype != RouteType::Unicast {
-        let _ = write!(s, "{} ", route_type_name(r.rtype));
+        let _ = write!(s, "{} ", r.rtype.name());
     }
     s.push_str(&prefix_str(&r.dest));
     if let Some(from) = &r.from {
