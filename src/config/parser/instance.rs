@@ -1,6 +1,6 @@
 //! `vrrp_instance NAME { … }` (keepalived/vrrp/vrrp_parser.c, vrrp_data.c alloc_vrrp).
 
-use super::blocks::{track_file_entry, track_if_entry, track_script_entry};
+use super::blocks::{track_block, track_file_entry, track_if_entry, track_script_entry};
 use super::entries::{parse_address, parse_route, parse_rule};
 use super::global::notify_script;
 use super::values::{self, parse_ip, parse_mac, MacSpec};
@@ -447,39 +447,15 @@ fn dont_track_primary(p: &mut Parser<'_>, _: &Line) {
 }
 
 fn track_interface<'a>(p: &mut Parser<'a>, line: &'a Line) {
-    p.value_block(line, |p, e| {
-        let name = iname(p);
-        let existing: Vec<String> = cur(p).map(|d| d.inst.track_interfaces.iter().map(|t| t.name.clone()).collect()).unwrap_or_default();
-        if let Some(t) = track_if_entry(p, e, &name, &existing) {
-            if let Some(d) = cur(p) {
-                d.inst.track_interfaces.push(t);
-            }
-        }
-    });
+    track_block(p, line, iname, |p| cur(p).map(|d| &mut d.inst.track_interfaces), track_if_entry);
 }
 
 fn track_script<'a>(p: &mut Parser<'a>, line: &'a Line) {
-    p.value_block(line, |p, e| {
-        let name = iname(p);
-        let existing: Vec<String> = cur(p).map(|d| d.inst.track_scripts.iter().map(|t| t.name.clone()).collect()).unwrap_or_default();
-        if let Some(t) = track_script_entry(p, e, &name, &existing) {
-            if let Some(d) = cur(p) {
-                d.inst.track_scripts.push(t);
-            }
-        }
-    });
+    track_block(p, line, iname, |p| cur(p).map(|d| &mut d.inst.track_scripts), track_script_entry);
 }
 
 fn track_file<'a>(p: &mut Parser<'a>, line: &'a Line) {
-    p.value_block(line, |p, e| {
-        let name = iname(p);
-        let existing: Vec<String> = cur(p).map(|d| d.inst.track_files.iter().map(|t| t.name.clone()).collect()).unwrap_or_default();
-        if let Some(t) = track_file_entry(p, e, &name, &existing) {
-            if let Some(d) = cur(p) {
-                d.inst.track_files.push(t);
-            }
-        }
-    });
+    track_block(p, line, iname, |p| cur(p).map(|d| &mut d.inst.track_files), track_file_entry);
 }
 
 /// keepalived's vrrp_srcip_handler (mcast_src_ip and unicast_src_ip share one address).
