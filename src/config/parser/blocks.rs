@@ -562,26 +562,23 @@ fn vs_weight(p: &mut Parser<'_>, line: &Line) {
 }
 
 fn vs_rise(p: &mut Parser<'_>, line: &Line) {
-    let name = vs_name(p);
-    let v = p.unsigned(line, 1, 1, i32::MAX as u32).unwrap_or_else(|()| {
-        let v = text(line, 1).to_string();
-        p.general(line, Some(1), format!("({name}): vrrp script rise value '{v}' invalid, defaulting to 1"));
-        1
-    });
-    if let Some(s) = vs(p) {
-        s.script.rise = v;
-    }
+    vs_count(p, line, "rise", |s| &mut s.rise);
 }
 
 fn vs_fall(p: &mut Parser<'_>, line: &Line) {
+    vs_count(p, line, "fall", |s| &mut s.fall);
+}
+
+/// `rise N` / `fall N`: a bad count becomes 1.
+fn vs_count(p: &mut Parser<'_>, line: &Line, kw: &str, slot: fn(&mut VrrpScript) -> &mut u32) {
     let name = vs_name(p);
     let v = p.unsigned(line, 1, 1, i32::MAX as u32).unwrap_or_else(|()| {
         let v = text(line, 1).to_string();
-        p.general(line, Some(1), format!("({name}): vrrp script fall value '{v}' invalid, defaulting to 1"));
+        p.general(line, Some(1), format!("({name}): vrrp script {kw} value '{v}' invalid, defaulting to 1"));
         1
     });
     if let Some(s) = vs(p) {
-        s.script.fall = v;
+        *slot(&mut s.script) = v;
     }
 }
 
