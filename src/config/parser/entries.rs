@@ -284,6 +284,18 @@ fn merge_family(current: &mut Option<Family>, new: Family) -> bool {
     }
 }
 
+/// `inet` / `inet6` in a route or rule: an error when it contradicts the family already
+/// seen. keepalived (2.2.7 and 2.4) also steps over the word after it, so its own man page
+/// example `inet6 default via …` loses its destination; kad reads the next word normally.
+fn family_keyword(family: &mut Option<Family>, kw: &str, what: &str) -> Result<(), String> {
+    let (fam, other) = if kw == "inet6" { (Family::Inet6, 4) } else { (Family::Inet, 6) };
+    if merge_family(family, fam) {
+        Ok(())
+    } else {
+        Err(format!("{kw} specified for IPv{other} {what}"))
+    }
+}
+
 pub(crate) fn parse_route<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_group: bool) -> Option<RouteEntry> {
     let mut r = RouteEntry { span: e.span(0), ..RouteEntry::new(any_prefix(Family::Inet)) };
     let mut st = RouteState { family: None, dest: None, dest_text: String::new(), protocol: None };
@@ -321,16 +333,9 @@ pub(crate) fn parse_route<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_grou
         let kw = e.text(i).unwrap_or_default();
         match kw {
             "inet6" | "inet" => {
-                let fam = if kw == "inet6" { Family::Inet6 } else { Family::Inet };
-                if !merge_family(&mut st.family, fam) {
-                    if fam == Family::Inet6 {
-                        fail!(i, "inet6 specified for IPv4 route");
-                    }
-                    fail!(i, "inet specified for IPv6 route");
+                if let Err(message) = family_keyword(&mut st.family, kw, "route") {
+                    fail!(i, "{message}");
                 }
-                // keepalived (2.2.7 and 2.4) also steps over the word after
-                // `inet`/`inet6`, so its own man page example `inet6 default via …` loses
-                // its destination; kad reads the next word normally.
             }
             "src" => {
                 i += 1;
@@ -887,16 +892,9 @@ pub(crate) fn parse_rule<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_group
         let kw = e.text(i).unwrap_or_default();
         match kw {
             "inet6" | "inet" => {
-                let fam = if kw == "inet6" { Family::Inet6 } else { Family::Inet };
-                if !merge_family(&mut family, fam) {
-                    if fam == Family::Inet6 {
-                        fail!(i, "inet6 specified for IPv4 rule");
-                    }
-                    fail!(i, "inet specified for IPv6 rule");
+                if let Err(message) = family_keyword(&mut family, kw, "rule") {
+                    fail!(i, "{message}");
                 }
-                // keepalived (2.2.7 and 2.4) also steps over the word after
-                // `inet`/`inet6`, so its own man page example `inet6 default via …` loses
-                // its destination; kad reads the next word normally.
             }
             "from" | "to" => {
                 i += 1;
