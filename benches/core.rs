@@ -5,90 +5,42 @@ use std::hint::black_box;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use kad::config::model::{AddressEntry, Family, InitialState, Prefix, Span};
+use kad::config::model::{
+    AddressEntry, Auth, Config, Family, GarpSettings, GlobalDefs, Prefix, VrrpInstance,
+};
 use kad::vrrp::packet::{Advert, AuthData};
 use kad::vrrp::{
-    AuthSpec, Centis, Event, GarpParams, InstanceParams, NotifyParams, Received, Recipient, Router,
-    RouterConfig, StateName, Timestamp, TrackedObject, TrackerSpec,
+    Event, InstanceParams, Received, Recipient, Router, RouterConfig, StateName, Timestamp,
 };
 
 fn vip(addr: &str) -> AddressEntry {
-    AddressEntry {
-        prefix: Prefix {
-            addr: addr.parse().unwrap(),
-            len: 24,
-        },
-        dev: None,
-        scope: 0,
-        broadcast: None,
-        label: None,
-        peer: None,
-        home: false,
-        nodad: true,
-        mngtmpaddr: false,
-        noprefixroute: false,
-        autojoin: false,
-        no_track: false,
-        preferred_lft: None,
-        use_vmac: false,
-        track_group: None,
-        span: Span::default(),
-    }
+    AddressEntry::new(Prefix {
+        addr: addr.parse().unwrap(),
+        len: 24,
+    })
 }
 
 fn instance(vips: usize) -> InstanceParams {
-    InstanceParams {
-        name: "VI_1".into(),
-        vrid: 51,
-        version: 2,
-        family: Family::Inet,
+    let base = VrrpInstance::new("VI_1".into(), &GlobalDefs::default());
+    let inst = VrrpInstance {
         interface: Some("eth0".into()),
-        rx_interface: Some("eth0".into()),
-        base_priority: 100,
-        advert_interval: Centis(100),
-        initial_state: InitialState::Backup,
-        nopreempt: false,
-        timer_expired_backup: None,
-        preempt_delay: Duration::ZERO,
-        accept: true,
-        auth: AuthSpec::Pass(*b"secret\0\0"),
+        vrid: 51,
+        priority: 100,
+        advert_int: Duration::from_secs(1),
+        version: 2,
+        auth: Some(Auth::Pass(b"secret".to_vec())),
         vips: (0..vips)
             .map(|i| vip(&format!("192.0.2.{}", i + 1)))
             .collect(),
-        excluded_vips: Vec::new(),
-        virtual_routes: Vec::new(),
-        virtual_rules: Vec::new(),
-        backup_routes: Vec::new(),
-        backup_rules: Vec::new(),
-        unicast_peers: Vec::new(),
-        configured_src: Some("192.0.2.200".parse().unwrap()),
-        mcast_group: "224.0.0.18".parse().unwrap(),
-        unicast_fault_no_peer: false,
-        garp: GarpParams {
-            master_delay: Duration::from_secs(5),
-            master_repeat: 5,
-            master_refresh: Duration::ZERO,
-            master_refresh_repeat: 1,
+        mcast_src_ip: Some("192.0.2.200".parse().unwrap()),
+        garp: GarpSettings {
             lower_prio_delay: Duration::from_secs(5),
             lower_prio_repeat: 5,
-            extra_interfaces: None,
+            ..base.garp.clone()
         },
-        down_timer_adverts: 3,
-        lower_prio_no_advert: false,
-        higher_prio_send_advert: false,
-        owner_ignore_adverts: false,
-        skip_check_adv_addr: false,
-        check_unicast_src: false,
-        v3_checksum_as_v2: false,
-        vmac: false,
-        trackers: vec![TrackerSpec {
-            object: TrackedObject::Interface("eth0".into()),
-            weight: 0,
-            reverse: false,
-        }],
-        sync_group: None,
-        notify: NotifyParams::default(),
-    }
+        ..base
+    };
+    InstanceParams::from_config(&inst, &Config::default()).unwrap()
 }
 
 fn bench(label: &str, vips: usize, to_socket: bool) {

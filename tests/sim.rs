@@ -5,12 +5,13 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use kad::config::model::{AddressEntry, Family, InitialState, Prefix, Span};
+use kad::config::model::{
+    AddressEntry, Config, GarpSettings, GlobalDefs, InitialState, Prefix, VrrpInstance,
+};
 use kad::vrrp::packet::Advert;
 use kad::vrrp::{
-    Action, AuthSpec, Centis, Destinations, Event, GarpParams, InstanceId, InstanceParams,
-    NotifyParams, Received, Recipient, Router, RouterConfig, StateName, Timestamp, TrackedObject,
-    TrackerSpec,
+    Action, Centis, Destinations, Event, InstanceId, InstanceParams, Received, Recipient, Router,
+    RouterConfig, StateName, Timestamp,
 };
 
 /// SplitMix64: tiny, good enough for schedules, and stable across platforms.
@@ -40,84 +41,35 @@ const VRID: u8 = 42;
 const GROUP: &str = "224.0.0.18";
 
 fn vip() -> AddressEntry {
-    AddressEntry {
-        prefix: Prefix {
-            addr: "192.0.2.1".parse().unwrap(),
-            len: 24,
-        },
-        dev: None,
-        scope: 0,
-        broadcast: None,
-        label: None,
-        peer: None,
-        home: false,
-        nodad: true,
-        mngtmpaddr: false,
-        noprefixroute: false,
-        autojoin: false,
-        no_track: false,
-        preferred_lft: None,
-        use_vmac: false,
-        track_group: None,
-        span: Span::default(),
-    }
+    AddressEntry::new(Prefix {
+        addr: "192.0.2.1".parse().unwrap(),
+        len: 24,
+    })
 }
 
 fn instance(priority: u8, version: u8, interval: Centis) -> InstanceParams {
-    InstanceParams {
-        name: "VI_1".into(),
-        vrid: VRID,
-        version,
-        family: Family::Inet,
-        interface: Some("eth0".into()),
-        rx_interface: Some("eth0".into()),
-        base_priority: priority,
-        advert_interval: interval,
+    let base = VrrpInstance::new("VI_1".into(), &GlobalDefs::default());
+    let inst = VrrpInstance {
         initial_state: if priority == 255 {
             InitialState::Master
         } else {
             InitialState::Backup
         },
-        nopreempt: false,
-        timer_expired_backup: None,
-        preempt_delay: Duration::ZERO,
-        accept: true,
-        auth: AuthSpec::None,
+        interface: Some("eth0".into()),
+        vrid: VRID,
+        priority,
+        advert_int: interval.to_duration(),
+        version,
+        mcast_dst_ip: Some(GROUP.parse().unwrap()),
         vips: vec![vip()],
-        excluded_vips: Vec::new(),
-        virtual_routes: Vec::new(),
-        virtual_rules: Vec::new(),
-        backup_routes: Vec::new(),
-        backup_rules: Vec::new(),
-        unicast_peers: Vec::new(),
-        configured_src: None,
-        mcast_group: GROUP.parse().unwrap(),
-        unicast_fault_no_peer: false,
-        garp: GarpParams {
-            master_delay: Duration::from_secs(5),
-            master_repeat: 5,
-            master_refresh: Duration::ZERO,
-            master_refresh_repeat: 1,
+        garp: GarpSettings {
             lower_prio_delay: Duration::from_secs(5),
             lower_prio_repeat: 5,
-            extra_interfaces: None,
+            ..base.garp.clone()
         },
-        down_timer_adverts: 3,
-        lower_prio_no_advert: false,
-        higher_prio_send_advert: false,
-        owner_ignore_adverts: false,
-        skip_check_adv_addr: false,
-        check_unicast_src: false,
-        v3_checksum_as_v2: false,
-        vmac: false,
-        trackers: vec![TrackerSpec {
-            object: TrackedObject::Interface("eth0".into()),
-            weight: 0,
-            reverse: false,
-        }],
-        sync_group: None,
-        notify: NotifyParams::default(),
-    }
+        ..base
+    };
+    InstanceParams::from_config(&inst, &Config::default()).unwrap()
 }
 
 fn fresh_router(priority: u8, version: u8, interval: Centis) -> (Router, InstanceId) {

@@ -7,7 +7,6 @@
 //! kad skipped are listed as comments.
 
 use super::model::*;
-use super::parser::rttables::route_type_name;
 use super::parser::script::{quote_command, quote_word};
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -487,7 +486,7 @@ fn ip_family_shown(addrs: &[Option<IpAddr>]) -> bool {
 fn route(r: &RouteEntry) -> String {
     let mut s = String::new();
     if r.rtype != RouteType::Unicast {
-        let _ = write!(s, "{} ", route_type_name(r.rtype));
+        let _ = write!(s, "{} ", r.rtype.name());
     }
     s.push_str(&prefix(&r.dest));
     if let Some(a) = r.src {

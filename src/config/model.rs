@@ -285,6 +285,30 @@ pub struct AddressEntry {
     pub span: Span,
 }
 
+impl AddressEntry {
+    /// `ADDR[/LEN]` before any option is applied: IPv6 NODAD on, everything else off.
+    pub fn new(prefix: Prefix) -> AddressEntry {
+        AddressEntry {
+            prefix,
+            dev: None,
+            scope: 0,
+            broadcast: None,
+            label: None,
+            peer: None,
+            home: false,
+            nodad: prefix.is_ipv6(),
+            mngtmpaddr: false,
+            noprefixroute: false,
+            autojoin: false,
+            no_track: false,
+            preferred_lft: None,
+            use_vmac: false,
+            track_group: None,
+            span: Span::default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Broadcast {
     Addr(std::net::Ipv4Addr),
@@ -309,6 +333,25 @@ pub enum RouteType {
     Throw,
     Nat,
     Xresolve,
+}
+
+impl RouteType {
+    /// The `ip route` word for the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            RouteType::Unicast => "unicast",
+            RouteType::Local => "local",
+            RouteType::Broadcast => "broadcast",
+            RouteType::Anycast => "anycast",
+            RouteType::Multicast => "multicast",
+            RouteType::Blackhole => "blackhole",
+            RouteType::Unreachable => "unreachable",
+            RouteType::Prohibit => "prohibit",
+            RouteType::Throw => "throw",
+            RouteType::Nat => "nat",
+            RouteType::Xresolve => "xresolve",
+        }
+    }
 }
 
 /// `add` / `prepend` / `append` in a route entry (prepend is the kernel default).
@@ -386,7 +429,44 @@ pub struct RouteEntry {
     pub span: Span,
 }
 
+/// keepalived's route protocol number, which it gives every route and rule it tracks.
+pub const RTPROT_KEEPALIVED: u8 = 18;
+
 impl RouteEntry {
+    /// A tracked unicast route to `dest` in the main table before any option is applied.
+    pub fn new(dest: Prefix) -> RouteEntry {
+        RouteEntry {
+            family: Family::of(&dest.addr),
+            rtype: RouteType::Unicast,
+            dest,
+            src: None,
+            via: None,
+            dev: None,
+            table: 254,
+            metric: None,
+            scope: None,
+            protocol: RTPROT_KEEPALIVED,
+            tos: None,
+            onlink: false,
+            from: None,
+            metrics: RouteMetrics::default(),
+            realms: None,
+            pref: None,
+            expires: None,
+            mode: RouteMode::Prepend,
+            ttl_propagate: None,
+            nexthops: Vec::new(),
+            no_track: false,
+            track_group: None,
+            span: Span::default(),
+        }
+    }
+
+    /// Equal but for where the entries were written (a reload shifts lines).
+    pub fn eq_ignoring_span(&self, other: &RouteEntry) -> bool {
+        RouteEntry { span: Span::default(), ..self.clone() } == RouteEntry { span: Span::default(), ..other.clone() }
+    }
+
     /// The kernel's identity of a route: two entries with the same key cannot coexist
     /// (one replaces the other). backup_routes use this to switch make-before-break.
     pub fn key(&self) -> RouteKey {
@@ -466,6 +546,42 @@ pub struct RuleEntry {
     pub no_track: bool,
     pub track_group: Option<String>,
     pub span: Span,
+}
+
+impl RuleEntry {
+    /// A tracked rule matching everything, before any selector is applied.
+    pub fn new(family: Family, action: RuleAction) -> RuleEntry {
+        RuleEntry {
+            family,
+            from: None,
+            to: None,
+            priority: None,
+            tos: None,
+            fwmark: None,
+            realms: None,
+            suppress_prefixlength: None,
+            suppress_ifgroup: None,
+            iif: None,
+            oif: None,
+            tunnel_id: None,
+            uidrange: None,
+            protocol: RTPROT_KEEPALIVED,
+            ipproto: None,
+            sport: None,
+            dport: None,
+            invert: false,
+            action,
+            no_track: false,
+            track_group: None,
+            span: Span::default(),
+        }
+    }
+
+    /// Rules have no kernel key like routes: two entries are the same rule when they
+    /// differ only in where they were written.
+    pub fn eq_ignoring_span(&self, other: &RuleEntry) -> bool {
+        RuleEntry { span: Span::default(), ..self.clone() } == RuleEntry { span: Span::default(), ..other.clone() }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -606,6 +722,74 @@ pub struct VrrpInstance {
     /// Configuration problems that keep the instance in FAULT (keepalived's
     /// num_config_faults), with the reason for the status dump and logs.
     pub config_faults: Vec<String>,
+}
+
+impl VrrpInstance {
+    /// `vrrp_instance NAME` before its block is read: what the block must give or what
+    /// is derived when it ends (vrid, priority, version, advert_int, the lower-priority
+    /// GARP) is still zero; GARP, the down timer and skip_check_adv_addr come from
+    /// global_defs.
+    pub fn new(name: String, global: &GlobalDefs) -> VrrpInstance {
+        VrrpInstance {
+            name,
+            span: Span::default(),
+            initial_state: InitialState::Backup,
+            interface: None,
+            dont_track_primary: false,
+            vrid: 0,
+            priority: 0,
+            advert_int: Duration::ZERO,
+            version: 0,
+            family: Family::Inet,
+            auth: None,
+            vips: Vec::new(),
+            excluded_vips: Vec::new(),
+            no_virtual_ipaddress: false,
+            virtual_routes: Vec::new(),
+            virtual_rules: Vec::new(),
+            backup_routes: Vec::new(),
+            backup_rules: Vec::new(),
+            track_interfaces: Vec::new(),
+            track_scripts: Vec::new(),
+            track_files: Vec::new(),
+            nopreempt: false,
+            preempt_delay: Duration::ZERO,
+            garp: GarpSettings {
+                master_delay: global.vrrp_garp_master_delay,
+                master_repeat: global.vrrp_garp_master_repeat,
+                master_refresh: global.vrrp_garp_master_refresh,
+                master_refresh_repeat: global.vrrp_garp_master_refresh_repeat,
+                lower_prio_delay: Duration::ZERO,
+                lower_prio_repeat: 0,
+                extra_if: None,
+            },
+            down_timer_adverts: global.vrrp_down_timer_adverts,
+            lower_prio_no_advert: false,
+            higher_prio_send_advert: false,
+            owner_ignore_adverts: false,
+            skip_check_adv_addr: global.vrrp_skip_check_adv_addr,
+            strict: false,
+            accept: true,
+            v3_checksum_as_v2: false,
+            mcast_src_ip: None,
+            mcast_dst_ip: None,
+            unicast_src_ip: None,
+            unicast_peers: Vec::new(),
+            unicast_fault_no_peer: false,
+            unicast_ttl: None,
+            check_unicast_src: false,
+            track_src_ip: false,
+            use_vmac: None,
+            use_vmac_addr: false,
+            promote_secondaries: false,
+            notify: Notifies::default(),
+            smtp_alert: None,
+            notify_priority_changes: None,
+            timer_expired_backup: None,
+            sync_group: None,
+            config_faults: Vec::new(),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------

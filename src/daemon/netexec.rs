@@ -161,11 +161,6 @@ fn is_installed(info: &RouteInfo, entry: &RouteEntry) -> bool {
         && info.via == entry.via
 }
 
-/// Equal but for where the entries were written (a reload shifts lines).
-fn same_route(a: &RouteEntry, b: &RouteEntry) -> bool {
-    RouteEntry { span: Default::default(), ..a.clone() } == RouteEntry { span: Default::default(), ..b.clone() }
-}
-
 fn gateways(route: &RouteEntry) -> impl Iterator<Item = IpAddr> + '_ {
     route.via.into_iter().chain(route.nexthops.iter().filter_map(|n| n.via))
 }
@@ -213,7 +208,7 @@ impl Task {
                     let r = self.on_vmac(r);
                     // Only the route asked for goes: a same-key route of the other state
                     // that replaced it stays wanted.
-                    if self.wanted_routes.get(&r.key()).is_some_and(|w| same_route(w, &r)) {
+                    if self.wanted_routes.get(&r.key()).is_some_and(|w| w.eq_ignoring_span(&r)) {
                         self.wanted_routes.remove(&r.key());
                     }
                     self.pending.routes.remove(&r.key());

@@ -186,6 +186,11 @@ impl Daemon {
         self.start + Duration::from_micros(t.0)
     }
 
+    /// Every instance the core runs, with its parameters.
+    fn instances(&self) -> impl Iterator<Item = (InstanceId, &InstanceParams)> + '_ {
+        self.router.instance_ids().into_iter().filter_map(|id| self.router.params(id).map(|p| (id, p)))
+    }
+
     fn log_action(level: LogLevel, message: &str) {
         match level {
             LogLevel::Debug => tracing::debug!("{message}"),
@@ -568,14 +573,12 @@ impl Daemon {
     /// Every interface a tracker or an instance names, with its current state.
     fn watched_interfaces(&self) -> BTreeSet<String> {
         let mut names = BTreeSet::new();
-        for id in self.router.instance_ids() {
-            if let Some(p) = self.router.params(id) {
-                names.extend(p.interface.clone());
-                names.extend(p.rx_interface.clone());
-                for t in &p.trackers {
-                    if let TrackedObject::Interface(n) = &t.object {
-                        names.insert(n.clone());
-                    }
+        for (_, p) in self.instances() {
+            names.extend(p.interface.clone());
+            names.extend(p.rx_interface.clone());
+            for t in &p.trackers {
+                if let TrackedObject::Interface(n) = &t.object {
+                    names.insert(n.clone());
                 }
             }
         }
@@ -646,11 +649,9 @@ impl Daemon {
         // Every instance on this socket listens to its own group (vrrp_mcast_group, or
         // mcast_dst_ip); unicast instances need none.
         let mut groups: Vec<IpAddr> = Vec::new();
-        for id in self.router.instance_ids() {
-            if let Some(p) = self.router.params(id) {
-                if p.rx_interface == key.interface && p.family == key.family && !p.is_unicast() && !groups.contains(&p.mcast_group) {
-                    groups.push(p.mcast_group);
-                }
+        for (_, p) in self.instances() {
+            if p.rx_interface == key.interface && p.family == key.family && !p.is_unicast() && !groups.contains(&p.mcast_group) {
+                groups.push(p.mcast_group);
             }
         }
         let bind_source = match (key.family, source) {
@@ -1030,14 +1031,13 @@ impl Daemon {
             }
             NetEvent::AddressAdded(_) => self.net_changed(),
             NetEvent::AddressRemoved(info) => {
-                let mut events = Vec::new();
-                for id in self.router.instance_ids() {
-                    if let Some(p) = self.router.params(id) {
-                        if p.vips.iter().chain(p.excluded_vips.iter()).any(|a| a.prefix.addr == info.local && !a.no_track) {
-                            events.push(Event::OwnedAddressDeleted { instance: id, addr: info.local });
-                        }
-                    }
-                }
+                let events: Vec<Event> = self
+                    .instances()
+                    .filter(|(_, p)| {
+                        p.vips.iter().chain(&p.excluded_vips).any(|a| a.prefix.addr == info.local && !a.no_track)
+                    })
+                    .map(|(instance, _)| Event::OwnedAddressDeleted { instance, addr: info.local })
+                    .collect();
                 if self.config.static_addresses.iter().any(|a| a.prefix.addr == info.local) {
                     tracing::info!("static address {} was deleted - restoring", info.local);
                     self.statics.submit(NetOp::AddAddresses(
@@ -1053,22 +1053,19 @@ impl Daemon {
             }
             NetEvent::RouteRemoved(info) => {
                 let key = normalised_key(info.key());
-                let mut events = Vec::new();
-                for id in self.router.instance_ids() {
-                    if let Some(p) = self.router.params(id) {
-                        // Only a route of ours: another one with the same key (someone's
-                        // own default route, say) is not kad's to restore.
+                // Only a route of ours: another one with the same key (someone's own
+                // default route, say) is not kad's to restore.
+                let events: Vec<Event> = self
+                    .instances()
+                    .filter_map(|(instance, p)| {
                         let own = p
                             .virtual_routes
                             .iter()
-                            .chain(p.backup_routes.iter())
-                            .find(|r| normalised_key(r.key()) == key && r.protocol == info.protocol)
-                            .map(|r| r.key());
-                        if let Some(own) = own {
-                            events.push(Event::OwnedRouteDeleted { instance: id, key: own });
-                        }
-                    }
-                }
+                            .chain(&p.backup_routes)
+                            .find(|r| normalised_key(r.key()) == key && r.protocol == info.protocol)?;
+                        Some(Event::OwnedRouteDeleted { instance, key: own.key() })
+                    })
+                    .collect();
                 let statics: Vec<RouteEntry> =
                     self.config.static_routes.iter().filter(|r| normalised_key(r.key()) == key && r.protocol == info.protocol).cloned().collect();
                 if !statics.is_empty() {
@@ -1081,12 +1078,10 @@ impl Daemon {
             }
             NetEvent::RuleRemoved(info) => {
                 let mut events = Vec::new();
-                for id in self.router.instance_ids() {
-                    if let Some(p) = self.router.params(id) {
-                        for r in p.virtual_rules.iter().chain(p.backup_rules.iter()) {
-                            if rule_matches(&info, r) {
-                                events.push(Event::OwnedRuleDeleted { instance: id, rule: r.clone() });
-                            }
+                for (instance, p) in self.instances() {
+                    for r in p.virtual_rules.iter().chain(&p.backup_rules) {
+                        if rule_matches(&info, r) {
+                            events.push(Event::OwnedRuleDeleted { instance, rule: r.clone() });
                         }
                     }
                 }
@@ -1420,22 +1415,10 @@ fn per_vip_vmac_names(prefix: Option<&str>, vrid: u8, devs: &BTreeSet<String>, t
 /// device with `use_vmac_addr`.
 fn link_local_entry(ll: Ipv6Addr, dev: &str) -> AddressEntry {
     AddressEntry {
-        prefix: crate::config::model::Prefix { addr: IpAddr::V6(ll), len: 64 },
         dev: Some(dev.to_string()),
         scope: 253,
-        broadcast: None,
-        label: None,
-        peer: None,
-        home: false,
-        nodad: true,
-        mngtmpaddr: false,
-        noprefixroute: false,
-        autojoin: false,
         no_track: true,
-        preferred_lft: None,
-        use_vmac: false,
-        track_group: None,
-        span: Default::default(),
+        ..AddressEntry::new(crate::config::model::Prefix { addr: IpAddr::V6(ll), len: 64 })
     }
 }
 

@@ -9,7 +9,7 @@
 use crate::config::model::AddressEntry;
 use crate::config::model::{
     Auth, Config, Family, GlobalDefs, InitialState, RouteEntry, RouteKey, RuleEntry, SyncGroup,
-    UnicastPeer, VrrpInstance,
+    TrackFileDef, UnicastPeer, VrrpInstance, VrrpScript,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -369,7 +369,9 @@ fn extra_interface_garp(inst: &VrrpInstance) -> Option<ExtraInterfaceGarp> {
     })
 }
 
-fn routes_not_keyed_by(routes: &[RouteEntry], others: &[RouteEntry]) -> Vec<RouteEntry> {
+/// The routes whose kernel key none of `others` has: installing `others` does not
+/// replace them.
+pub(super) fn routes_not_keyed_by(routes: &[RouteEntry], others: &[RouteEntry]) -> Vec<RouteEntry> {
     let keys: Vec<RouteKey> = others.iter().map(RouteEntry::key).collect();
     routes
         .iter()
@@ -429,14 +431,7 @@ fn resolve_trackers(
         );
     }
     for tr in &inst.track_scripts {
-        let script = config
-            .scripts
-            .iter()
-            .find(|s| s.name == tr.name)
-            .ok_or_else(|| ParamsError::UnknownScript {
-                instance: inst.name.clone(),
-                script: tr.name.clone(),
-            })?;
+        let script = script_def(config, inst, &tr.name)?;
         let weight = tr.weight.unwrap_or(script.weight);
         if weight != 0 && weights_ignored {
             continue;
@@ -451,14 +446,7 @@ fn resolve_trackers(
         );
     }
     for tr in &inst.track_files {
-        let file = config
-            .track_files
-            .iter()
-            .find(|f| f.name == tr.name)
-            .ok_or_else(|| ParamsError::UnknownTrackFile {
-                instance: inst.name.clone(),
-                file: tr.name.clone(),
-            })?;
+        let file = track_file_def(config, inst, &tr.name)?;
         let mut weight = tr.weight.unwrap_or(file.weight);
         if weights_ignored && weight != 0 {
             if tr.weight.is_none() && weight == 1 {
@@ -496,14 +484,7 @@ fn resolve_trackers(
             );
         }
         for tr in &group.track_scripts {
-            let script = config
-                .scripts
-                .iter()
-                .find(|s| s.name == tr.name)
-                .ok_or_else(|| ParamsError::UnknownScript {
-                    instance: inst.name.clone(),
-                    script: tr.name.clone(),
-                })?;
+            let script = script_def(config, inst, &tr.name)?;
             push_unique(
                 &mut trackers,
                 TrackerSpec {
@@ -514,14 +495,7 @@ fn resolve_trackers(
             );
         }
         for tr in &group.track_files {
-            let file = config
-                .track_files
-                .iter()
-                .find(|f| f.name == tr.name)
-                .ok_or_else(|| ParamsError::UnknownTrackFile {
-                    instance: inst.name.clone(),
-                    file: tr.name.clone(),
-                })?;
+            let file = track_file_def(config, inst, &tr.name)?;
             push_unique(
                 &mut trackers,
                 TrackerSpec {
@@ -533,6 +507,38 @@ fn resolve_trackers(
         }
     }
     Ok(trackers)
+}
+
+/// The definition a tracker names, whether the instance or its sync group tracks it: an
+/// undefined one is reported against the instance.
+fn script_def<'c>(
+    config: &'c Config,
+    inst: &VrrpInstance,
+    name: &str,
+) -> Result<&'c VrrpScript, ParamsError> {
+    config
+        .scripts
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| ParamsError::UnknownScript {
+            instance: inst.name.clone(),
+            script: name.to_string(),
+        })
+}
+
+fn track_file_def<'c>(
+    config: &'c Config,
+    inst: &VrrpInstance,
+    name: &str,
+) -> Result<&'c TrackFileDef, ParamsError> {
+    config
+        .track_files
+        .iter()
+        .find(|f| f.name == name)
+        .ok_or_else(|| ParamsError::UnknownTrackFile {
+            instance: inst.name.clone(),
+            file: name.to_string(),
+        })
 }
 
 /// A tracker listed twice (instance and group, or primary and track_interface) counts

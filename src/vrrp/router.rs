@@ -15,8 +15,8 @@ use super::event::{
     NotifyTarget, PacketErrorKind, Received, Recipient, StateName, TrackerStatus,
 };
 use super::params::{
-    AuthSpec, InstanceParams, RouterConfig, RouterOptions, SyncGroupParams, TrackedObject,
-    TrackerSpec, PRIO_OWNER,
+    routes_not_keyed_by, AuthSpec, InstanceParams, RouterConfig, RouterOptions, SyncGroupParams,
+    TrackedObject, TrackerSpec, PRIO_OWNER,
 };
 use super::stats::Stats;
 use super::time::{master_down_interval, skew_min, skew_time, Centis, Timestamp};
@@ -311,32 +311,12 @@ fn advert_template(p: &InstanceParams) -> Advert {
     }
 }
 
-/// Rules have no kernel key like routes; two entries are the same rule when they
-/// differ only in where they were written.
-fn same_rule(a: &RuleEntry, b: &RuleEntry) -> bool {
-    let strip = |r: &RuleEntry| RuleEntry {
-        span: Default::default(),
-        ..r.clone()
-    };
-    strip(a) == strip(b)
-}
-
-/// Two route entries are the same route when they differ only in where they were
-/// written.
-fn same_route(a: &RouteEntry, b: &RouteEntry) -> bool {
-    let strip = |r: &RouteEntry| RouteEntry {
-        span: Default::default(),
-        ..r.clone()
-    };
-    strip(a) == strip(b)
-}
-
 /// What a reload has to install: routes new to the configuration or changed in any
 /// attribute (a changed `src` alone included, keepalived issue 1390).
 fn routes_not_in(routes: &[RouteEntry], others: &[RouteEntry]) -> Vec<RouteEntry> {
     routes
         .iter()
-        .filter(|r| !others.iter().any(|o| same_route(r, o)))
+        .filter(|r| !others.iter().any(|o| r.eq_ignoring_span(o)))
         .cloned()
         .collect()
 }
@@ -344,13 +324,32 @@ fn routes_not_in(routes: &[RouteEntry], others: &[RouteEntry]) -> Vec<RouteEntry
 fn rules_not_in(rules: &[RuleEntry], others: &[RuleEntry]) -> Vec<RuleEntry> {
     rules
         .iter()
-        .filter(|r| !others.iter().any(|o| same_rule(r, o)))
+        .filter(|r| !others.iter().any(|o| r.eq_ignoring_span(o)))
         .cloned()
         .collect()
 }
 
+/// An empty list changes nothing, so it makes no action.
+fn push_unless_empty<T>(
+    actions: &mut Vec<Action>,
+    items: Vec<T>,
+    action: impl FnOnce(Vec<T>) -> Action,
+) {
+    if !items.is_empty() {
+        actions.push(action(items));
+    }
+}
+
 fn same_address(a: &AddressEntry, b: &AddressEntry) -> bool {
     a.prefix == b.prefix && a.dev == b.dev
+}
+
+fn addresses_not_in(addresses: &[AddressEntry], others: &[AddressEntry]) -> Vec<AddressEntry> {
+    addresses
+        .iter()
+        .filter(|a| !others.iter().any(|o| same_address(a, o)))
+        .cloned()
+        .collect()
 }
 
 fn state_name(phase: &Phase) -> StateName {
@@ -827,45 +826,30 @@ impl Router {
     /// same-key backup routes are dropped so that no window without a route exists.
     fn take_ownership(&mut self, idx: usize, backup_routes_installed: bool) {
         let inst = &self.instances[idx];
-        let id = inst.id;
-        let p = &inst.params;
+        let (instance, p) = (inst.id, &inst.params);
         let mut actions = Vec::new();
-        if !p.vips.is_empty() {
-            actions.push(Action::AddVips {
-                instance: id,
-                vips: p.vips.clone(),
+        push_unless_empty(&mut actions, p.vips.clone(), |vips| Action::AddVips {
+            instance,
+            vips,
+        });
+        push_unless_empty(&mut actions, p.excluded_vips.clone(), |vips| {
+            Action::AddExcludedVips { instance, vips }
+        });
+        push_unless_empty(&mut actions, p.virtual_routes.clone(), |routes| {
+            Action::InstallVirtualRoutes { instance, routes }
+        });
+        if backup_routes_installed {
+            push_unless_empty(&mut actions, p.backup_routes_not_replaced(), |routes| {
+                Action::RemoveBackupRoutes { instance, routes }
             });
         }
-        if !p.excluded_vips.is_empty() {
-            actions.push(Action::AddExcludedVips {
-                instance: id,
-                vips: p.excluded_vips.clone(),
-            });
-        }
-        if !p.virtual_routes.is_empty() {
-            actions.push(Action::InstallVirtualRoutes {
-                instance: id,
-                routes: p.virtual_routes.clone(),
-            });
-        }
-        let stale_backup_routes = p.backup_routes_not_replaced();
-        if backup_routes_installed && !stale_backup_routes.is_empty() {
-            actions.push(Action::RemoveBackupRoutes {
-                instance: id,
-                routes: stale_backup_routes,
-            });
-        }
-        if !p.virtual_rules.is_empty() {
-            actions.push(Action::InstallVirtualRules {
-                instance: id,
-                rules: p.virtual_rules.clone(),
-            });
-        }
-        let stale_backup_rules = rules_not_in(&p.backup_rules, &p.virtual_rules);
-        if backup_routes_installed && !stale_backup_rules.is_empty() {
-            actions.push(Action::RemoveBackupRules {
-                instance: id,
-                rules: stale_backup_rules,
+        push_unless_empty(&mut actions, p.virtual_rules.clone(), |rules| {
+            Action::InstallVirtualRules { instance, rules }
+        });
+        if backup_routes_installed {
+            let stale_backup_rules = rules_not_in(&p.backup_rules, &p.virtual_rules);
+            push_unless_empty(&mut actions, stale_backup_rules, |rules| {
+                Action::RemoveBackupRules { instance, rules }
             });
         }
         self.out.extend(actions);
@@ -877,35 +861,24 @@ impl Router {
     /// own meanwhile are restored by the executor's reconciliation, not here.
     fn reload_ownership(&mut self, idx: usize, old: &InstanceParams) {
         let inst = &self.instances[idx];
-        let id = inst.id;
-        let p = &inst.params;
+        let (instance, p) = (inst.id, &inst.params);
         let mut actions = Vec::new();
-        if !p.vips.is_empty() {
-            actions.push(Action::AddVips {
-                instance: id,
-                vips: p.vips.clone(),
-            });
-        }
-        if !p.excluded_vips.is_empty() {
-            actions.push(Action::AddExcludedVips {
-                instance: id,
-                vips: p.excluded_vips.clone(),
-            });
-        }
+        push_unless_empty(&mut actions, p.vips.clone(), |vips| Action::AddVips {
+            instance,
+            vips,
+        });
+        push_unless_empty(&mut actions, p.excluded_vips.clone(), |vips| {
+            Action::AddExcludedVips { instance, vips }
+        });
         let routes = routes_not_in(&p.virtual_routes, &old.virtual_routes);
-        if !routes.is_empty() {
-            actions.push(Action::InstallVirtualRoutes {
-                instance: id,
-                routes,
-            });
-        }
+        push_unless_empty(&mut actions, routes, |routes| {
+            Action::InstallVirtualRoutes { instance, routes }
+        });
         let rules = rules_not_in(&p.virtual_rules, &old.virtual_rules);
-        if !rules.is_empty() {
-            actions.push(Action::InstallVirtualRules {
-                instance: id,
-                rules,
-            });
-        }
+        push_unless_empty(&mut actions, rules, |rules| Action::InstallVirtualRules {
+            instance,
+            rules,
+        });
         self.out.extend(actions);
     }
 
@@ -913,19 +886,14 @@ impl Router {
     /// replace the master's first; at stop or deletion they are not installed.
     fn release_ownership(&mut self, idx: usize, install_backup: bool) {
         let inst = &self.instances[idx];
-        let id = inst.id;
-        let p = &inst.params;
+        let (instance, p) = (inst.id, &inst.params);
         let mut actions = Vec::new();
-        if install_backup && !p.backup_routes.is_empty() {
-            actions.push(Action::InstallBackupRoutes {
-                instance: id,
-                routes: p.backup_routes.clone(),
+        if install_backup {
+            push_unless_empty(&mut actions, p.backup_routes.clone(), |routes| {
+                Action::InstallBackupRoutes { instance, routes }
             });
-        }
-        if install_backup && !p.backup_rules.is_empty() {
-            actions.push(Action::InstallBackupRules {
-                instance: id,
-                rules: p.backup_rules.clone(),
+            push_unless_empty(&mut actions, p.backup_rules.clone(), |rules| {
+                Action::InstallBackupRules { instance, rules }
             });
         }
         let rules = if install_backup {
@@ -933,35 +901,26 @@ impl Router {
         } else {
             p.virtual_rules.clone()
         };
-        if !rules.is_empty() {
-            actions.push(Action::RemoveVirtualRules {
-                instance: id,
-                rules,
-            });
-        }
+        push_unless_empty(&mut actions, rules, |rules| Action::RemoveVirtualRules {
+            instance,
+            rules,
+        });
         let routes = if install_backup {
             p.virtual_routes_not_replaced()
         } else {
             p.virtual_routes.clone()
         };
-        if !routes.is_empty() {
-            actions.push(Action::RemoveVirtualRoutes {
-                instance: id,
-                routes,
-            });
-        }
-        if !p.vips.is_empty() {
-            actions.push(Action::RemoveVips {
-                instance: id,
-                vips: p.vips.clone(),
-            });
-        }
-        if !p.excluded_vips.is_empty() {
-            actions.push(Action::RemoveExcludedVips {
-                instance: id,
-                vips: p.excluded_vips.clone(),
-            });
-        }
+        push_unless_empty(&mut actions, routes, |routes| Action::RemoveVirtualRoutes {
+            instance,
+            routes,
+        });
+        push_unless_empty(&mut actions, p.vips.clone(), |vips| Action::RemoveVips {
+            instance,
+            vips,
+        });
+        push_unless_empty(&mut actions, p.excluded_vips.clone(), |vips| {
+            Action::RemoveExcludedVips { instance, vips }
+        });
         self.out.extend(actions);
     }
 
@@ -973,20 +932,14 @@ impl Router {
 
     fn remove_backup_only(&mut self, idx: usize) {
         let inst = &self.instances[idx];
-        let (id, p) = (inst.id, &inst.params);
+        let (instance, p) = (inst.id, &inst.params);
         let mut actions = Vec::new();
-        if !p.backup_rules.is_empty() {
-            actions.push(Action::RemoveBackupRules {
-                instance: id,
-                rules: p.backup_rules.clone(),
-            });
-        }
-        if !p.backup_routes.is_empty() {
-            actions.push(Action::RemoveBackupRoutes {
-                instance: id,
-                routes: p.backup_routes.clone(),
-            });
-        }
+        push_unless_empty(&mut actions, p.backup_rules.clone(), |rules| {
+            Action::RemoveBackupRules { instance, rules }
+        });
+        push_unless_empty(&mut actions, p.backup_routes.clone(), |routes| {
+            Action::RemoveBackupRoutes { instance, routes }
+        });
         self.out.extend(actions);
     }
 
@@ -2255,7 +2208,7 @@ impl Router {
         } else {
             &p.backup_rules
         };
-        let Some(found) = list.iter().find(|r| same_rule(r, &rule)).cloned() else {
+        let Some(found) = list.iter().find(|r| r.eq_ignoring_span(&rule)).cloned() else {
             return;
         };
         if found.no_track || matches!(self.instances[idx].phase, Phase::Init | Phase::Stopped) {
@@ -2422,21 +2375,11 @@ impl Router {
         {
             inst.source = inst.params.configured_src;
         }
-        let id = inst.id;
+        let instance = inst.id;
         let new = &inst.params;
         let mut actions = Vec::new();
-        let gone_vips: Vec<AddressEntry> = old
-            .vips
-            .iter()
-            .filter(|o| !new.vips.iter().any(|n| same_address(o, n)))
-            .cloned()
-            .collect();
-        let gone_evips: Vec<AddressEntry> = old
-            .excluded_vips
-            .iter()
-            .filter(|o| !new.excluded_vips.iter().any(|n| same_address(o, n)))
-            .cloned()
-            .collect();
+        let gone_vips = addresses_not_in(&old.vips, &new.vips);
+        let gone_evips = addresses_not_in(&old.excluded_vips, &new.excluded_vips);
         let added_addresses = new
             .vips
             .iter()
@@ -2448,37 +2391,20 @@ impl Router {
         match inst.phase {
             Phase::Master(_) => {
                 let gone_rules = rules_not_in(&old.virtual_rules, &new.virtual_rules);
-                let new_keys: Vec<_> = new.virtual_routes.iter().map(RouteEntry::key).collect();
-                let gone_routes: Vec<RouteEntry> = old
-                    .virtual_routes
-                    .iter()
-                    .filter(|r| !new_keys.contains(&r.key()))
-                    .cloned()
-                    .collect();
-                if !gone_rules.is_empty() {
-                    actions.push(Action::RemoveVirtualRules {
-                        instance: id,
-                        rules: gone_rules,
-                    });
-                }
-                if !gone_routes.is_empty() {
-                    actions.push(Action::RemoveVirtualRoutes {
-                        instance: id,
-                        routes: gone_routes,
-                    });
-                }
-                if !gone_vips.is_empty() {
-                    actions.push(Action::RemoveVips {
-                        instance: id,
-                        vips: gone_vips,
-                    });
-                }
-                if !gone_evips.is_empty() {
-                    actions.push(Action::RemoveExcludedVips {
-                        instance: id,
-                        vips: gone_evips,
-                    });
-                }
+                let gone_routes = routes_not_keyed_by(&old.virtual_routes, &new.virtual_routes);
+                push_unless_empty(&mut actions, gone_rules, |rules| {
+                    Action::RemoveVirtualRules { instance, rules }
+                });
+                push_unless_empty(&mut actions, gone_routes, |routes| {
+                    Action::RemoveVirtualRoutes { instance, routes }
+                });
+                push_unless_empty(&mut actions, gone_vips, |vips| Action::RemoveVips {
+                    instance,
+                    vips,
+                });
+                push_unless_empty(&mut actions, gone_evips, |vips| {
+                    Action::RemoveExcludedVips { instance, vips }
+                });
                 self.out.extend(actions);
                 let priority = self.compute_priority(idx);
                 self.instances[idx].effective_priority = priority;
@@ -2492,42 +2418,25 @@ impl Router {
                 self.rearm_periodic_garps(idx, added_addresses);
             }
             Phase::Backup(_) | Phase::Fault => {
-                let new_keys: Vec<_> = new.backup_routes.iter().map(RouteEntry::key).collect();
-                let gone_routes: Vec<RouteEntry> = old
-                    .backup_routes
-                    .iter()
-                    .filter(|r| !new_keys.contains(&r.key()))
-                    .cloned()
-                    .collect();
+                let gone_routes = routes_not_keyed_by(&old.backup_routes, &new.backup_routes);
                 let gone_rules = rules_not_in(&old.backup_rules, &new.backup_rules);
-                if !gone_rules.is_empty() {
-                    actions.push(Action::RemoveBackupRules {
-                        instance: id,
-                        rules: gone_rules,
-                    });
-                }
-                if !gone_routes.is_empty() {
-                    actions.push(Action::RemoveBackupRoutes {
-                        instance: id,
-                        routes: gone_routes,
-                    });
-                }
+                push_unless_empty(&mut actions, gone_rules, |rules| {
+                    Action::RemoveBackupRules { instance, rules }
+                });
+                push_unless_empty(&mut actions, gone_routes, |routes| {
+                    Action::RemoveBackupRoutes { instance, routes }
+                });
+                let routes = routes_not_in(&new.backup_routes, &old.backup_routes);
+                let rules = rules_not_in(&new.backup_rules, &old.backup_rules);
+                push_unless_empty(&mut actions, routes, |routes| Action::InstallBackupRoutes {
+                    instance,
+                    routes,
+                });
+                push_unless_empty(&mut actions, rules, |rules| Action::InstallBackupRules {
+                    instance,
+                    rules,
+                });
                 self.out.extend(actions);
-                let p = &self.instances[idx].params;
-                let routes = routes_not_in(&p.backup_routes, &old.backup_routes);
-                let rules = rules_not_in(&p.backup_rules, &old.backup_rules);
-                if !routes.is_empty() {
-                    self.out.push(Action::InstallBackupRoutes {
-                        instance: id,
-                        routes,
-                    });
-                }
-                if !rules.is_empty() {
-                    self.out.push(Action::InstallBackupRules {
-                        instance: id,
-                        rules,
-                    });
-                }
                 if matches!(self.instances[idx].phase, Phase::Backup(_)) {
                     let phase = self.backup_phase(self.mdi(idx));
                     self.instances[idx].phase = phase;

@@ -2,8 +2,9 @@
 //! (tests/dump_keepalived_2.2.7/master.conf and backup.conf, on vA and vB), a protocol core driven
 //! into MASTER or BACKUP by a fake clock, and small readers for the dump formats.
 //!
-//! Model values are built from JSON so that fields added to the model later (with
-//! serde defaults or as `Option`s) do not break these tests.
+//! Entries and instances come from the model's constructors; the other model values are
+//! built from JSON, so that fields added to the model later (with serde defaults or as
+//! `Option`s) do not break these tests.
 
 #![allow(dead_code)]
 
@@ -15,8 +16,8 @@ use std::time::{Duration, SystemTime};
 use serde_json::{json, Value};
 
 use kad::config::model::{
-    AddressEntry, Config, GlobalDefs, RouteEntry, RuleEntry, SmtpServer, SyncGroup, TrackFileDef,
-    VrrpInstance, VrrpScript,
+    AddressEntry, Config, Family, GarpSettings, GlobalDefs, Prefix, RouteEntry, RuleAction,
+    RuleEntry, SmtpServer, Span, SyncGroup, TrackFileDef, VrrpInstance, VrrpScript,
 };
 use kad::daemon::dump::{ClockPair, InstanceFacts, InterfaceFacts, RuntimeFacts};
 use kad::notify::security::vet_config;
@@ -35,23 +36,33 @@ fn duration(secs: f64) -> Value {
     json!({"secs": d.as_secs(), "nanos": d.subsec_nanos()})
 }
 
-fn span() -> Value {
-    json!({"file": "test.conf", "line": 1, "col": 1})
+fn test_span() -> Span {
+    Span {
+        file: Arc::from("test.conf"),
+        line: 1,
+        col: 1,
+    }
 }
 
-fn prefix(s: &str) -> Value {
+fn span() -> Value {
+    serde_json::to_value(test_span()).unwrap()
+}
+
+fn prefix(s: &str) -> Prefix {
     let (addr, len) = s.split_once('/').unwrap();
-    json!({"addr": addr, "len": len.parse::<u8>().unwrap()})
+    Prefix {
+        addr: ip(addr),
+        len: len.parse().unwrap(),
+    }
 }
 
 pub fn address(prefix_str: &str, dev: Option<&str>, label: Option<&str>) -> AddressEntry {
-    serde_json::from_value(json!({
-        "prefix": prefix(prefix_str), "dev": dev, "scope": 0, "broadcast": null,
-        "label": label, "peer": null, "home": false, "nodad": true, "mngtmpaddr": false,
-        "noprefixroute": false, "autojoin": false, "no_track": false, "preferred_lft": null,
-        "use_vmac": false, "track_group": null, "span": span(),
-    }))
-    .unwrap()
+    AddressEntry {
+        dev: dev.map(String::from),
+        label: label.map(String::from),
+        span: test_span(),
+        ..AddressEntry::new(prefix(prefix_str))
+    }
 }
 
 pub fn route(
@@ -62,27 +73,25 @@ pub fn route(
     metric: Option<u32>,
     no_track: bool,
 ) -> RouteEntry {
-    serde_json::from_value(json!({
-        "family": "Inet", "rtype": "Unicast", "dest": prefix(dest), "src": null,
-        "via": via, "dev": dev, "table": table, "metric": metric, "scope": null,
-        "protocol": 18, "tos": null, "onlink": false, "from": null,
-        "metrics": {"features_ecn": false, "locks": 0}, "realms": null, "pref": null,
-        "expires": null, "mode": "Prepend", "nexthops": [], "no_track": no_track,
-        "track_group": null, "span": span(), "ttl_propagate": null,
-    }))
-    .unwrap()
+    RouteEntry {
+        via: Some(ip(via)),
+        dev: dev.map(String::from),
+        table,
+        metric,
+        no_track,
+        span: test_span(),
+        ..RouteEntry::new(prefix(dest))
+    }
 }
 
 pub fn rule(from: Option<&str>, to: Option<&str>, priority: u32, table: u32) -> RuleEntry {
-    serde_json::from_value(json!({
-        "family": "Inet", "from": from.map(prefix), "to": to.map(prefix),
-        "priority": priority, "tos": null, "fwmark": null, "realms": null,
-        "suppress_prefixlength": null, "suppress_ifgroup": null, "iif": null, "oif": null,
-        "tunnel_id": null, "uidrange": null, "protocol": 18, "ipproto": null, "sport": null,
-        "dport": null, "invert": false, "action": {"Table": table}, "no_track": false,
-        "track_group": null, "span": span(),
-    }))
-    .unwrap()
+    RuleEntry {
+        from: from.map(prefix),
+        to: to.map(prefix),
+        priority: Some(priority),
+        span: test_span(),
+        ..RuleEntry::new(Family::Inet, RuleAction::Table(table))
+    }
 }
 
 fn command(argv: &[&str]) -> Value {
@@ -102,36 +111,22 @@ fn notifies(master: Option<&[&str]>, generic: Option<&[&str]>) -> Value {
 
 /// An instance with keepalived's defaults for everything the test does not set.
 pub fn instance(name: &str, vrid: u8, priority: u8, version: u8, interval: f64) -> VrrpInstance {
-    let mut fields = json!({
-        "name": name, "span": span(), "initial_state": "Backup", "interface": "vA",
-        "dont_track_primary": false, "vrid": vrid, "priority": priority,
-        "advert_int": duration(interval), "version": version, "family": "Inet",
-        "auth": null, "vips": [], "excluded_vips": [], "no_virtual_ipaddress": false,
-        "virtual_routes": [], "virtual_rules": [], "backup_routes": [], "backup_rules": [],
-        "track_interfaces": [], "track_scripts": [], "track_files": [], "nopreempt": false,
-        "preempt_delay": duration(0.0),
-        "garp": {
-            "master_delay": duration(5.0), "master_repeat": 5, "master_refresh": duration(60.0),
-            "master_refresh_repeat": 1, "lower_prio_delay": duration(5.0),
-            "lower_prio_repeat": 5, "extra_if": null,
+    let base = VrrpInstance::new(name.into(), &GlobalDefs::default());
+    VrrpInstance {
+        span: test_span(),
+        interface: Some("vA".into()),
+        vrid,
+        priority,
+        advert_int: Duration::from_secs_f64(interval),
+        version,
+        garp: GarpSettings {
+            master_refresh: Duration::from_secs(60),
+            lower_prio_delay: Duration::from_secs(5),
+            lower_prio_repeat: 5,
+            ..base.garp.clone()
         },
-    });
-    let more = json!({
-        "down_timer_adverts": 3, "lower_prio_no_advert": false,
-        "higher_prio_send_advert": false, "owner_ignore_adverts": false,
-        "skip_check_adv_addr": false, "strict": false, "accept": true,
-        "v3_checksum_as_v2": false, "mcast_src_ip": null, "mcast_dst_ip": null,
-        "unicast_src_ip": null, "unicast_peers": [], "unicast_fault_no_peer": false,
-        "unicast_ttl": null, "check_unicast_src": false, "track_src_ip": false,
-        "use_vmac": null, "use_vmac_addr": false, "promote_secondaries": false,
-        "notify": notifies(None, None), "smtp_alert": null, "notify_priority_changes": null,
-        "timer_expired_backup": null, "sync_group": null, "config_faults": [],
-    });
-    let map = fields.as_object_mut().unwrap();
-    for (k, v) in more.as_object().unwrap() {
-        map.insert(k.clone(), v.clone());
+        ..base
     }
-    serde_json::from_value(fields).unwrap()
 }
 
 /// The configuration of tests/dump_keepalived_2.2.7/master.conf (`priority` 150,

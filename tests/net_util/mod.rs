@@ -193,53 +193,11 @@ pub mod entries {
     }
 
     pub fn address(p: &str) -> AddressEntry {
-        AddressEntry {
-            prefix: prefix(p),
-            dev: None,
-            scope: 0,
-            broadcast: None,
-            label: None,
-            peer: None,
-            home: false,
-            nodad: true,
-            mngtmpaddr: false,
-            noprefixroute: false,
-            autojoin: false,
-            no_track: false,
-            preferred_lft: None,
-            use_vmac: false,
-            track_group: None,
-            span: Span::default(),
-        }
+        AddressEntry::new(prefix(p))
     }
 
     pub fn route(dest: &str) -> RouteEntry {
-        let dest = prefix(dest);
-        RouteEntry {
-            ttl_propagate: None,
-            family: Family::of(&dest.addr),
-            rtype: RouteType::Unicast,
-            dest,
-            src: None,
-            via: None,
-            dev: None,
-            table: 254,
-            metric: None,
-            scope: None,
-            protocol: 18,
-            tos: None,
-            onlink: false,
-            from: None,
-            metrics: RouteMetrics::default(),
-            realms: None,
-            pref: None,
-            expires: None,
-            mode: RouteMode::Prepend,
-            nexthops: Vec::new(),
-            no_track: false,
-            track_group: None,
-            span: Span::default(),
-        }
+        RouteEntry::new(prefix(dest))
     }
 
     pub fn via(r: RouteEntry, gw: &str) -> RouteEntry {
@@ -250,30 +208,7 @@ pub mod entries {
     }
 
     pub fn rule(family: Family, action: RuleAction) -> RuleEntry {
-        RuleEntry {
-            family,
-            from: None,
-            to: None,
-            priority: None,
-            tos: None,
-            fwmark: None,
-            realms: None,
-            suppress_prefixlength: None,
-            suppress_ifgroup: None,
-            iif: None,
-            oif: None,
-            tunnel_id: None,
-            uidrange: None,
-            protocol: 18,
-            ipproto: None,
-            sport: None,
-            dport: None,
-            invert: false,
-            action,
-            no_track: false,
-            track_group: None,
-            span: Span::default(),
-        }
+        RuleEntry::new(family, action)
     }
 }
 

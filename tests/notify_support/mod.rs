@@ -151,7 +151,7 @@ pub fn nobody() -> (u32, u32) {
 // Hand-built configurations (the parser is another module's).
 // ---------------------------------------------------------------------------------------
 
-use kad::config::model::{Config, Family, GarpSettings, InitialState, Notifies, TrackRef, VrrpInstance, VrrpScript};
+use kad::config::model::{Config, GarpSettings, Notifies, TrackRef, VrrpInstance, VrrpScript};
 
 pub fn track_ref(name: &str) -> TrackRef {
     TrackRef {
@@ -163,64 +163,22 @@ pub fn track_ref(name: &str) -> TrackRef {
 
 /// An instance with only the fields the notify and tracker code read set meaningfully.
 pub fn instance(name: &str, track_scripts: &[&str], track_files: &[&str], notify: Notifies) -> VrrpInstance {
+    let base = VrrpInstance::new(name.to_string(), &GlobalDefs::default());
     VrrpInstance {
-        config_faults: Vec::new(),
-        name: name.to_string(),
-        span: Default::default(),
-        initial_state: InitialState::Backup,
         interface: Some("eth0".into()),
-        dont_track_primary: false,
         vrid: 51,
         priority: 100,
         advert_int: Duration::from_secs(1),
         version: 2,
-        family: Family::Inet,
-        auth: None,
-        vips: vec![],
-        excluded_vips: vec![],
-        no_virtual_ipaddress: false,
-        virtual_routes: vec![],
-        virtual_rules: vec![],
-        backup_routes: vec![],
-        backup_rules: vec![],
-        track_interfaces: vec![],
         track_scripts: track_scripts.iter().map(|n| track_ref(n)).collect(),
         track_files: track_files.iter().map(|n| track_ref(n)).collect(),
-        nopreempt: false,
-        preempt_delay: Duration::ZERO,
         garp: GarpSettings {
-            master_delay: Duration::from_secs(5),
-            master_repeat: 5,
-            master_refresh: Duration::ZERO,
-            master_refresh_repeat: 1,
             lower_prio_delay: Duration::from_secs(5),
             lower_prio_repeat: 5,
-            extra_if: None,
+            ..base.garp.clone()
         },
-        down_timer_adverts: 3,
-        lower_prio_no_advert: false,
-        higher_prio_send_advert: false,
-        owner_ignore_adverts: false,
-        skip_check_adv_addr: false,
-        strict: false,
-        accept: true,
-        v3_checksum_as_v2: false,
-        mcast_src_ip: None,
-        mcast_dst_ip: None,
-        unicast_src_ip: None,
-        unicast_peers: vec![],
-        unicast_fault_no_peer: false,
-        unicast_ttl: None,
-        check_unicast_src: false,
-        track_src_ip: false,
-        use_vmac: None,
-        use_vmac_addr: false,
-        promote_secondaries: false,
         notify,
-        smtp_alert: None,
-        notify_priority_changes: None,
-        timer_expired_backup: None,
-        sync_group: None,
+        ..base
     }
 }
 

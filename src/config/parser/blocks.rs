@@ -153,39 +153,15 @@ fn sg_group<'a>(p: &mut Parser<'a>, line: &'a Line) {
 }
 
 fn sg_track_interface<'a>(p: &mut Parser<'a>, line: &'a Line) {
-    p.value_block(line, |p, e| {
-        let name = sg_name(p);
-        let existing: Vec<String> = sg(p).map(|g| g.group.track_interfaces.iter().map(|t| t.name.clone()).collect()).unwrap_or_default();
-        if let Some(t) = track_if_entry(p, e, &name, &existing) {
-            if let Some(g) = sg(p) {
-                g.group.track_interfaces.push(t);
-            }
-        }
-    });
+    track_block(p, line, sg_name, |p| sg(p).map(|g| &mut g.group.track_interfaces), track_if_entry);
 }
 
 fn sg_track_script<'a>(p: &mut Parser<'a>, line: &'a Line) {
-    p.value_block(line, |p, e| {
-        let name = sg_name(p);
-        let existing: Vec<String> = sg(p).map(|g| g.group.track_scripts.iter().map(|t| t.name.clone()).collect()).unwrap_or_default();
-        if let Some(t) = track_script_entry(p, e, &name, &existing) {
-            if let Some(g) = sg(p) {
-                g.group.track_scripts.push(t);
-            }
-        }
-    });
+    track_block(p, line, sg_name, |p| sg(p).map(|g| &mut g.group.track_scripts), track_script_entry);
 }
 
 fn sg_track_file<'a>(p: &mut Parser<'a>, line: &'a Line) {
-    p.value_block(line, |p, e| {
-        let name = sg_name(p);
-        let existing: Vec<String> = sg(p).map(|g| g.group.track_files.iter().map(|t| t.name.clone()).collect()).unwrap_or_default();
-        if let Some(t) = track_file_entry(p, e, &name, &existing) {
-            if let Some(g) = sg(p) {
-                g.group.track_files.push(t);
-            }
-        }
-    });
+    track_block(p, line, sg_name, |p| sg(p).map(|g| &mut g.group.track_files), track_file_entry);
 }
 
 fn sg_track_unsupported<'a>(p: &mut Parser<'a>, line: &'a Line) {
@@ -278,14 +254,39 @@ fn sg_notify_priority_changes(p: &mut Parser<'_>, line: &Line) {
 
 // ----- tracking entries ---------------------------------------------------------------------
 
+/// A `track_*` block of the instance or sync group being read (`owner` names it, `list`
+/// finds its trackers): `entry` reads each line against the trackers already listed.
+pub(crate) fn track_block<'a, T: Clone>(
+    p: &mut Parser<'a>,
+    line: &'a Line,
+    owner: fn(&mut Parser<'_>) -> String,
+    list: for<'p, 'q> fn(&'p mut Parser<'q>) -> Option<&'p mut Vec<T>>,
+    entry: fn(&mut Parser<'_>, Entry<'_>, &str, &[T]) -> Option<T>,
+) {
+    p.value_block(line, |p, e| {
+        let owner_name = owner(p);
+        let existing = list(p).map(|l| l.clone()).unwrap_or_default();
+        if let Some(tracker) = entry(p, e, &owner_name, &existing) {
+            if let Some(l) = list(p) {
+                l.push(tracker);
+            }
+        }
+    });
+}
+
 /// `IF [weight W [reverse]]` (keepalived's alloc_track_if).
-pub(crate) fn track_if_entry(p: &mut Parser<'_>, e: Entry<'_>, owner: &str, existing: &[String]) -> Option<TrackInterface> {
+pub(crate) fn track_if_entry(
+    p: &mut Parser<'_>,
+    e: Entry<'_>,
+    owner: &str,
+    existing: &[TrackInterface],
+) -> Option<TrackInterface> {
     let tracked = e.text(0).unwrap_or_default();
     if p.interface(tracked).is_none() {
         p.entry_error(ErrClass::GeneralError, e, 0, format!("({owner}) tracked interface {tracked} doesn't exist"));
         return None;
     }
-    if existing.iter().any(|n| n == tracked) {
+    if existing.iter().any(|t| t.name == tracked) {
         p.entry_error(ErrClass::GeneralError, e, 0, format!("({owner}) duplicate track_interface {tracked} - ignoring"));
         return None;
     }
@@ -377,7 +378,12 @@ fn tracked_weight(
 }
 
 /// `SCRIPT [weight W [reverse|noreverse]]`: the script must already be defined.
-pub(crate) fn track_script_entry(p: &mut Parser<'_>, e: Entry<'_>, owner: &str, existing: &[String]) -> Option<TrackRef> {
+pub(crate) fn track_script_entry(
+    p: &mut Parser<'_>,
+    e: Entry<'_>,
+    owner: &str,
+    existing: &[TrackRef],
+) -> Option<TrackRef> {
     let tracked = e.text(0).unwrap_or_default();
     let Some(script) = p.raw.scripts.iter().find(|s| s.script.name == tracked && !s.remove) else {
         let mut d = p.diag_at(
@@ -394,7 +400,7 @@ pub(crate) fn track_script_entry(p: &mut Parser<'_>, e: Entry<'_>, owner: &str, 
         return None;
     };
     let (default_weight, default_reverse) = (script.script.weight, script.script.weight_reverse);
-    if existing.iter().any(|n| n == tracked) {
+    if existing.iter().any(|t| t.name == tracked) {
         p.entry_error(ErrClass::GeneralError, e, 0, format!("({owner}) duplicate track_script {tracked} - ignoring"));
         return None;
     }
@@ -403,7 +409,12 @@ pub(crate) fn track_script_entry(p: &mut Parser<'_>, e: Entry<'_>, owner: &str, 
 }
 
 /// `FILE [weight W [reverse|noreverse]]`: the track_file must already be defined.
-pub(crate) fn track_file_entry(p: &mut Parser<'_>, e: Entry<'_>, owner: &str, existing: &[String]) -> Option<TrackRef> {
+pub(crate) fn track_file_entry(
+    p: &mut Parser<'_>,
+    e: Entry<'_>,
+    owner: &str,
+    existing: &[TrackRef],
+) -> Option<TrackRef> {
     let tracked = e.text(0).unwrap_or_default();
     let Some(file) = p.raw.track_files.iter().find(|f| f.name == tracked) else {
         let mut d =
@@ -416,7 +427,7 @@ pub(crate) fn track_file_entry(p: &mut Parser<'_>, e: Entry<'_>, owner: &str, ex
         return None;
     };
     let (default_weight, default_reverse) = (file.weight, file.weight_reverse);
-    if existing.iter().any(|n| n == tracked) {
+    if existing.iter().any(|t| t.name == tracked) {
         p.entry_error(ErrClass::GeneralError, e, 0, format!("({owner}) duplicate track_file {tracked} - ignoring"));
         return None;
     }
@@ -551,26 +562,23 @@ fn vs_weight(p: &mut Parser<'_>, line: &Line) {
 }
 
 fn vs_rise(p: &mut Parser<'_>, line: &Line) {
-    let name = vs_name(p);
-    let v = p.unsigned(line, 1, 1, i32::MAX as u32).unwrap_or_else(|()| {
-        let v = text(line, 1).to_string();
-        p.general(line, Some(1), format!("({name}): vrrp script rise value '{v}' invalid, defaulting to 1"));
-        1
-    });
-    if let Some(s) = vs(p) {
-        s.script.rise = v;
-    }
+    vs_count(p, line, "rise", |s| &mut s.rise);
 }
 
 fn vs_fall(p: &mut Parser<'_>, line: &Line) {
+    vs_count(p, line, "fall", |s| &mut s.fall);
+}
+
+/// `rise N` / `fall N`: a bad count becomes 1.
+fn vs_count(p: &mut Parser<'_>, line: &Line, kw: &str, slot: fn(&mut VrrpScript) -> &mut u32) {
     let name = vs_name(p);
     let v = p.unsigned(line, 1, 1, i32::MAX as u32).unwrap_or_else(|()| {
         let v = text(line, 1).to_string();
-        p.general(line, Some(1), format!("({name}): vrrp script fall value '{v}' invalid, defaulting to 1"));
+        p.general(line, Some(1), format!("({name}): vrrp script {kw} value '{v}' invalid, defaulting to 1"));
         1
     });
     if let Some(s) = vs(p) {
-        s.script.fall = v;
+        *slot(&mut s.script) = v;
     }
 }
 

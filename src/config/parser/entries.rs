@@ -11,7 +11,6 @@ use crate::config::diag::ErrClass;
 use crate::config::model::*;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-const RTPROT_KEEPALIVED: u8 = 18;
 const IFNAMSIZ: usize = 16;
 
 fn report_values(p: &mut Parser<'_>, e: Entry<'_>, i: usize, errors: Vec<ValueError>) {
@@ -29,24 +28,7 @@ pub(crate) fn parse_address<'a>(p: &mut Parser<'a>, e: Entry<'a>, static_addr: b
     report_values(p, e, 0, errors);
     let prefix = prefix?;
     let is6 = prefix.is_ipv6();
-    let mut a = AddressEntry {
-        prefix,
-        dev: None,
-        scope: 0,
-        broadcast: None,
-        label: None,
-        peer: None,
-        home: false,
-        nodad: is6,
-        mngtmpaddr: false,
-        noprefixroute: false,
-        autojoin: false,
-        no_track: false,
-        preferred_lft: None,
-        use_vmac: false,
-        track_group: None,
-        span: e.span(0),
-    };
+    let mut a = AddressEntry { span: e.span(0), ..AddressEntry::new(prefix) };
     let mut brd_mode: Option<Broadcast> = None;
     let mut have_broadcast = false;
     let mut preferred_lft_set = false;
@@ -204,14 +186,8 @@ pub(crate) fn parse_address<'a>(p: &mut Parser<'a>, e: Entry<'a>, static_addr: b
             }
             "track_group" if static_addr => {
                 i += 1;
-                if a.track_group.is_some() {
-                    p.entry_error(ErrClass::GeneralError, e, i, format!("track_group {param} is a duplicate"));
+                if !track_group_option(p, e, i, param, &mut a.track_group) {
                     break;
-                }
-                if p.raw.track_groups.iter().any(|(g, _)| g.name == param) {
-                    a.track_group = Some(param.to_string());
-                } else {
-                    p.entry_error(ErrClass::GeneralError, e, i, format!("track_group {param} not found"));
                 }
             }
             "use_vmac" if !static_addr => a.use_vmac = true,
@@ -308,32 +284,20 @@ fn merge_family(current: &mut Option<Family>, new: Family) -> bool {
     }
 }
 
+/// `inet` / `inet6` in a route or rule: an error when it contradicts the family already
+/// seen. keepalived (2.2.7 and 2.4) also steps over the word after it, so its own man page
+/// example `inet6 default via …` loses its destination; kad reads the next word normally.
+fn family_keyword(family: &mut Option<Family>, kw: &str, what: &str) -> Result<(), String> {
+    let (fam, other) = if kw == "inet6" { (Family::Inet6, 4) } else { (Family::Inet, 6) };
+    if merge_family(family, fam) {
+        Ok(())
+    } else {
+        Err(format!("{kw} specified for IPv{other} {what}"))
+    }
+}
+
 pub(crate) fn parse_route<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_group: bool) -> Option<RouteEntry> {
-    let mut r = RouteEntry {
-        family: Family::Inet,
-        rtype: RouteType::Unicast,
-        dest: Prefix { addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED), len: 0 },
-        src: None,
-        via: None,
-        dev: None,
-        table: 254,
-        metric: None,
-        scope: None,
-        protocol: RTPROT_KEEPALIVED,
-        tos: None,
-        onlink: false,
-        from: None,
-        metrics: RouteMetrics::default(),
-        realms: None,
-        pref: None,
-        expires: None,
-        mode: RouteMode::Prepend,
-        ttl_propagate: None,
-        nexthops: Vec::new(),
-        no_track: false,
-        track_group: None,
-        span: e.span(0),
-    };
+    let mut r = RouteEntry { span: e.span(0), ..RouteEntry::new(any_prefix(Family::Inet)) };
     let mut st = RouteState { family: None, dest: None, dest_text: String::new(), protocol: None };
     let mut i = 0;
     let mut do_nexthop = false;
@@ -369,16 +333,9 @@ pub(crate) fn parse_route<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_grou
         let kw = e.text(i).unwrap_or_default();
         match kw {
             "inet6" | "inet" => {
-                let fam = if kw == "inet6" { Family::Inet6 } else { Family::Inet };
-                if !merge_family(&mut st.family, fam) {
-                    if fam == Family::Inet6 {
-                        fail!(i, "inet6 specified for IPv4 route");
-                    }
-                    fail!(i, "inet specified for IPv6 route");
+                if let Err(message) = family_keyword(&mut st.family, kw, "route") {
+                    fail!(i, "{message}");
                 }
-                // keepalived (2.2.7 and 2.4) also steps over the word after
-                // `inet`/`inet6`, so its own man page example `inet6 default via …` loses
-                // its destination; kad reads the next word normally.
             }
             "src" => {
                 i += 1;
@@ -679,14 +636,8 @@ pub(crate) fn parse_route<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_grou
             "track_group" if allow_track_group => {
                 i += 1;
                 let w = word!(i);
-                if r.track_group.is_some() {
-                    p.entry_error(ErrClass::GeneralError, e, i, format!("track_group {w} is a duplicate"));
+                if !track_group_option(p, e, i, w, &mut r.track_group) {
                     break;
-                }
-                if p.raw.track_groups.iter().any(|(g, _)| g.name == w) {
-                    r.track_group = Some(w.to_string());
-                } else {
-                    p.entry_error(ErrClass::GeneralError, e, i, format!("track_group {w} not found"));
                 }
             }
             "vrf" => {
@@ -733,30 +684,16 @@ pub(crate) fn parse_route<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_grou
 
     let Some(dest) = st.dest.take() else { fail!(0, "Route must have a destination") };
 
-    if !r.no_track {
-        if st.protocol.is_some_and(|p| p != RTPROT_KEEPALIVED) {
-            p.entry_error(
-                ErrClass::GeneralError,
-                e,
-                0,
-                format!(
-                    "Route cannot be tracked if protocol is not RTPROT_KEEPALIVED({RTPROT_KEEPALIVED}), resetting protocol"
-                ),
-            );
-        }
-        r.protocol = RTPROT_KEEPALIVED;
-        if r.dev.is_none() {
-            let d = st.dest_text.clone();
-            p.entry_error(
-                ErrClass::GeneralError,
-                e,
-                0,
-                format!("Warning - cannot track route {d} with no interface specified, not tracking"),
-            );
-            r.no_track = true;
-        }
-    } else if let Some(proto) = st.protocol {
-        r.protocol = proto;
+    r.protocol = entry_protocol(p, e, "Route", r.no_track, st.protocol, RTPROT_KEEPALIVED);
+    if !r.no_track && r.dev.is_none() {
+        let d = st.dest_text.clone();
+        p.entry_error(
+            ErrClass::GeneralError,
+            e,
+            0,
+            format!("Warning - cannot track route {d} with no interface specified, not tracking"),
+        );
+        r.no_track = true;
     }
 
     if r.track_group.is_some() && r.dev.is_none() {
@@ -919,30 +856,7 @@ fn parse_nexthops<'a>(p: &mut Parser<'a>, e: Entry<'a>, mut i: usize, r: &mut Ro
 // ----- rules --------------------------------------------------------------------------------
 
 pub(crate) fn parse_rule<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_group: bool) -> Option<RuleEntry> {
-    let mut r = RuleEntry {
-        family: Family::Inet,
-        from: None,
-        to: None,
-        priority: None,
-        tos: None,
-        fwmark: None,
-        realms: None,
-        suppress_prefixlength: None,
-        suppress_ifgroup: None,
-        iif: None,
-        oif: None,
-        tunnel_id: None,
-        uidrange: None,
-        protocol: 0,
-        ipproto: None,
-        sport: None,
-        dport: None,
-        invert: false,
-        action: RuleAction::Nop,
-        no_track: false,
-        track_group: None,
-        span: e.span(0),
-    };
+    let mut r = RuleEntry { span: e.span(0), ..RuleEntry::new(Family::Inet, RuleAction::Nop) };
     let mut family: Option<Family> = None;
     let mut action: Option<RuleAction> = None;
     let mut from_any = false;
@@ -978,16 +892,9 @@ pub(crate) fn parse_rule<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_group
         let kw = e.text(i).unwrap_or_default();
         match kw {
             "inet6" | "inet" => {
-                let fam = if kw == "inet6" { Family::Inet6 } else { Family::Inet };
-                if !merge_family(&mut family, fam) {
-                    if fam == Family::Inet6 {
-                        fail!(i, "inet6 specified for IPv4 rule");
-                    }
-                    fail!(i, "inet specified for IPv6 rule");
+                if let Err(message) = family_keyword(&mut family, kw, "rule") {
+                    fail!(i, "{message}");
                 }
-                // keepalived (2.2.7 and 2.4) also steps over the word after
-                // `inet`/`inet6`, so its own man page example `inet6 default via …` loses
-                // its destination; kad reads the next word normally.
             }
             "from" | "to" => {
                 i += 1;
@@ -1158,14 +1065,8 @@ pub(crate) fn parse_rule<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_group
             "track_group" if allow_track_group => {
                 i += 1;
                 let w = word!(i);
-                if r.track_group.is_some() {
-                    p.entry_error(ErrClass::GeneralError, e, i, format!("track_group {w} is a duplicate"));
+                if !track_group_option(p, e, i, w, &mut r.track_group) {
                     break;
-                }
-                if p.raw.track_groups.iter().any(|(g, _)| g.name == w) {
-                    r.track_group = Some(w.to_string());
-                } else {
-                    p.entry_error(ErrClass::GeneralError, e, i, format!("track_group {w} not found"));
                 }
             }
             _ => {
@@ -1220,21 +1121,7 @@ pub(crate) fn parse_rule<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_group
         fail!(0, "suppressor/realm specified for non table action - skipping");
     }
     r.action = action;
-    if !r.no_track {
-        if protocol.is_some_and(|p| p != RTPROT_KEEPALIVED) {
-            p.entry_error(
-                ErrClass::GeneralError,
-                e,
-                0,
-                format!(
-                    "Rule cannot be tracked if protocol is not RTPROT_KEEPALIVED({RTPROT_KEEPALIVED}), resetting protocol"
-                ),
-            );
-        }
-        r.protocol = RTPROT_KEEPALIVED;
-    } else {
-        r.protocol = protocol.unwrap_or(0);
-    }
+    r.protocol = entry_protocol(p, e, "Rule", r.no_track, protocol, 0);
     if r.track_group.is_some() && r.iif.is_none() {
         p.entry_error(
             ErrClass::GeneralError,
@@ -1267,6 +1154,54 @@ pub(crate) fn parse_rule<'a>(p: &mut Parser<'a>, e: Entry<'a>, allow_track_group
         );
     }
     Some(r)
+}
+
+/// `track_group NAME` of a static entry; `false` for a second one, which ends the
+/// entry's options as in keepalived.
+fn track_group_option(
+    p: &mut Parser<'_>,
+    e: Entry<'_>,
+    i: usize,
+    name: &str,
+    track_group: &mut Option<String>,
+) -> bool {
+    if track_group.is_some() {
+        p.entry_error(ErrClass::GeneralError, e, i, format!("track_group {name} is a duplicate"));
+        return false;
+    }
+    if p.raw.track_groups.iter().any(|(g, _)| g.name == name) {
+        *track_group = Some(name.to_string());
+    } else {
+        p.entry_error(ErrClass::GeneralError, e, i, format!("track_group {name} not found"));
+    }
+    true
+}
+
+/// The protocol of a route or rule: keepalived tracks only its own, so a tracked entry
+/// gets RTPROT_KEEPALIVED whatever was given (with an error if something else was), an
+/// untracked one what was given or else `untracked_default`.
+fn entry_protocol(
+    p: &mut Parser<'_>,
+    e: Entry<'_>,
+    what: &str,
+    no_track: bool,
+    given: Option<u8>,
+    untracked_default: u8,
+) -> u8 {
+    if no_track {
+        return given.unwrap_or(untracked_default);
+    }
+    if given.is_some_and(|g| g != RTPROT_KEEPALIVED) {
+        p.entry_error(
+            ErrClass::GeneralError,
+            e,
+            0,
+            format!(
+                "{what} cannot be tracked if protocol is not RTPROT_KEEPALIVED({RTPROT_KEEPALIVED}), resetting protocol"
+            ),
+        );
+    }
+    RTPROT_KEEPALIVED
 }
 
 /// A GeneralError at word `i` with a did-you-mean over `words`.

@@ -1,6 +1,6 @@
 //! `vrrp_instance NAME { … }` (keepalived/vrrp/vrrp_parser.c, vrrp_data.c alloc_vrrp).
 
-use super::blocks::{track_file_entry, track_if_entry, track_script_entry};
+use super::blocks::{track_block, track_file_entry, track_if_entry, track_script_entry};
 use super::entries::{parse_address, parse_route, parse_rule};
 use super::global::notify_script;
 use super::values::{self, parse_ip, parse_mac, MacSpec};
@@ -106,66 +106,7 @@ pub(crate) fn vrrp_instance<'a>(p: &mut Parser<'a>, line: &'a Line) {
         return;
     }
     let name = line.tokens[1].text.to_string();
-    let g = &p.raw.global;
-    let inst = VrrpInstance {
-        name,
-        span: line.span.clone(),
-        initial_state: InitialState::Backup,
-        interface: None,
-        dont_track_primary: false,
-        vrid: 0,
-        priority: 0,
-        advert_int: Duration::ZERO,
-        version: 0,
-        family: Family::Inet,
-        auth: None,
-        vips: Vec::new(),
-        excluded_vips: Vec::new(),
-        no_virtual_ipaddress: false,
-        virtual_routes: Vec::new(),
-        virtual_rules: Vec::new(),
-        backup_routes: Vec::new(),
-        backup_rules: Vec::new(),
-        track_interfaces: Vec::new(),
-        track_scripts: Vec::new(),
-        track_files: Vec::new(),
-        nopreempt: false,
-        preempt_delay: Duration::ZERO,
-        garp: GarpSettings {
-            master_delay: g.vrrp_garp_master_delay,
-            master_repeat: g.vrrp_garp_master_repeat,
-            master_refresh: g.vrrp_garp_master_refresh,
-            master_refresh_repeat: g.vrrp_garp_master_refresh_repeat,
-            lower_prio_delay: Duration::ZERO,
-            lower_prio_repeat: 0,
-            extra_if: None,
-        },
-        down_timer_adverts: g.vrrp_down_timer_adverts,
-        lower_prio_no_advert: false,
-        higher_prio_send_advert: false,
-        owner_ignore_adverts: false,
-        skip_check_adv_addr: g.vrrp_skip_check_adv_addr,
-        strict: false,
-        accept: true,
-        v3_checksum_as_v2: false,
-        mcast_src_ip: None,
-        mcast_dst_ip: None,
-        unicast_src_ip: None,
-        unicast_peers: Vec::new(),
-        unicast_fault_no_peer: false,
-        unicast_ttl: None,
-        check_unicast_src: false,
-        track_src_ip: false,
-        use_vmac: None,
-        use_vmac_addr: false,
-        promote_secondaries: false,
-        notify: Notifies::default(),
-        smtp_alert: None,
-        notify_priority_changes: None,
-        timer_expired_backup: None,
-        sync_group: None,
-        config_faults: Vec::new(),
-    };
+    let inst = VrrpInstance { span: line.span.clone(), ..VrrpInstance::new(name, &p.raw.global) };
     p.raw.instances.push(InstanceDraft {
         inst,
         state: None,
@@ -506,39 +447,15 @@ fn dont_track_primary(p: &mut Parser<'_>, _: &Line) {
 }
 
 fn track_interface<'a>(p: &mut Parser<'a>, line: &'a Line) {
-    p.value_block(line, |p, e| {
-        let name = iname(p);
-        let existing: Vec<String> = cur(p).map(|d| d.inst.track_interfaces.iter().map(|t| t.name.clone()).collect()).unwrap_or_default();
-        if let Some(t) = track_if_entry(p, e, &name, &existing) {
-            if let Some(d) = cur(p) {
-                d.inst.track_interfaces.push(t);
-            }
-        }
-    });
+    track_block(p, line, iname, |p| cur(p).map(|d| &mut d.inst.track_interfaces), track_if_entry);
 }
 
 fn track_script<'a>(p: &mut Parser<'a>, line: &'a Line) {
-    p.value_block(line, |p, e| {
-        let name = iname(p);
-        let existing: Vec<String> = cur(p).map(|d| d.inst.track_scripts.iter().map(|t| t.name.clone()).collect()).unwrap_or_default();
-        if let Some(t) = track_script_entry(p, e, &name, &existing) {
-            if let Some(d) = cur(p) {
-                d.inst.track_scripts.push(t);
-            }
-        }
-    });
+    track_block(p, line, iname, |p| cur(p).map(|d| &mut d.inst.track_scripts), track_script_entry);
 }
 
 fn track_file<'a>(p: &mut Parser<'a>, line: &'a Line) {
-    p.value_block(line, |p, e| {
-        let name = iname(p);
-        let existing: Vec<String> = cur(p).map(|d| d.inst.track_files.iter().map(|t| t.name.clone()).collect()).unwrap_or_default();
-        if let Some(t) = track_file_entry(p, e, &name, &existing) {
-            if let Some(d) = cur(p) {
-                d.inst.track_files.push(t);
-            }
-        }
-    });
+    track_block(p, line, iname, |p| cur(p).map(|d| &mut d.inst.track_files), track_file_entry);
 }
 
 /// keepalived's vrrp_srcip_handler (mcast_src_ip and unicast_src_ip share one address).

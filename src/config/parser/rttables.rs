@@ -142,22 +142,6 @@ fn route_type_from_number(s: &str) -> Option<RouteType> {
     })
 }
 
-pub(crate) fn route_type_name(t: RouteType) -> &'static str {
-    match t {
-        RouteType::Unicast => "unicast",
-        RouteType::Local => "local",
-        RouteType::Broadcast => "broadcast",
-        RouteType::Anycast => "anycast",
-        RouteType::Multicast => "multicast",
-        RouteType::Blackhole => "blackhole",
-        RouteType::Unreachable => "unreachable",
-        RouteType::Prohibit => "prohibit",
-        RouteType::Throw => "throw",
-        RouteType::Nat => "nat",
-        RouteType::Xresolve => "xresolve",
-    }
-}
-
 /// `realms FROM/TO` or `realms TO`.
 pub(crate) fn realms(s: &str) -> Option<u32> {
     match s.split_once('/') {

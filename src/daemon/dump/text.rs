@@ -36,22 +36,6 @@ pub(crate) fn scope_name(scope: u8) -> String {
     }
 }
 
-fn route_type_name(t: RouteType) -> &'static str {
-    match t {
-        RouteType::Unicast => "unicast",
-        RouteType::Local => "local",
-        RouteType::Broadcast => "broadcast",
-        RouteType::Anycast => "anycast",
-        RouteType::Multicast => "multicast",
-        RouteType::Blackhole => "blackhole",
-        RouteType::Unreachable => "unreachable",
-        RouteType::Prohibit => "prohibit",
-        RouteType::Throw => "throw",
-        RouteType::Nat => "nat",
-        RouteType::Xresolve => "xresolve",
-    }
-}
-
 /// The broadcast address keepalived computes for `brd +` / `brd -` (only for prefixes
 /// of 30 bits or fewer, from the peer address when there is one).
 fn broadcast(entry: &AddressEntry) -> Option<Ipv4Addr> {
@@ -180,7 +164,7 @@ pub(crate) fn route(r: &RouteEntry) -> String {
         RouteMode::Prepend => "prepend ",
     });
     if r.rtype != RouteType::Unicast {
-        let _ = write!(s, "{} ", route_type_name(r.rtype));
+        let _ = write!(s, "{} ", r.rtype.name());
     }
     s.push_str(&prefix_str(&r.dest));
     if let Some(from) = &r.from {
@@ -410,31 +394,14 @@ fn strip_zeros(s: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::model::{Nexthop, RouteMetrics, Span};
+    use crate::config::model::Nexthop;
 
     fn entry(prefix: &str) -> AddressEntry {
         let (addr, len) = prefix.split_once('/').unwrap();
-        AddressEntry {
-            prefix: Prefix {
-                addr: addr.parse().unwrap(),
-                len: len.parse().unwrap(),
-            },
-            dev: None,
-            scope: 0,
-            broadcast: None,
-            label: None,
-            peer: None,
-            home: false,
-            nodad: true,
-            mngtmpaddr: false,
-            noprefixroute: false,
-            autojoin: false,
-            no_track: false,
-            preferred_lft: None,
-            use_vmac: false,
-            track_group: None,
-            span: Span::default(),
-        }
+        AddressEntry::new(Prefix {
+            addr: addr.parse().unwrap(),
+            len: len.parse().unwrap(),
+        })
     }
 
     const ON_VA: Placement<'static> = Placement {
@@ -503,34 +470,10 @@ mod tests {
 
     fn route_entry(dest: &str) -> RouteEntry {
         let (addr, len) = dest.split_once('/').unwrap();
-        RouteEntry {
-            ttl_propagate: None,
-            family: Family::Inet,
-            rtype: RouteType::Unicast,
-            dest: Prefix {
-                addr: addr.parse().unwrap(),
-                len: len.parse().unwrap(),
-            },
-            src: None,
-            via: None,
-            dev: None,
-            table: 254,
-            metric: None,
-            scope: None,
-            protocol: 18,
-            tos: None,
-            onlink: false,
-            from: None,
-            metrics: RouteMetrics::default(),
-            realms: None,
-            pref: None,
-            expires: None,
-            mode: RouteMode::Prepend,
-            nexthops: Vec::new(),
-            no_track: false,
-            track_group: None,
-            span: Span::default(),
-        }
+        RouteEntry::new(Prefix {
+            addr: addr.parse().unwrap(),
+            len: len.parse().unwrap(),
+        })
     }
 
     #[test]
@@ -597,30 +540,7 @@ mod tests {
     }
 
     fn rule_entry() -> RuleEntry {
-        RuleEntry {
-            family: Family::Inet,
-            from: None,
-            to: None,
-            priority: None,
-            tos: None,
-            fwmark: None,
-            realms: None,
-            suppress_prefixlength: None,
-            suppress_ifgroup: None,
-            iif: None,
-            oif: None,
-            tunnel_id: None,
-            uidrange: None,
-            protocol: 18,
-            ipproto: None,
-            sport: None,
-            dport: None,
-            invert: false,
-            action: RuleAction::Table(100),
-            no_track: false,
-            track_group: None,
-            span: Span::default(),
-        }
+        RuleEntry::new(Family::Inet, RuleAction::Table(100))
     }
 
     #[test]

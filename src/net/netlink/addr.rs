@@ -337,30 +337,13 @@ impl Netlink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::model::{Prefix, Span};
+    use crate::config::model::Prefix;
 
     fn entry(addr: &str, len: u8) -> AddressEntry {
-        AddressEntry {
-            prefix: Prefix {
-                addr: addr.parse().unwrap(),
-                len,
-            },
-            dev: None,
-            scope: 0,
-            broadcast: None,
-            label: None,
-            peer: None,
-            home: false,
-            nodad: true,
-            mngtmpaddr: false,
-            noprefixroute: false,
-            autojoin: false,
-            no_track: false,
-            preferred_lft: None,
-            use_vmac: false,
-            track_group: None,
-            span: Span::default(),
-        }
+        AddressEntry::new(Prefix {
+            addr: addr.parse().unwrap(),
+            len,
+        })
     }
 
     fn attr(
@@ -389,6 +372,7 @@ mod tests {
     #[test]
     fn ipv4_nodad_is_not_sent_and_label_is() {
         let mut e = entry("192.0.2.10", 32);
+        e.nodad = true;
         e.label = Some("eth0:vip".into());
         let m = add_message(3, &e).unwrap();
         assert!(attr(&m, |a| matches!(a, AddressAttribute::Flags(_))).is_empty());

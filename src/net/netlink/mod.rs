@@ -27,8 +27,8 @@ use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::sys::AsyncSocket;
 use std::os::fd::AsRawFd;
 
-/// keepalived's route and rule protocol (RTPROT_KEEPALIVED): marks kad-owned objects.
-pub const RTPROT_KEEPALIVED: u8 = 18;
+/// Marks kad-owned routes, rules and addresses.
+pub use crate::config::model::RTPROT_KEEPALIVED;
 
 /// How many requests are in flight at once in the batch helpers. Bounded so that the
 /// ACKs of a 10000-address batch never overflow the socket's receive buffer.

@@ -549,35 +549,10 @@ impl Netlink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::model::Span;
 
     pub(crate) fn route(dest: &str, len: u8) -> RouteEntry {
         let addr: IpAddr = dest.parse().unwrap();
-        RouteEntry {
-            ttl_propagate: None,
-            family: Family::of(&addr),
-            rtype: RouteType::Unicast,
-            dest: Prefix { addr, len },
-            src: None,
-            via: None,
-            dev: None,
-            table: 254,
-            metric: None,
-            scope: None,
-            protocol: 18,
-            tos: None,
-            onlink: false,
-            from: None,
-            metrics: RouteMetrics::default(),
-            realms: None,
-            pref: None,
-            expires: None,
-            mode: RouteMode::Prepend,
-            nexthops: Vec::new(),
-            no_track: false,
-            track_group: None,
-            span: Span::default(),
-        }
+        RouteEntry::new(Prefix { addr, len })
     }
 
     #[test]

@@ -274,33 +274,9 @@ impl Netlink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::model::Span;
 
     pub(crate) fn rule(action: RuleAction) -> RuleEntry {
-        RuleEntry {
-            family: Family::Inet,
-            from: None,
-            to: None,
-            priority: None,
-            tos: None,
-            fwmark: None,
-            realms: None,
-            suppress_prefixlength: None,
-            suppress_ifgroup: None,
-            iif: None,
-            oif: None,
-            tunnel_id: None,
-            uidrange: None,
-            protocol: 18,
-            ipproto: None,
-            sport: None,
-            dport: None,
-            invert: false,
-            action,
-            no_track: false,
-            track_group: None,
-            span: Span::default(),
-        }
+        RuleEntry::new(Family::Inet, action)
     }
 
     #[test]

@@ -1,6 +1,6 @@
 use super::*;
 
-use crate::config::model::{Config, SmtpServer, VrrpInstance};
+use crate::config::model::{Config, GlobalDefs, SmtpServer, VrrpInstance};
 
 const PEER: &str = "192.0.2.12";
 
@@ -220,26 +220,15 @@ fn a_clock_stepping_back_does_not_move_deadlines() {
 
 fn base_instance(name: &str) -> VrrpInstance {
     let p = params(name, 51, 100);
+    let base = VrrpInstance::new(name.into(), &GlobalDefs::default());
     VrrpInstance {
-        config_faults: Vec::new(),
-        name: name.into(),
-        span: Span::default(),
-        initial_state: InitialState::Backup,
         interface: Some("eth0".into()),
-        dont_track_primary: false,
         vrid: 51,
         priority: 100,
         advert_int: Duration::from_secs(1),
         version: 2,
-        family: Family::Inet,
         auth: Some(crate::config::model::Auth::Pass(b"secret".to_vec())),
         vips: p.vips.clone(),
-        excluded_vips: Vec::new(),
-        no_virtual_ipaddress: false,
-        virtual_routes: Vec::new(),
-        virtual_rules: Vec::new(),
-        backup_routes: Vec::new(),
-        backup_rules: Vec::new(),
         track_interfaces: vec![crate::config::model::TrackInterface {
             name: "eth1".into(),
             weight: -20,
@@ -250,42 +239,13 @@ fn base_instance(name: &str) -> VrrpInstance {
             weight: None,
             reverse: None,
         }],
-        track_files: Vec::new(),
-        nopreempt: false,
-        preempt_delay: Duration::ZERO,
         garp: crate::config::model::GarpSettings {
-            master_delay: Duration::from_secs(5),
-            master_repeat: 5,
-            master_refresh: Duration::ZERO,
-            master_refresh_repeat: 1,
             lower_prio_delay: Duration::from_secs(5),
             lower_prio_repeat: 5,
-            extra_if: None,
+            ..base.garp.clone()
         },
-        down_timer_adverts: 3,
-        lower_prio_no_advert: false,
-        higher_prio_send_advert: false,
-        owner_ignore_adverts: false,
-        skip_check_adv_addr: false,
-        strict: false,
-        accept: true,
-        v3_checksum_as_v2: false,
-        mcast_src_ip: None,
-        mcast_dst_ip: None,
-        unicast_src_ip: None,
-        unicast_peers: Vec::new(),
-        unicast_fault_no_peer: false,
-        unicast_ttl: None,
-        check_unicast_src: false,
-        track_src_ip: false,
-        use_vmac: None,
-        use_vmac_addr: false,
-        promote_secondaries: false,
-        notify: Default::default(),
         smtp_alert: Some(true),
-        notify_priority_changes: None,
-        timer_expired_backup: None,
-        sync_group: None,
+        ..base
     }
 }
 

@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::config::model::{
-    AddressEntry, Family, InitialState, Prefix, RouteEntry, RouteMetrics, RouteMode, RouteType,
-    RuleAction, RuleEntry, Span,
+    AddressEntry, Config, Family, GarpSettings, GlobalDefs, InitialState, Prefix, RouteEntry,
+    RuleAction, RuleEntry, Span, VrrpInstance,
 };
 use crate::vrrp::packet::{Advert, AuthData};
 use crate::vrrp::*;
@@ -44,138 +44,48 @@ pub(super) fn prefix(s: &str) -> Prefix {
 }
 
 pub(super) fn vip(s: &str) -> AddressEntry {
-    AddressEntry {
-        prefix: prefix(s),
-        dev: None,
-        scope: 0,
-        broadcast: None,
-        label: None,
-        peer: None,
-        home: false,
-        nodad: true,
-        mngtmpaddr: false,
-        noprefixroute: false,
-        autojoin: false,
-        no_track: false,
-        preferred_lft: None,
-        use_vmac: false,
-        track_group: None,
-        span: Span::default(),
-    }
+    AddressEntry::new(prefix(s))
 }
 
 pub(super) fn route(dest: &str, via: &str) -> RouteEntry {
     RouteEntry {
-        ttl_propagate: None,
-        family: Family::Inet,
-        rtype: RouteType::Unicast,
-        dest: prefix(dest),
-        src: None,
         via: Some(ip(via)),
-        dev: None,
-        table: 254,
-        metric: None,
-        scope: None,
-        protocol: 18,
-        tos: None,
-        onlink: false,
-        from: None,
-        metrics: RouteMetrics::default(),
-        realms: None,
-        pref: None,
-        expires: None,
-        mode: RouteMode::Prepend,
-        nexthops: Vec::new(),
-        no_track: false,
-        track_group: None,
-        span: Span::default(),
+        ..RouteEntry::new(prefix(dest))
     }
 }
 
 pub(super) fn rule(from: &str, table: u32) -> RuleEntry {
     RuleEntry {
-        family: Family::Inet,
         from: Some(prefix(from)),
-        to: None,
         priority: Some(1000),
-        tos: None,
-        fwmark: None,
-        realms: None,
-        suppress_prefixlength: None,
-        suppress_ifgroup: None,
-        iif: None,
-        oif: None,
-        tunnel_id: None,
-        uidrange: None,
-        protocol: 18,
-        ipproto: None,
-        sport: None,
-        dport: None,
-        invert: false,
-        action: RuleAction::Table(table),
-        no_track: false,
-        track_group: None,
-        span: Span::default(),
+        ..RuleEntry::new(Family::Inet, RuleAction::Table(table))
     }
 }
 
 /// A v2 instance on eth0 advertising 192.0.2.1 every second, keepalived's defaults
 /// elsewhere.
 pub(super) fn params(name: &str, vrid: u8, priority: u8) -> InstanceParams {
-    InstanceParams {
-        name: name.into(),
-        vrid,
-        version: 2,
-        family: Family::Inet,
-        interface: Some("eth0".into()),
-        rx_interface: Some("eth0".into()),
-        base_priority: priority,
-        advert_interval: Centis(100),
+    let base = VrrpInstance::new(name.into(), &GlobalDefs::default());
+    let inst = VrrpInstance {
         initial_state: if priority == 255 {
             InitialState::Master
         } else {
             InitialState::Backup
         },
-        nopreempt: false,
-        timer_expired_backup: None,
-        preempt_delay: Duration::ZERO,
-        accept: true,
-        auth: AuthSpec::None,
+        interface: Some("eth0".into()),
+        vrid,
+        priority,
+        advert_int: Duration::from_secs(1),
+        version: 2,
         vips: vec![vip("192.0.2.1/24")],
-        excluded_vips: Vec::new(),
-        virtual_routes: Vec::new(),
-        virtual_rules: Vec::new(),
-        backup_routes: Vec::new(),
-        backup_rules: Vec::new(),
-        unicast_peers: Vec::new(),
-        configured_src: None,
-        mcast_group: ip("224.0.0.18"),
-        unicast_fault_no_peer: false,
-        garp: GarpParams {
-            master_delay: Duration::from_secs(5),
-            master_repeat: 5,
-            master_refresh: Duration::ZERO,
-            master_refresh_repeat: 1,
+        garp: GarpSettings {
             lower_prio_delay: Duration::from_secs(5),
             lower_prio_repeat: 5,
-            extra_interfaces: None,
+            ..base.garp.clone()
         },
-        down_timer_adverts: 3,
-        lower_prio_no_advert: false,
-        higher_prio_send_advert: false,
-        owner_ignore_adverts: false,
-        skip_check_adv_addr: false,
-        check_unicast_src: false,
-        v3_checksum_as_v2: false,
-        vmac: false,
-        trackers: vec![TrackerSpec {
-            object: TrackedObject::Interface("eth0".into()),
-            weight: 0,
-            reverse: false,
-        }],
-        sync_group: None,
-        notify: NotifyParams::default(),
-    }
+        ..base
+    };
+    InstanceParams::from_config(&inst, &Config::default()).unwrap()
 }
 
 pub(super) fn v3(mut p: InstanceParams, interval_cs: u16) -> InstanceParams {
