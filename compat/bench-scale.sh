@@ -3,6 +3,7 @@
 #
 #   compat/bench-scale.sh [-i INSTANCES] [-v VIPS] [-d VIP_DEVICES] [-c CPU_SECONDS]
 #                         [--garp-interval SECONDS] [--only kad|keepalived] [--no-build]
+#                         [--rss-only]
 #
 # 1. Idle: one instance with one VIP, MASTER for 5 s: resident memory (keepalived: the sum
 #    of its processes).
@@ -19,6 +20,9 @@
 #    - resident memory and CPU seconds per minute as MASTER (over CPU_SECONDS, 60);
 #    - SIGTERM -> exit, and the VIPs left behind.
 # --garp-interval sets vrrp_garp_interval for both daemons (keepalived's default: 0).
+# --rss-only runs only the scale topology up to the takeover and prints the memory as MASTER,
+# split into anonymous and file-backed (KAD=PATH may name a wrapper, e.g. running valgrind;
+# RSS_HOOK=COMMAND runs COMMAND PID while the daemon is MASTER, before it is stopped).
 # Needs root, tcpdump and /usr/sbin/keepalived.
 set -euo pipefail
 
@@ -32,6 +36,7 @@ vip_devs=40
 cpu_seconds=60
 garp_interval=
 impls=(kad keepalived)
+rss_only=
 while [ $# -gt 0 ]; do
     case "$1" in
         -i) instances=$2; shift ;;
@@ -41,7 +46,8 @@ while [ $# -gt 0 ]; do
         --garp-interval) garp_interval=$2; shift ;;
         --only) impls=("$2"); shift ;;
         --no-build) BC_NO_BUILD=1 ;;
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        --rss-only) rss_only=1 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) bc_die "unknown argument $1" ;;
     esac
     shift
@@ -256,9 +262,33 @@ kernel_floor() {
     record kernel/del "$(bc_ms "$t" "$(bc_now_us)")"
 }
 
+# rss_run IMPL: MASTER for all instances, settled, then the memory (kB) of every process.
+rss_run() {
+    local impl=$1 pid
+    bc_start "$impl" r scale "$BC_WORK/scale.conf"
+    if ! bc_wait_until 600 all_vips_present; then
+        bc_log scale | tail -20
+        bc_die "$impl: only $(vip_count) of $total_vips VIPs after 600 s"
+    fi
+    # After keepalived's second GARP burst (garp_master_delay, 5 s).
+    sleep 10
+    for pid in $(bc_pids scale); do
+        awk -v impl="$impl" -v pid="$pid" '/^(VmRSS|RssAnon|RssFile|VmData|Threads):/ { printf "%s %s %s %s\n", impl, pid, $1, $2 }' "/proc/$pid/status"
+    done
+    [ -z "${RSS_HOOK:-}" ] || $RSS_HOOK "${BC_PID[scale]}"
+    bc_stop scale 120
+    bc_ip r -4 addr flush to 198.18.0.0/15
+}
+
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 idle_config
 scale_config
+if [ -n "$rss_only" ]; then
+    for impl in "${impls[@]}"; do
+        rss_run "$impl"
+    done
+    exit 0
+fi
 for impl in "${impls[@]}"; do
     echo "$impl: idle" >&2
     idle_run "$impl"
