@@ -246,7 +246,11 @@ impl Daemon {
             }
         };
         let vetted = Arc::new(vetted);
-        let config_for_facts = config.clone();
+        let facts = RuntimeFacts::from_system(
+            &config,
+            vetted.clone(),
+            ClockPair { mono: Timestamp(0), wall: std::time::SystemTime::now() },
+        );
         let fifos = Arc::new(FifoSet::open(vetted.fifo_plans()));
         let host = HostFacts::detect();
         let mailer = Mailer::start(MailSettings::from_config(&config, &host));
@@ -266,11 +270,7 @@ impl Daemon {
             vmacs: Vmacs::new(netlink.clone()),
             router: Router::new(rcfg),
             config,
-            facts: RuntimeFacts::from_system(
-                &config_for_facts,
-                vetted.clone(),
-                ClockPair { mono: Timestamp(0), wall: std::time::SystemTime::now() },
-            ),
+            facts,
             vetted,
             _endpoints: None,
             start: Instant::now(),
