@@ -1085,15 +1085,15 @@ fn instance_section(out: &mut Out, config: &Config, facts: &RuntimeFacts, v: &Vi
         }
     }
     let dflt = &config.global.default_interface;
-    if !c.vips.is_empty() {
-        out.line(format!("   Virtual IP ({}):", c.vips.len()));
-        for a in v.addresses(&c.vips, dflt) {
+    if !p.vips.is_empty() {
+        out.line(format!("   Virtual IP ({}):", p.vips.len()));
+        for a in v.addresses(&p.vips, dflt) {
             out.line(format!("     {a}"));
         }
     }
-    if !c.excluded_vips.is_empty() {
+    if !p.excluded_vips.is_empty() {
         out.line("   Virtual IP Excluded :");
-        for a in v.addresses(&c.excluded_vips, dflt) {
+        for a in v.addresses(&p.excluded_vips, dflt) {
             out.line(format!("     {a}"));
         }
     }
@@ -1190,7 +1190,7 @@ fn has_flags(config: &Config, c: &VrrpInstance, p: &InstanceParams) -> bool {
         .as_ref()
         .or(config.global.vrrp_garp_extra_if.as_ref())
         .is_some_and(|x| x.all);
-    let evip_other_family = c
+    let evip_other_family = p
         .excluded_vips
         .iter()
         .any(|e| crate::config::model::Family::of(&e.prefix.addr) != p.family);
@@ -1632,8 +1632,8 @@ fn json_data(w: &mut JsonWriter, config: &Config, facts: &RuntimeFacts, v: &View
     }
     let dflt = &config.global.default_interface;
     for (key, values) in [
-        ("vips", v.addresses(&c.vips, dflt)),
-        ("evips", v.addresses(&c.excluded_vips, dflt)),
+        ("vips", v.addresses(&p.vips, dflt)),
+        ("evips", v.addresses(&p.excluded_vips, dflt)),
         (
             "vroutes",
             c.virtual_routes.iter().map(text::route).collect(),

@@ -59,6 +59,16 @@ fn release_free_memory() {
     }
 }
 
+/// From the router's construction on, its instance parameters are the one copy of the
+/// VIP lists (dumps and lookups read them there): the configuration the daemon keeps
+/// would only duplicate tens of thousands of addresses.
+fn drop_address_lists(config: &mut Config) {
+    for inst in &mut config.instances {
+        inst.vips = Vec::new();
+        inst.excluded_vips = Vec::new();
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct SocketKey {
     interface: Option<String>,
@@ -219,10 +229,6 @@ impl Daemon {
         // The configuration stays for reloads and lookups; growth slack from parsing a
         // thousand instances need not stay with it.
         config.instances.shrink_to_fit();
-        for inst in &mut config.instances {
-            inst.vips.shrink_to_fit();
-            inst.excluded_vips.shrink_to_fit();
-        }
         let vetted = vet_config(&config);
         for line in &vetted.log {
             tracing::info!("{line}");
@@ -265,6 +271,7 @@ impl Daemon {
             announcer.clone(),
         );
         let (rx_tx, mut rx_rx) = mpsc::channel(RX_BACKLOG);
+        drop_address_lists(&mut config);
         let mut d = Daemon {
             opts,
             vmacs: Vmacs::new(netlink.clone()),
@@ -409,7 +416,7 @@ impl Daemon {
             }
         }
         // Per-VIP VMACs on devices that carry no VRRP: down until MASTER.
-        let vip_devs: BTreeSet<String> = crate::vrrp::params::vip_vmac_devices(&inst_cfg);
+        let vip_devs: BTreeSet<String> = crate::vrrp::params::vip_vmac_devices(&inst_cfg, params.vips.iter().chain(&params.excluded_vips));
         let prefix = self.config.global.vmac_addr_prefix.clone().or(self.config.global.vmac_prefix.clone());
         let taken: Vec<String> = self.config.instances.iter().filter_map(|i| i.use_vmac.as_ref().map(|v| v.ifname.clone())).collect();
         let mut vmac_for_dev = per_vip_vmac_names(prefix.as_deref(), params.vrid, &vip_devs, &taken);
@@ -1150,6 +1157,7 @@ impl Daemon {
             }
         }
         let old_ids: BTreeSet<InstanceId> = self.io.keys().copied().collect();
+        drop_address_lists(&mut config);
         let old_config = std::mem::replace(&mut self.config, config);
         self.vetted = vetted;
         self.mailer.reconfigure(MailSettings::from_config(&self.config, &self.host));

@@ -315,10 +315,12 @@ impl InstanceParams {
 /// The devices whose VIPs live on a per-VIP VMAC (`use_vmac` on the address, or
 /// `use_vmac_addr` for addresses on other devices). Every address on such a device
 /// goes on its VMAC, which is how the daemon places them.
-pub fn vip_vmac_devices(inst: &VrrpInstance) -> BTreeSet<String> {
-    inst.vips
-        .iter()
-        .chain(inst.excluded_vips.iter())
+pub fn vip_vmac_devices<'a>(
+    inst: &VrrpInstance,
+    addresses: impl IntoIterator<Item = &'a AddressEntry>,
+) -> BTreeSet<String> {
+    addresses
+        .into_iter()
         .filter(|a| {
             a.use_vmac || (inst.use_vmac_addr && a.dev.is_some() && a.dev != inst.interface)
         })
@@ -341,7 +343,7 @@ fn extra_interface_garp(inst: &VrrpInstance) -> Option<ExtraInterfaceGarp> {
         .or_else(|| inst.interface.clone());
     let advert_dev = default_dev.clone();
     let xmit_base = instance_vmac.is_some_and(|v| v.xmit_base);
-    let vip_vmacs = vip_vmac_devices(inst);
+    let vip_vmacs = vip_vmac_devices(inst, inst.vips.iter().chain(&inst.excluded_vips));
     // (device name, whether it is a per-VIP VMAC on that device)
     let mut seen: Vec<(String, bool)> = Vec::new();
     let mut addresses = Vec::new();
