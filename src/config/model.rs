@@ -651,13 +651,13 @@ pub struct GarpSettings {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Notifies {
-    pub master: Option<ScriptCommand>,
-    pub backup: Option<ScriptCommand>,
-    pub fault: Option<ScriptCommand>,
-    pub stop: Option<ScriptCommand>,
-    pub deleted: Option<ScriptCommand>,
-    pub generic: Option<ScriptCommand>,
-    pub master_rx_lower_pri: Option<ScriptCommand>,
+    pub master: Option<Box<ScriptCommand>>,
+    pub backup: Option<Box<ScriptCommand>>,
+    pub fault: Option<Box<ScriptCommand>>,
+    pub stop: Option<Box<ScriptCommand>>,
+    pub deleted: Option<Box<ScriptCommand>>,
+    pub generic: Option<Box<ScriptCommand>>,
+    pub master_rx_lower_pri: Option<Box<ScriptCommand>>,
     /// `notify_deleted` was given (with or without a script): a removed instance reports
     /// DELETED instead of FAULT.
     pub deleted_configured: bool,

@@ -863,7 +863,7 @@ fn complete_track_groups(groups: Vec<(TrackGroup, bool)>, instances: &[InstanceD
 pub fn configured_scripts(config: &Config) -> Vec<&ScriptCommand> {
     let mut out: Vec<&ScriptCommand> = Vec::new();
     for n in config.instances.iter().map(|i| &i.notify).chain(config.sync_groups.iter().map(|g| &g.notify)) {
-        out.extend([&n.master, &n.backup, &n.fault, &n.stop, &n.deleted, &n.generic, &n.master_rx_lower_pri].into_iter().flatten());
+        out.extend([&n.master, &n.backup, &n.fault, &n.stop, &n.deleted, &n.generic, &n.master_rx_lower_pri].into_iter().filter_map(|s| s.as_deref()));
     }
     out.extend(config.scripts.iter().map(|s| &s.script));
     for f in [&config.global.notify_fifo, &config.global.vrrp_notify_fifo].into_iter().flatten() {

@@ -624,7 +624,7 @@ impl Vetting {
 
     fn notifies(&mut self, notifies: &Notifies, findings: &mut Findings) -> NotifyScripts {
         let mut vet =
-            |cmd: &Option<ScriptCommand>| cmd.as_ref().and_then(|c| self.vet(c, Role::Notify("notify"), findings));
+            |cmd: &Option<Box<ScriptCommand>>| cmd.as_deref().and_then(|c| self.vet(c, Role::Notify("notify"), findings));
         NotifyScripts {
             master: vet(&notifies.master),
             backup: vet(&notifies.backup),

@@ -170,7 +170,7 @@ fn sg_track_unsupported<'a>(p: &mut Parser<'a>, line: &'a Line) {
     p.value_block(line, |_, _| {});
 }
 
-fn sg_set_notify(p: &mut Parser<'_>, line: &Line, kw: &str, slot: fn(&mut Notifies) -> &mut Option<ScriptCommand>) {
+fn sg_set_notify(p: &mut Parser<'_>, line: &Line, kw: &str, slot: fn(&mut Notifies) -> &mut Option<Box<ScriptCommand>>) {
     let name = sg_name(p);
     let Some(g) = sg(p) else { return };
     if slot(&mut g.group.notify).is_some() {
@@ -180,7 +180,7 @@ fn sg_set_notify(p: &mut Parser<'_>, line: &Line, kw: &str, slot: fn(&mut Notifi
     }
     if let Some(cmd) = notify_script(p, line, "notify") {
         if let Some(g) = sg(p) {
-            *slot(&mut g.group.notify) = Some(cmd);
+            *slot(&mut g.group.notify) = Some(Box::new(cmd));
         }
     }
 }

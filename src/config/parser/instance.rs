@@ -787,7 +787,7 @@ fn debug(p: &mut Parser<'_>, line: &Line) {
 }
 
 /// notify_* keywords: a second occurrence is ignored with an error.
-fn set_notify(p: &mut Parser<'_>, line: &Line, kw: &str, slot: fn(&mut Notifies) -> &mut Option<ScriptCommand>) {
+fn set_notify(p: &mut Parser<'_>, line: &Line, kw: &str, slot: fn(&mut Notifies) -> &mut Option<Box<ScriptCommand>>) {
     let name = iname(p);
     let Some(d) = cur(p) else { return };
     if slot(&mut d.inst.notify).is_some() {
@@ -797,7 +797,7 @@ fn set_notify(p: &mut Parser<'_>, line: &Line, kw: &str, slot: fn(&mut Notifies)
     }
     if let Some(cmd) = notify_script(p, line, "notify") {
         if let Some(d) = cur(p) {
-            *slot(&mut d.inst.notify) = Some(cmd);
+            *slot(&mut d.inst.notify) = Some(Box::new(cmd));
         }
     }
 }
@@ -838,7 +838,7 @@ fn notify_deleted(p: &mut Parser<'_>, line: &Line) {
     if line.tokens.len() > 1 {
         if let Some(cmd) = notify_script(p, line, "notify") {
             if let Some(d) = cur(p) {
-                d.inst.notify.deleted = Some(cmd);
+                d.inst.notify.deleted = Some(Box::new(cmd));
             }
         }
     }
