@@ -122,7 +122,7 @@ fn notify_scripts_count_for_the_security_violation() {
         config.global.enable_script_security = script_security;
         config.global.script_user = Some(("root".into(), None));
         let notify = Notifies {
-            master: Some(command(&[&path], None, None)),
+            master: Some(Box::new(command(&[&path], None, None))),
             ..Notifies::default()
         };
         config.instances.push(instance("V1", &[], &[], notify));
@@ -304,7 +304,7 @@ fn no_instances_means_no_vrrp_script_checks() {
 fn unknown_script_user_disables_scripts_without_their_own_user() {
     let mut config = config_with_track_script(&["/usr/bin/true"], None, false, Some("no-such-user-kad"));
     let notify = Notifies {
-        master: Some(command(&["/usr/bin/true"], None, None)),
+        master: Some(Box::new(command(&["/usr/bin/true"], None, None))),
         ..Notifies::default()
     };
     config.instances[0].notify = notify;
