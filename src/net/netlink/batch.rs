@@ -3,8 +3,9 @@
 //!
 //! The kernel handles every message of a datagram within the one sendmsg call, so a
 //! takeover's thousands of VIPs cost a few dozen system calls instead of two per
-//! address. Requests from all executors that arrive while a datagram is being handled
-//! join the next one. Only the last message of a datagram asks for an ACK: a refusal is
+//! address. Requests from all executors queued by the time the batcher runs form a
+//! round; those arriving during a round wait for the next. Only the last message of a
+//! datagram asks for an ACK: a refusal is
 //! reported with the request's sequence number whatever the flag, so each address still
 //! gets its own answer, and the last ACK says every earlier answer has been read.
 
@@ -21,13 +22,16 @@ use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::sys::{protocols::NETLINK_ROUTE, Socket};
 use std::collections::HashMap;
 use std::os::fd::AsRawFd;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
-/// Messages per datagram: the kernel holds the loop for the whole datagram (about 1.5
-/// ms for 256 adds), and adverts must not wait much longer than that.
+/// Messages per datagram: bounds the refusals queued at once on our socket.
 const MESSAGES_PER_DATAGRAM: usize = 256;
+/// The kernel works on a datagram (about 1.5 ms for 256 adds) on the loop's thread:
+/// other tasks get a turn after this long. Longer turns finish a takeover's VIPs
+/// sooner; shorter ones delay its adverts less.
+const TURN: Duration = Duration::from_millis(20);
 /// Well under the socket's default send buffer, which bounds one datagram.
 const BYTES_PER_DATAGRAM: usize = 64 * 1024;
 /// The kernel answers within the sendmsg call; this only bounds a kernel that did not.
@@ -55,8 +59,7 @@ enum Op {
 struct Job {
     op: Op,
     items: Vec<(Device, AddressEntry)>,
-    /// Taken when the job is answered.
-    reply: Option<oneshot::Sender<Vec<Result<Change>>>>,
+    reply: oneshot::Sender<Vec<Result<Change>>>,
 }
 
 /// Handle shared by every clone of a [`super::Netlink`]; the worker ends with the last.
@@ -76,7 +79,7 @@ impl Batcher {
     async fn submit(&self, op: Op, items: Vec<(Device, AddressEntry)>) -> Vec<Result<Change>> {
         let count = items.len();
         let (reply, answer) = oneshot::channel();
-        if self.jobs.unbounded_send(Job { op, items, reply: Some(reply) }).is_err() {
+        if self.jobs.unbounded_send(Job { op, items, reply }).is_err() {
             return (0..count).map(|_| Err(NetError::Closed)).collect();
         }
         answer.await.unwrap_or_else(|_| (0..count).map(|_| Err(NetError::Closed)).collect())
@@ -108,14 +111,12 @@ struct Pending {
 struct Round {
     jobs: Vec<Job>,
     results: Vec<Vec<Option<Result<Change>>>>,
-    open: Vec<usize>,
 }
 
 impl Round {
     fn new(jobs: Vec<Job>) -> Round {
         let results = jobs.iter().map(|j| j.items.iter().map(|_| None).collect()).collect();
-        let open = jobs.iter().map(|j| j.items.len()).collect();
-        Round { jobs, results, open }
+        Round { jobs, results }
     }
 
     /// The operation as the single-request calls name it in errors.
@@ -128,24 +129,15 @@ impl Round {
     }
 
     fn settle(&mut self, slot: Slot, result: Result<Change>) {
-        let entry = &mut self.results[slot.job][slot.item];
-        if entry.is_none() {
-            self.open[slot.job] -= 1;
-        }
-        *entry = Some(result);
+        self.results[slot.job][slot.item] = Some(result);
     }
 
-    /// Answers the jobs that are complete, so their executors carry on (routes, GARP)
-    /// while the rest of the round is still being sent.
-    fn answer_complete(&mut self) {
-        for (index, job) in self.jobs.iter_mut().enumerate() {
-            if self.open[index] != 0 {
-                continue;
-            }
-            if let Some(reply) = job.reply.take() {
-                let results = std::mem::take(&mut self.results[index]);
-                let _ = reply.send(results.into_iter().map(|r| r.unwrap_or(Ok(Change::Applied))).collect());
-            }
+    /// Answers every job once the whole round is in: an executor that has its answer
+    /// goes on to announce its addresses, and thousands of gratuitous ARPs would
+    /// otherwise compete with the rest of a takeover's addresses.
+    fn answer(self) {
+        for (job, results) in self.jobs.into_iter().zip(self.results) {
+            let _ = job.reply.send(results.into_iter().map(|r| r.unwrap_or(Ok(Change::Applied))).collect());
         }
     }
 }
@@ -182,7 +174,7 @@ impl BatchSocket {
                 batch.push(job);
             }
             self.run(Round::new(batch)).await;
-            // What a large datagram held up (adverts, notifications) goes first.
+            // A takeover's datagram buffer is not kept for the idle time after it.
             self.buffer = Vec::new();
         }
     }
@@ -193,20 +185,24 @@ impl BatchSocket {
         for job_index in 0..round.jobs.len() {
             for item_index in 0..round.jobs[job_index].items.len() {
                 let slot = Slot { job: job_index, item: item_index };
-                let (device, entry) = &round.jobs[job_index].items[item_index];
                 let op = round.jobs[job_index].op;
-                let index = match device {
-                    Device::Index(i) => Some(*i),
-                    Device::Name(name) => *ifindex.entry(name.clone()).or_insert_with(|| self.ifindex(name)),
+                let (device, entry) = &round.jobs[job_index].items[item_index];
+                let resolved = match device {
+                    Device::Index(i) => Ok(*i),
+                    Device::Name(name) => {
+                        ifindex.entry(name.clone()).or_insert_with(|| self.ifindex(name)).ok_or_else(|| name.clone())
+                    }
                 };
-                let Some(index) = index else {
-                    let result = match (op, device) {
-                        (Op::Delete, _) => Ok(Change::Unchanged),
-                        (Op::Add, Device::Name(name)) => Err(NetError::NoSuchInterface(name.clone())),
-                        (Op::Add, Device::Index(i)) => Err(NetError::NoSuchIfindex(*i)),
-                    };
-                    round.settle(slot, result);
-                    continue;
+                let index = match resolved {
+                    Ok(index) => index,
+                    Err(name) => {
+                        let result = match op {
+                            Op::Add => Err(NetError::NoSuchInterface(name)),
+                            Op::Delete => Ok(Change::Unchanged),
+                        };
+                        round.settle(slot, result);
+                        continue;
+                    }
                 };
                 match request(op, index, entry) {
                     Ok(message) => pending.push(Pending { slot, op, index, message }),
@@ -214,7 +210,7 @@ impl BatchSocket {
                 }
             }
         }
-        round.answer_complete();
+        let mut turn_start = Instant::now();
         let mut rest = pending.as_mut_slice();
         while !rest.is_empty() {
             let mut count = 0;
@@ -229,12 +225,13 @@ impl BatchSocket {
             }
             let (datagram, tail) = rest.split_at_mut(count);
             self.exchange(&mut round, datagram).await;
-            round.answer_complete();
             rest = tail;
-            if !rest.is_empty() {
+            if !rest.is_empty() && turn_start.elapsed() >= TURN {
                 tokio::task::yield_now().await;
+                turn_start = Instant::now();
             }
         }
+        round.answer();
     }
 
     /// Index of a device by name, on this socket's namespace; `None` if there is none.
