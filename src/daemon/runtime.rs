@@ -1348,7 +1348,12 @@ impl Daemon {
         } else {
             actions
         };
-        self.execute(actions).await;
+        // The priority-0 adverts let the backups take over after their skew time: they
+        // go before the address removals, which take long with many VIPs.
+        let (adverts, rest): (Vec<Action>, Vec<Action>) =
+            actions.into_iter().partition(|a| matches!(a, Action::SendAdvert { .. }));
+        self.execute(adverts).await;
+        self.execute(rest).await;
         let c = &self.config;
         if !dont_release {
             self.statics.submit(NetOp::RemoveRules(c.static_rules.clone()));
