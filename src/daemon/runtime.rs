@@ -209,7 +209,7 @@ impl Daemon {
                 return 1;
             }
         };
-        let mut monitor = match Monitor::open() {
+        let mut monitor = match Monitor::open_without_additions_of_routes_and_rules() {
             Ok(m) => m,
             Err(e) => {
                 tracing::error!("cannot subscribe to netlink notifications: {e}");
