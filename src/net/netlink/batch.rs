@@ -31,7 +31,7 @@ const MESSAGES_PER_DATAGRAM: usize = 256;
 /// The kernel works on a datagram (about 1.5 ms for 256 adds) on the loop's thread:
 /// other tasks get a turn after this long. Longer turns finish a takeover's VIPs
 /// sooner; shorter ones delay its adverts less.
-const TURN: Duration = Duration::from_millis(20);
+const TURN: Duration = Duration::from_millis(50);
 /// Well under the socket's default send buffer, which bounds one datagram.
 const BYTES_PER_DATAGRAM: usize = 64 * 1024;
 /// The kernel answers within the sendmsg call; this only bounds a kernel that did not.
