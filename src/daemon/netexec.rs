@@ -7,7 +7,7 @@
 //! other instances. What the kernel refuses is logged once with its reason and retried
 //! when links or addresses change, for as long as the current state still wants it.
 
-use crate::config::model::{AddressEntry, Family, RouteEntry, RouteKey, RuleEntry};
+use crate::config::model::{AddressEntry, Family, Prefix, RouteEntry, RouteKey, RuleEntry};
 use crate::net::arp::{AnnounceTarget, Announcer, Burst};
 use crate::net::netlink::{describe_rule, Device, Link, Netlink, RouteInfo};
 use crate::net::{Change, NetError};
@@ -312,15 +312,15 @@ impl Task {
             let Some(dev) = self.device_of(&entry) else { continue };
             batch.push((Device::Name(dev), entry));
         }
-        let addresses: Vec<IpAddr> = batch.iter().map(|(_, e)| e.prefix.addr).collect();
+        let prefixes: Vec<Prefix> = batch.iter().map(|(_, e)| e.prefix).collect();
         let results = self.netlink.delete_addresses(batch).await;
         let mut gone = BTreeSet::new();
-        for (address, result) in addresses.into_iter().zip(results) {
+        for (prefix, result) in prefixes.into_iter().zip(results) {
             match result {
                 Ok(_) => {
-                    gone.insert(address);
+                    gone.insert(prefix.addr);
                 }
-                Err(e) => tracing::warn!("({}) cannot remove address {address}: {e}", self.ctx.instance),
+                Err(e) => tracing::warn!("({}) cannot remove address {prefix}: {e}", self.ctx.instance),
             }
         }
         // A route installed while its gateway was one of our own addresses (a backup
