@@ -3,6 +3,7 @@
 #
 #   compat/bench-scale.sh [-i INSTANCES] [-v VIPS] [-d VIP_DEVICES] [-c CPU_SECONDS]
 #                         [--garp-interval SECONDS] [--only kad|keepalived] [--no-build]
+#                         [--takeover-only]
 #
 # 1. Idle: one instance with one VIP, MASTER for 5 s: resident memory (keepalived: the sum
 #    of its processes).
@@ -19,6 +20,8 @@
 #    - resident memory and CPU seconds per minute as MASTER (over CPU_SECONDS, 60);
 #    - SIGTERM -> exit, and the VIPs left behind.
 # --garp-interval sets vrrp_garp_interval for both daemons (keepalived's default: 0).
+# --takeover-only skips the idle run, `-t` and the CPU measurement (-c 0): start, takeover,
+# GARPs, SIGTERM.
 # Needs root, tcpdump and /usr/sbin/keepalived.
 set -euo pipefail
 
@@ -31,6 +34,7 @@ vips=10
 vip_devs=40
 cpu_seconds=60
 garp_interval=
+takeover_only=
 impls=(kad keepalived)
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -41,7 +45,8 @@ while [ $# -gt 0 ]; do
         --garp-interval) garp_interval=$2; shift ;;
         --only) impls=("$2"); shift ;;
         --no-build) BC_NO_BUILD=1 ;;
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        --takeover-only) takeover_only=1; cpu_seconds=0 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) bc_die "unknown argument $1" ;;
     esac
     shift
@@ -180,7 +185,7 @@ config_test_ms() {
 
 scale_run() {
     local impl=$1 key=$1 mon_pid cap_pid t_start tx0 ticks0 ticks1 t0 first last n t_term
-    record "$key/config_test" "$(config_test_ms "$impl")"
+    [ -n "$takeover_only" ] || record "$key/config_test" "$(config_test_ms "$impl")"
     tx0=$(tx_frames v)
     bc_spawn r "$BC_WORK/mon" env TZ=UTC ip -ts monitor address
     mon_pid=$BC_SPAWNED
@@ -219,12 +224,14 @@ scale_run() {
     record "$key/garps_peak_10ms" "$peak"
     record "$key/garps_peak_10ms_dev" "$peak_dev"
 
-    ticks0=$(bc_cpu_ticks scale)
-    t0=$(bc_now_us)
-    sleep "$cpu_seconds"
-    ticks1=$(bc_cpu_ticks scale)
-    record "$key/cpu_per_min" "$(awk -v d="$((ticks1 - ticks0))" -v hz="$(getconf CLK_TCK)" -v us="$(($(bc_now_us) - t0))" \
-        'BEGIN { printf "%.2f", d / hz * 60e6 / us }')"
+    if [ "$cpu_seconds" -gt 0 ]; then
+        ticks0=$(bc_cpu_ticks scale)
+        t0=$(bc_now_us)
+        sleep "$cpu_seconds"
+        ticks1=$(bc_cpu_ticks scale)
+        record "$key/cpu_per_min" "$(awk -v d="$((ticks1 - ticks0))" -v hz="$(getconf CLK_TCK)" -v us="$(($(bc_now_us) - t0))" \
+            'BEGIN { printf "%.2f", d / hz * 60e6 / us }')"
+    fi
     record "$key/rss" "$(awk -v kb="$(bc_rss_kb scale)" 'BEGIN { printf "%.1f", kb / 1024 }')"
     record "$key/masters" "$(grep -c 'Entering MASTER STATE' "$BC_WORK/scale.log" || true)"
 
@@ -259,10 +266,12 @@ kernel_floor() {
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 idle_config
 scale_config
-for impl in "${impls[@]}"; do
-    echo "$impl: idle" >&2
-    idle_run "$impl"
-done
+if [ -z "$takeover_only" ]; then
+    for impl in "${impls[@]}"; do
+        echo "$impl: idle" >&2
+        idle_run "$impl"
+    done
+fi
 kernel_floor
 for impl in "${impls[@]}"; do
     echo "$impl: $instances instances x $vips VIPs" >&2
