@@ -3,7 +3,7 @@
 #
 #   compat/bench-scale.sh [-i INSTANCES] [-v VIPS] [-d VIP_DEVICES] [-c CPU_SECONDS]
 #                         [--garp-interval SECONDS] [--only kad|keepalived] [--no-build]
-#                         [--rss-only]
+#                         [--rss-only] [--takeover-only]
 #
 # 1. Idle: one instance with one VIP, MASTER for 5 s: resident memory (keepalived: the sum
 #    of its processes).
@@ -23,6 +23,8 @@
 # --rss-only runs only the scale topology up to the takeover and prints the memory as MASTER,
 # split into anonymous and file-backed (KAD=PATH may name a wrapper, e.g. running valgrind;
 # RSS_HOOK=COMMAND runs COMMAND PID while the daemon is MASTER, before it is stopped).
+# --takeover-only skips the idle run, `-t` and the CPU measurement (-c 0): start, takeover,
+# GARPs, SIGTERM.
 # Needs root, tcpdump and /usr/sbin/keepalived.
 set -euo pipefail
 
@@ -35,6 +37,7 @@ vips=10
 vip_devs=40
 cpu_seconds=60
 garp_interval=
+takeover_only=
 impls=(kad keepalived)
 rss_only=
 while [ $# -gt 0 ]; do
@@ -47,7 +50,8 @@ while [ $# -gt 0 ]; do
         --only) impls=("$2"); shift ;;
         --no-build) BC_NO_BUILD=1 ;;
         --rss-only) rss_only=1 ;;
-        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        --takeover-only) takeover_only=1; cpu_seconds=0 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) bc_die "unknown argument $1" ;;
     esac
     shift
@@ -186,7 +190,7 @@ config_test_ms() {
 
 scale_run() {
     local impl=$1 key=$1 mon_pid cap_pid t_start tx0 ticks0 ticks1 t0 first last n t_term
-    record "$key/config_test" "$(config_test_ms "$impl")"
+    [ -n "$takeover_only" ] || record "$key/config_test" "$(config_test_ms "$impl")"
     tx0=$(tx_frames v)
     bc_spawn r "$BC_WORK/mon" env TZ=UTC ip -ts monitor address
     mon_pid=$BC_SPAWNED
@@ -225,12 +229,14 @@ scale_run() {
     record "$key/garps_peak_10ms" "$peak"
     record "$key/garps_peak_10ms_dev" "$peak_dev"
 
-    ticks0=$(bc_cpu_ticks scale)
-    t0=$(bc_now_us)
-    sleep "$cpu_seconds"
-    ticks1=$(bc_cpu_ticks scale)
-    record "$key/cpu_per_min" "$(awk -v d="$((ticks1 - ticks0))" -v hz="$(getconf CLK_TCK)" -v us="$(($(bc_now_us) - t0))" \
-        'BEGIN { printf "%.2f", d / hz * 60e6 / us }')"
+    if [ "$cpu_seconds" -gt 0 ]; then
+        ticks0=$(bc_cpu_ticks scale)
+        t0=$(bc_now_us)
+        sleep "$cpu_seconds"
+        ticks1=$(bc_cpu_ticks scale)
+        record "$key/cpu_per_min" "$(awk -v d="$((ticks1 - ticks0))" -v hz="$(getconf CLK_TCK)" -v us="$(($(bc_now_us) - t0))" \
+            'BEGIN { printf "%.2f", d / hz * 60e6 / us }')"
+    fi
     record "$key/rss" "$(awk -v kb="$(bc_rss_kb scale)" 'BEGIN { printf "%.1f", kb / 1024 }')"
     record "$key/masters" "$(grep -c 'Entering MASTER STATE' "$BC_WORK/scale.log" || true)"
 
@@ -289,10 +295,12 @@ if [ -n "$rss_only" ]; then
     done
     exit 0
 fi
-for impl in "${impls[@]}"; do
-    echo "$impl: idle" >&2
-    idle_run "$impl"
-done
+if [ -z "$takeover_only" ]; then
+    for impl in "${impls[@]}"; do
+        echo "$impl: idle" >&2
+        idle_run "$impl"
+    done
+fi
 kernel_floor
 for impl in "${impls[@]}"; do
     echo "$impl: $instances instances x $vips VIPs" >&2

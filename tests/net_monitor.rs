@@ -69,6 +69,57 @@ fn address_link_route_and_rule_changes_are_reported() {
 }
 
 #[test]
+fn the_daemon_monitor_drops_route_and_rule_additions_only() {
+    let pair = Pair::new("mf");
+    let ns = pair.a.name.clone();
+    pair.a.run(move || async move {
+        let mut monitor = Monitor::open_without_additions_of_routes_and_rules().unwrap();
+        let sh = |args: &[&str]| {
+            let mut full = vec!["-n", ns.as_str()];
+            full.extend_from_slice(args);
+            ip(&full);
+        };
+        let mut seen = Vec::new();
+        let mut note = |e: &NetEvent| {
+            seen.push(e.clone());
+        };
+        sh(&["route", "add", "198.51.100.0/24", "via", "192.0.2.2", "proto", "18", "table", "50"]);
+        sh(&["-6", "rule", "add", "to", "2001:db8:1::/48", "lookup", "50", "priority", "77", "protocol", "18"]);
+        sh(&["route", "del", "198.51.100.0/24", "table", "50"]);
+        sh(&["-6", "rule", "del", "priority", "77"]);
+        // Removals and everything else still come, in order, after the dropped additions.
+        sh(&["addr", "add", "192.0.2.101/32", "dev", "va"]);
+        sh(&["addr", "del", "192.0.2.101/32", "dev", "va"]);
+        expect(&mut monitor, "route removed", |e| {
+            note(e);
+            matches!(e, NetEvent::RouteRemoved(r) if r.table == 50)
+        })
+        .await;
+        expect(&mut monitor, "rule removed", |e| {
+            note(e);
+            matches!(e, NetEvent::RuleRemoved(r) if r.priority == Some(77))
+        })
+        .await;
+        let vip: IpAddr = "192.0.2.101".parse().unwrap();
+        expect(&mut monitor, "address added", |e| {
+            note(e);
+            matches!(e, NetEvent::AddressAdded(a) if a.local == vip)
+        })
+        .await;
+        expect(&mut monitor, "address removed", |e| {
+            note(e);
+            matches!(e, NetEvent::AddressRemoved(a) if a.local == vip)
+        })
+        .await;
+        let additions: Vec<_> =
+            seen.iter().filter(|e| matches!(e, NetEvent::RouteAdded(_) | NetEvent::RuleAdded(_))).collect();
+        // The address brought its own local route, notified before its removal: that
+        // addition is dropped too.
+        assert!(additions.is_empty(), "{additions:?}");
+    });
+}
+
+#[test]
 fn lost_notifications_are_reported_as_overrun() {
     let pair = Pair::new("ov");
     // 2000 route notifications while the monitor's runtime is blocked: far more than a

@@ -3,7 +3,7 @@
 mod net_util;
 
 use kad::config::model::{Broadcast, Family, Nexthop, RouteMode, RouteType, RuleAction};
-use kad::net::netlink::{Netlink, RTPROT_KEEPALIVED};
+use kad::net::netlink::{Device, Netlink, RTPROT_KEEPALIVED};
 use kad::net::{Change, NetError};
 use net_util::entries::{address, prefix, route, rule, via};
 use net_util::{wait_for, Netns, Pair, LIMIT};
@@ -578,11 +578,11 @@ fn time_batch(
     let (adds, added, del, deleted) = ns.run(move || async move {
         let nl = Netlink::connect().unwrap();
         let index = nl.ifindex("va").await.unwrap();
-        let items: Vec<_> = (0..count).map(|i| (index, address(&make(i)))).collect();
+        let items: Vec<_> = (0..count).map(|i| (Device::Index(index), address(&make(i)))).collect();
         let (mut adds, mut added) = (Vec::new(), 0);
         for part in items.chunks(chunk) {
             let start = Instant::now();
-            let results = nl.add_addresses(part).await;
+            let results = nl.add_addresses(part.to_vec()).await;
             adds.push(start.elapsed());
             added += results
                 .iter()
@@ -590,7 +590,7 @@ fn time_batch(
                 .count();
         }
         let start = Instant::now();
-        let results = nl.delete_addresses(&items).await;
+        let results = nl.delete_addresses(items).await;
         let del = start.elapsed();
         let deleted = results
             .iter()
@@ -600,6 +600,72 @@ fn time_batch(
     });
     assert_eq!((added, deleted), (count as usize, count as usize));
     (adds, del)
+}
+
+#[test]
+fn batched_requests_get_their_own_answers_across_callers_and_datagrams() {
+    let pair = Pair::new("bq");
+    pair.a.ip(&["addr", "add", "192.0.2.50/32", "dev", "va"]);
+    let missing_index = 999_999;
+    let (first, second, long, removed) = pair.a.run(move || async move {
+        let nl = Netlink::connect().unwrap();
+        let va = Device::Name("va".into());
+        let first = vec![
+            (va.clone(), address("192.0.2.50/32")),
+            (Device::Name("nosuchdev0".into()), address("192.0.2.51/32")),
+            (Device::Index(missing_index), address("192.0.2.52/32")),
+            (va.clone(), address("192.0.2.53/32")),
+        ];
+        // Submitted together, so packed into the same datagram after `first`.
+        let second = vec![(va.clone(), address("192.0.2.54/32")), (va.clone(), address("192.0.2.53/32"))];
+        let (first, second) = futures::join!(nl.add_addresses(first), nl.add_addresses(second));
+        // Several datagrams, with refusals at a datagram's last message and first one.
+        let long: Vec<_> = (0..600u32)
+            .map(|i| {
+                let device = if i == 255 || i == 256 || i == 599 { Device::Index(missing_index) } else { va.clone() };
+                (device, address(&format!("198.18.{}.{}/32", i >> 8, i & 0xff)))
+            })
+            .collect();
+        let long = nl.add_addresses(long).await;
+        let removed = nl
+            .delete_addresses(vec![
+                (va.clone(), address("192.0.2.53/32")),
+                (va.clone(), address("192.0.2.55/32")),
+                (Device::Name("nosuchdev0".into()), address("192.0.2.54/32")),
+                (va.clone(), address("192.0.2.54/32")),
+            ])
+            .await;
+        (first, second, long, removed)
+    });
+    assert!(matches!(first[0], Ok(Change::Unchanged)), "{:?}", first[0]);
+    assert!(matches!(&first[1], Err(NetError::NoSuchInterface(n)) if n == "nosuchdev0"), "{:?}", first[1]);
+    match &first[2] {
+        Err(NetError::Kernel { errno, op, .. }) => {
+            assert_eq!(*errno, libc::ENODEV);
+            assert!(op.contains("192.0.2.52/32") && op.contains("999999"), "{op}");
+        }
+        other => panic!("expected a kernel refusal, got {other:?}"),
+    }
+    assert!(matches!(first[3], Ok(Change::Applied)), "{:?}", first[3]);
+    assert!(matches!(second[..], [Ok(Change::Applied), Ok(Change::Unchanged)]), "{second:?}");
+    assert_eq!(long.len(), 600);
+    for (i, result) in long.iter().enumerate() {
+        if i == 255 || i == 256 || i == 599 {
+            assert!(matches!(result, Err(NetError::Kernel { errno: libc::ENODEV, .. })), "{i}: {result:?}");
+        } else {
+            assert!(matches!(result, Ok(Change::Applied)), "{i}: {result:?}");
+        }
+    }
+    assert!(find_addr(&pair.a, "va", "198.18.2.86").is_some(), "the last address not refused is there");
+    assert!(find_addr(&pair.a, "va", "198.18.2.87").is_none(), "the last one was refused");
+    assert!(find_addr(&pair.a, "va", "198.18.0.255").is_none(), "refused address is not");
+    assert!(
+        matches!(removed[..], [Ok(Change::Applied), Ok(Change::Unchanged), Ok(Change::Unchanged), Ok(Change::Applied)]),
+        "{removed:?}"
+    );
+    assert!(find_addr(&pair.a, "va", "192.0.2.53").is_none());
+    assert!(find_addr(&pair.a, "va", "192.0.2.54").is_none());
+    assert!(find_addr(&pair.a, "va", "192.0.2.50").is_some(), "not ours, not asked to remove");
 }
 
 #[test]

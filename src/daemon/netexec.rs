@@ -7,9 +7,9 @@
 //! other instances. What the kernel refuses is logged once with its reason and retried
 //! when links or addresses change, for as long as the current state still wants it.
 
-use crate::config::model::{AddressEntry, Family, RouteEntry, RouteKey, RuleEntry};
+use crate::config::model::{AddressEntry, Family, Prefix, RouteEntry, RouteKey, RuleEntry};
 use crate::net::arp::{AnnounceTarget, Announcer, Burst};
-use crate::net::netlink::{describe_rule, Link, Netlink, RouteInfo};
+use crate::net::netlink::{describe_rule, Device, Link, Netlink, RouteInfo};
 use crate::net::{Change, NetError};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -277,20 +277,12 @@ impl Task {
     }
 
     async fn add_addresses(&mut self, list: Vec<AddressEntry>) {
-        let mut cache = HashMap::new();
-        let mut batch = Vec::with_capacity(list.len());
-        let mut entries = Vec::with_capacity(list.len());
-        for entry in list {
-            let Some(dev) = self.device_of(&entry) else { continue };
-            match self.resolve(&dev, &mut cache).await {
-                Some(link) => {
-                    batch.push((link.index, entry.clone()));
-                    entries.push(entry);
-                }
-                None => self.refuse_address(entry, &format!("interface {dev} does not exist")),
-            }
-        }
-        let results = self.netlink.add_addresses(&batch).await;
+        // Devices are looked up by name where the request is packed with other
+        // instances', not with a round trip each here.
+        let batch: Vec<(Device, AddressEntry)> =
+            list.into_iter().filter_map(|entry| Some((Device::Name(self.device_of(&entry)?), entry))).collect();
+        let entries: Vec<AddressEntry> = batch.iter().map(|(_, e)| e.clone()).collect();
+        let results = self.netlink.add_addresses(batch).await;
         for (entry, result) in entries.into_iter().zip(results) {
             match result {
                 Ok(_) => {
@@ -314,18 +306,21 @@ impl Task {
     }
 
     async fn remove_addresses(&mut self, list: Vec<AddressEntry>) {
-        let mut cache = HashMap::new();
         let mut batch = Vec::with_capacity(list.len());
         for entry in list {
             self.pending.addresses.remove(&address_key(&entry));
             let Some(dev) = self.device_of(&entry) else { continue };
-            if let Some(link) = self.resolve(&dev, &mut cache).await {
-                batch.push((link.index, entry));
-            }
+            batch.push((Device::Name(dev), entry));
         }
-        for ((_, entry), result) in batch.iter().zip(self.netlink.delete_addresses(&batch).await) {
-            if let Err(e) = result {
-                tracing::warn!("({}) cannot remove address {}: {e}", self.ctx.instance, entry.prefix);
+        let prefixes: Vec<Prefix> = batch.iter().map(|(_, e)| e.prefix).collect();
+        let results = self.netlink.delete_addresses(batch).await;
+        let mut gone = BTreeSet::new();
+        for (prefix, result) in prefixes.into_iter().zip(results) {
+            match result {
+                Ok(_) => {
+                    gone.insert(prefix.addr);
+                }
+                Err(e) => tracing::warn!("({}) cannot remove address {prefix}: {e}", self.ctx.instance),
             }
         }
         // A route installed while its gateway was one of our own addresses (a backup
@@ -333,7 +328,6 @@ impl Task {
         // the address gone the kernel would send straight to every destination instead
         // of to the gateway. Installing it again makes the kernel look the gateway up
         // afresh, and the replace leaves no moment without the route.
-        let gone: BTreeSet<IpAddr> = batch.iter().map(|(_, e)| e.prefix.addr).collect();
         let refresh: Vec<RouteEntry> =
             self.wanted_routes.values().filter(|r| gateways(r).any(|g| gone.contains(&g))).cloned().collect();
         for r in refresh {

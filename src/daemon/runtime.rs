@@ -219,7 +219,7 @@ impl Daemon {
                 return 1;
             }
         };
-        let mut monitor = match Monitor::open() {
+        let mut monitor = match Monitor::open_without_additions_of_routes_and_rules() {
             Ok(m) => m,
             Err(e) => {
                 tracing::error!("cannot subscribe to netlink notifications: {e}");
@@ -715,7 +715,48 @@ impl Daemon {
     }
 
     async fn execute(&mut self, actions: Vec<Action>) {
+        // A takeover of many instances yields thousands of actions: the VIPs go to the
+        // executors first, and get a turn before the adverts, logs and notifications, so
+        // that they are all installed together (and packed together) rather than behind
+        // the rest. Only an instance's first net actions move, so what each executor
+        // receives keeps the core's order; none moves ahead of a removal, which may be of
+        // the same address by another instance.
+        let mut later = Vec::with_capacity(actions.len());
+        let mut has_earlier_net_op = BTreeSet::new();
+        let mut removal_seen = false;
+        let mut hoisted = false;
         for action in actions {
+            match &action {
+                Action::AddVips { instance, .. } | Action::AddExcludedVips { instance, .. }
+                    if !removal_seen && !has_earlier_net_op.contains(instance) =>
+                {
+                    hoisted = true;
+                    self.execute_one(action).await;
+                    continue;
+                }
+                Action::RemoveVips { instance, .. } | Action::RemoveExcludedVips { instance, .. } => {
+                    removal_seen = true;
+                    has_earlier_net_op.insert(*instance);
+                }
+                Action::InstallVirtualRoutes { instance, .. }
+                | Action::InstallBackupRoutes { instance, .. }
+                | Action::RemoveVirtualRoutes { instance, .. }
+                | Action::RemoveBackupRoutes { instance, .. }
+                | Action::InstallVirtualRules { instance, .. }
+                | Action::InstallBackupRules { instance, .. }
+                | Action::RemoveVirtualRules { instance, .. }
+                | Action::RemoveBackupRules { instance, .. }
+                | Action::SendGarp { instance, .. } => {
+                    has_earlier_net_op.insert(*instance);
+                }
+                _ => {}
+            }
+            later.push(action);
+        }
+        if hoisted {
+            tokio::task::yield_now().await;
+        }
+        for action in later {
             self.execute_one(action).await;
         }
     }
@@ -1315,7 +1356,12 @@ impl Daemon {
         } else {
             actions
         };
-        self.execute(actions).await;
+        // The priority-0 adverts let the backups take over after their skew time: they
+        // go before the address removals, which take long with many VIPs.
+        let (adverts, rest): (Vec<Action>, Vec<Action>) =
+            actions.into_iter().partition(|a| matches!(a, Action::SendAdvert { .. }));
+        self.execute(adverts).await;
+        self.execute(rest).await;
         let c = &self.config;
         if !dont_release {
             self.statics.submit(NetOp::RemoveRules(c.static_rules.clone()));

@@ -62,12 +62,30 @@ impl Monitor {
     /// `vrrp_netlink_monitor_rcv_bufs`): a burst of changes larger than that is reported
     /// as [`NetEvent::Overrun`].
     pub fn with_receive_buffer(bytes: usize) -> Result<Monitor> {
+        Self::subscribe(bytes, false)
+    }
+
+    /// Like [`Monitor::open`], without [`NetEvent::RouteAdded`] and
+    /// [`NetEvent::RuleAdded`]: the kernel drops them before they are queued. Every VIP
+    /// added brings a local route with it, and queueing those (10000 in a takeover) on a
+    /// socket the busy daemon does not read at the time slowed the kernel's address
+    /// adds threefold.
+    pub fn open_without_additions_of_routes_and_rules() -> Result<Monitor> {
+        Self::subscribe(NETLINK_RCVBUF, true)
+    }
+
+    fn subscribe(bytes: usize, drop_route_and_rule_additions: bool) -> Result<Monitor> {
         tokio::runtime::Handle::try_current().map_err(|_| {
             NetError::Invalid("the netlink monitor needs to run inside a tokio runtime".into())
         })?;
         let (mut connection, _handle, messages) = rtnetlink::new_multicast_connection(&GROUPS)
             .map_err(|e| NetError::io("subscribe to rtnetlink notifications", e))?;
-        force_rcvbuf(connection.socket_mut().socket_mut().as_raw_fd(), bytes);
+        let fd = connection.socket_mut().socket_mut().as_raw_fd();
+        force_rcvbuf(fd, bytes);
+        if drop_route_and_rule_additions {
+            drop_message_types(fd, &[RTM_NEWROUTE, RTM_NEWRULE])
+                .map_err(|e| NetError::io("filter rtnetlink notifications", e))?;
+        }
         let connection = tokio::spawn(connection);
         Ok(Monitor {
             messages,
@@ -89,6 +107,49 @@ impl Monitor {
 impl Drop for Monitor {
     fn drop(&mut self) {
         self.connection.abort();
+    }
+}
+
+const RTM_NEWROUTE: u16 = 24;
+const RTM_NEWRULE: u16 = 32;
+
+/// A socket filter dropping notifications of the given message types (a notification is
+/// one message, its header at the start of the packet).
+fn drop_message_types(fd: std::os::fd::RawFd, types: &[u16]) -> std::io::Result<()> {
+    const LOAD_HALF_ABSOLUTE: u16 = 0x28;
+    const JUMP_IF_EQUAL: u16 = 0x15;
+    const RETURN: u16 = 0x06;
+    const NLMSG_TYPE_OFFSET: u32 = 4;
+    let count = u8::try_from(types.len()).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let insn = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    let mut program = vec![insn(LOAD_HALF_ABSOLUTE, 0, 0, NLMSG_TYPE_OFFSET)];
+    for (i, t) in (0u8..).zip(types) {
+        // Loads are big-endian; the header is in host order.
+        let wanted = u32::from(u16::from_be_bytes(t.to_ne_bytes()));
+        // Taken: skip the remaining tests and the accepting return.
+        program.push(insn(JUMP_IF_EQUAL, count - i, 0, wanted));
+    }
+    program.push(insn(RETURN, 0, 0, u32::MAX));
+    program.push(insn(RETURN, 0, 0, 0));
+    let fprog = libc::sock_fprog {
+        len: u16::try_from(program.len()).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?,
+        filter: program.as_mut_ptr(),
+    };
+    // SAFETY: fd is an open socket; the kernel copies the program during the call, while
+    // `program` is alive.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            &fprog as *const libc::sock_fprog as *const libc::c_void,
+            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 

@@ -1,10 +1,9 @@
 //! Addresses: `AddressEntry` → RTM_NEWADDR/RTM_DELADDR as keepalived builds them
 //! (vrrp_ipaddress.c `netlink_ipaddress`), listing, and a pipelined batch add.
 
-use super::{address_family, family_of, Netlink, PIPELINE_WINDOW, RTPROT_KEEPALIVED};
+use super::{address_family, family_of, Device, Netlink, RTPROT_KEEPALIVED};
 use crate::config::model::{AddressEntry, Broadcast, Family};
 use crate::net::error::{Change, NetError, Result};
-use futures::StreamExt;
 use rtnetlink::packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use rtnetlink::packet_route::address::{
     AddressAttribute, AddressFlags, AddressMessage, AddressProtocol, AddressScope, CacheInfo,
@@ -230,7 +229,7 @@ pub(crate) fn del_message(index: u32, entry: &AddressEntry) -> Result<AddressMes
     Ok(message)
 }
 
-fn describe(index: u32, entry: &AddressEntry) -> String {
+pub(super) fn describe(index: u32, entry: &AddressEntry) -> String {
     format!("{} on interface index {index}", entry.prefix)
 }
 
@@ -283,29 +282,17 @@ impl Netlink {
         .await
     }
 
-    /// Adds many addresses with up to `PIPELINE_WINDOW` requests in flight; results come
-    /// back in input order.
-    pub async fn add_addresses(&self, items: &[(u32, AddressEntry)]) -> Vec<Result<Change>> {
-        futures::stream::iter(
-            items
-                .iter()
-                .map(|(index, entry)| self.add_address(*index, entry)),
-        )
-        .buffered(PIPELINE_WINDOW)
-        .collect()
-        .await
+    /// Adds many addresses, packed with other callers' into few datagrams; one result
+    /// per item, in input order. A device named but absent is
+    /// [`NetError::NoSuchInterface`].
+    pub async fn add_addresses(&self, items: Vec<(Device, AddressEntry)>) -> Vec<Result<Change>> {
+        self.batcher.add(items).await
     }
 
-    /// The batch counterpart of [`Netlink::delete_address`].
-    pub async fn delete_addresses(&self, items: &[(u32, AddressEntry)]) -> Vec<Result<Change>> {
-        futures::stream::iter(
-            items
-                .iter()
-                .map(|(index, entry)| self.delete_address(*index, entry)),
-        )
-        .buffered(PIPELINE_WINDOW)
-        .collect()
-        .await
+    /// The batch counterpart of [`Netlink::delete_address`]; an absent device is
+    /// `Unchanged`.
+    pub async fn delete_addresses(&self, items: Vec<(Device, AddressEntry)>) -> Vec<Result<Change>> {
+        self.batcher.delete(items).await
     }
 
     /// Addresses of one family (or both), optionally of one interface. Those with

@@ -6,11 +6,13 @@
 //! idempotent: finding the kernel already in the wanted state is [`Change::Unchanged`].
 
 mod addr;
+mod batch;
 mod link;
 mod route;
 mod rule;
 
 pub use addr::AddressInfo;
+pub use batch::Device;
 pub(crate) use link::check_ifname;
 pub use link::{Link, MacvlanMode, MacvlanSpec, IFNAME_MAX};
 pub use route::{NexthopInfo, RouteInfo};
@@ -29,10 +31,6 @@ use std::os::fd::AsRawFd;
 
 /// Marks kad-owned routes, rules and addresses.
 pub use crate::config::model::RTPROT_KEEPALIVED;
-
-/// How many requests are in flight at once in the batch helpers. Bounded so that the
-/// ACKs of a 10000-address batch never overflow the socket's receive buffer.
-const PIPELINE_WINDOW: usize = 512;
 
 /// Receive buffer asked for on our netlink sockets (SO_RCVBUFFORCE, we are root).
 pub(crate) const NETLINK_RCVBUF: usize = 8 * 1024 * 1024;
@@ -59,6 +57,7 @@ impl Refusal {
 #[derive(Clone, Debug)]
 pub struct Netlink {
     handle: rtnetlink::Handle,
+    batcher: batch::Batcher,
 }
 
 impl Netlink {
@@ -80,7 +79,8 @@ impl Netlink {
         connection.set_forward_ack(true);
         connection.set_forward_done(true);
         tokio::spawn(connection);
-        Ok(Netlink { handle })
+        let batcher = batch::Batcher::start()?;
+        Ok(Netlink { handle, batcher })
     }
 
     /// Sends one request and waits for its ACK. A response stream that ends without
