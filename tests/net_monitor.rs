@@ -3,6 +3,8 @@
 mod net_util;
 
 use kad::net::monitor::{Monitor, NetEvent};
+use kad::net::netlink::{Device, Netlink};
+use net_util::entries::address;
 use net_util::{ip, Pair, LIMIT};
 use std::net::IpAddr;
 
@@ -116,6 +118,43 @@ fn the_daemon_monitor_drops_route_and_rule_additions_only() {
         // The address brought its own local route, notified before its removal: that
         // addition is dropped too.
         assert!(additions.is_empty(), "{additions:?}");
+    });
+}
+
+#[test]
+fn the_daemon_monitor_leaves_our_batched_ipv4_adds_to_a_wake_up() {
+    let pair = Pair::new("mw");
+    let ns = pair.a.name.clone();
+    pair.a.run(move || async move {
+        let nl = Netlink::connect().unwrap();
+        let mut monitor = Monitor::open_for(&nl).unwrap();
+        let added = nl.addresses_added();
+        let ours = address("192.0.2.150/32");
+        let ours6 = address("2001:db8::150/128");
+        let items = vec![(Device::Name("va".into()), ours.clone()), (Device::Name("va".into()), ours6.clone())];
+        let results = nl.add_addresses(items.clone()).await;
+        assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+        tokio::time::timeout(LIMIT, added.notified()).await.expect("no wake-up for our adds");
+        ip(&["-n", &ns, "addr", "add", "192.0.2.151/32", "dev", "va"]);
+        let results = nl.delete_addresses(items).await;
+        assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+        let mut seen = Vec::new();
+        let vip = |a: &str| a.parse::<IpAddr>().unwrap();
+        expect(&mut monitor, "the removal of our address", |e| {
+            seen.push(e.clone());
+            matches!(e, NetEvent::AddressRemoved(a) if a.local == vip("192.0.2.150"))
+        })
+        .await;
+        let added_locals: Vec<IpAddr> =
+            seen.iter().filter_map(|e| if let NetEvent::AddressAdded(a) = e { Some(a.local) } else { None }).collect();
+        // Someone else's add still comes.
+        assert!(added_locals.contains(&vip("192.0.2.151")), "{seen:?}");
+        assert!(!added_locals.contains(&vip("192.0.2.150")), "{seen:?}");
+        // An add that changed nothing does not wake (the wake-up is stored before the
+        // adds are answered).
+        let again = nl.add_addresses(vec![(Device::Name("va".into()), address("192.0.2.151/32"))]).await;
+        assert!(again.iter().all(|r| r.is_ok()), "{again:?}");
+        assert!(futures::FutureExt::now_or_never(added.notified()).is_none());
     });
 }
 

@@ -787,3 +787,55 @@ fn with_vrrp_backup_on_owned_deletion_a_deleted_route_gives_up_mastership_as_in_
         d.log_text()
     );
 }
+
+/// The gateway of VI_F's route becomes reachable only when VI_W, on the same router,
+/// takes over and adds its VIP: kad's own address adds must wake the retry as well.
+const REACHABLE_THROUGH_ANOTHER_VIP: &str = r#"
+vrrp_instance VI_F {
+    interface eth0
+    state MASTER
+    virtual_router_id 64
+    priority 255
+    advert_int 1
+    virtual_ipaddress {
+        192.0.2.1/24 dev eth0
+    }
+    virtual_routes {
+        198.51.100.0/28 via 203.0.113.254 dev eth1
+    }
+}
+vrrp_instance VI_W {
+    interface eth0
+    state BACKUP
+    virtual_router_id 65
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        203.0.113.1/24 dev eth1
+    }
+}
+"#;
+
+#[test]
+fn a_route_refused_until_another_instance_adds_its_vip_follows_it() {
+    if !common::root_or_skip("refused routes") {
+        return;
+    }
+    let mut lab = router("rvip");
+    let d = lab.start("r", Impl::Kad, "r", REACHABLE_THROUGH_ANOTHER_VIP, &[]);
+    expect(
+        wait_until(Duration::from_secs(5), || count_lines(&d, "cannot install route 198.51.100.0/28") == 1),
+        "the route was not refused while its gateway was unreachable",
+        &d,
+    );
+    expect(
+        wait_until(TO_MASTER, || lab.has_addr("r", "eth1", "203.0.113.1")),
+        "VI_W never became MASTER",
+        &d,
+    );
+    expect(
+        wait_until(REPAIR, || has_route(&lab, &[], "198.51.100.0/28 via 203.0.113.254 dev eth1")),
+        "not retried when our own VIP made the gateway reachable",
+        &d,
+    );
+}

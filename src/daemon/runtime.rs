@@ -219,7 +219,7 @@ impl Daemon {
                 return 1;
             }
         };
-        let mut monitor = match Monitor::open_without_additions_of_routes_and_rules() {
+        let mut monitor = match Monitor::open_for(&netlink) {
             Ok(m) => m,
             Err(e) => {
                 tracing::error!("cannot subscribe to netlink notifications: {e}");
@@ -309,6 +309,8 @@ impl Daemon {
             Err(code) => return code,
         };
         d.trim_at = Some(Instant::now() + TRIM_AFTER);
+        // Stands in for the notifications of our own IPv4 adds, which the monitor drops.
+        let own_addresses_added = d.netlink.addresses_added();
         loop {
             let deadline = d.router.next_deadline().map(|t| d.instant(t));
             tokio::select! {
@@ -325,6 +327,7 @@ impl Daemon {
                 _ = signals.json.recv() => d.dump_json(),
                 Some(update) = tracker_rx.recv() => d.tracker_update(update).await,
                 Some(ev) = monitor.next() => d.net_event(ev).await,
+                _ = own_addresses_added.notified() => d.net_changed(),
                 Some(pkt) = rx_rx.recv() => d.packet(pkt).await,
                 Some(req) = snapshot_rx.recv() => req.answer(status::snapshot(&d.config, &d.router, &d.facts)),
                 _ = async { if let Some(t) = d.net_settle { tokio::time::sleep_until(t).await } }, if d.net_settle.is_some() => {

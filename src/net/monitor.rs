@@ -6,7 +6,7 @@
 //! [`Netlink`](super::netlink::Netlink) listings (reconcile, don't assume).
 
 use super::error::{NetError, Result};
-use super::netlink::{force_rcvbuf, AddressInfo, Link, RouteInfo, RuleInfo, NETLINK_RCVBUF};
+use super::netlink::{force_rcvbuf, AddressInfo, Link, Netlink, RouteInfo, RuleInfo, NETLINK_RCVBUF};
 use futures::channel::mpsc::UnboundedReceiver;
 use futures::StreamExt;
 use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
@@ -62,7 +62,7 @@ impl Monitor {
     /// `vrrp_netlink_monitor_rcv_bufs`): a burst of changes larger than that is reported
     /// as [`NetEvent::Overrun`].
     pub fn with_receive_buffer(bytes: usize) -> Result<Monitor> {
-        Self::subscribe(bytes, false)
+        Self::subscribe(bytes, false, None)
     }
 
     /// Like [`Monitor::open`], without [`NetEvent::RouteAdded`] and
@@ -71,10 +71,19 @@ impl Monitor {
     /// socket the busy daemon does not read at the time slowed the kernel's address
     /// adds threefold.
     pub fn open_without_additions_of_routes_and_rules() -> Result<Monitor> {
-        Self::subscribe(NETLINK_RCVBUF, true)
+        Self::subscribe(NETLINK_RCVBUF, true, None)
     }
 
-    fn subscribe(bytes: usize, drop_route_and_rule_additions: bool) -> Result<Monitor> {
+    /// Like [`Monitor::open_without_additions_of_routes_and_rules`], and without the
+    /// [`NetEvent::AddressAdded`] of IPv4 addresses added by `netlink`'s batched adds
+    /// ([`Netlink::addresses_added`] tells of those): a takeover's thousands of them
+    /// would otherwise be queued and parsed one by one while the rest go in. IPv6
+    /// notifications do not name the requester and still come.
+    pub fn open_for(netlink: &Netlink) -> Result<Monitor> {
+        Self::subscribe(NETLINK_RCVBUF, true, Some(netlink.batch_port()))
+    }
+
+    fn subscribe(bytes: usize, drop_route_and_rule_additions: bool, own_port: Option<u32>) -> Result<Monitor> {
         tokio::runtime::Handle::try_current().map_err(|_| {
             NetError::Invalid("the netlink monitor needs to run inside a tokio runtime".into())
         })?;
@@ -83,7 +92,8 @@ impl Monitor {
         let fd = connection.socket_mut().socket_mut().as_raw_fd();
         force_rcvbuf(fd, bytes);
         if drop_route_and_rule_additions {
-            drop_message_types(fd, &[RTM_NEWROUTE, RTM_NEWRULE])
+            let own_additions = own_port.map(|port| (RTM_NEWADDR, port));
+            attach_filter(fd, &drop_filter(&[RTM_NEWROUTE, RTM_NEWRULE], own_additions))
                 .map_err(|e| NetError::io("filter rtnetlink notifications", e))?;
         }
         let connection = tokio::spawn(connection);
@@ -110,27 +120,47 @@ impl Drop for Monitor {
     }
 }
 
+const RTM_NEWADDR: u16 = 20;
 const RTM_NEWROUTE: u16 = 24;
 const RTM_NEWRULE: u16 = 32;
 
-/// A socket filter dropping notifications of the given message types (a notification is
-/// one message, its header at the start of the packet).
-fn drop_message_types(fd: std::os::fd::RawFd, types: &[u16]) -> std::io::Result<()> {
+/// A socket filter program dropping notifications of the given message types, and of
+/// `from.0` when sent on behalf of netlink port `from.1` (a notification is one message,
+/// its header at the start of the packet).
+fn drop_filter(types: &[u16], from: Option<(u16, u32)>) -> Vec<libc::sock_filter> {
     const LOAD_HALF_ABSOLUTE: u16 = 0x28;
+    const LOAD_WORD_ABSOLUTE: u16 = 0x20;
     const JUMP_IF_EQUAL: u16 = 0x15;
     const RETURN: u16 = 0x06;
     const NLMSG_TYPE_OFFSET: u32 = 4;
-    let count = u8::try_from(types.len()).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    const NLMSG_PID_OFFSET: u32 = 12;
+    // Loads are big-endian; the header is in host order.
+    let half = |v: u16| u32::from(u16::from_be_bytes(v.to_ne_bytes()));
+    let word = |v: u32| u32::from_be_bytes(v.to_ne_bytes());
+    let accept = 1 + types.len() + if from.is_some() { 3 } else { 0 };
+    let reject = accept + 1;
+    // Jump offsets count from the instruction after the jump; programs here are tiny.
+    let offset = |at: usize, to: usize| u8::try_from(to - at - 1).unwrap_or(u8::MAX);
     let insn = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
     let mut program = vec![insn(LOAD_HALF_ABSOLUTE, 0, 0, NLMSG_TYPE_OFFSET)];
-    for (i, t) in (0u8..).zip(types) {
-        // Loads are big-endian; the header is in host order.
-        let wanted = u32::from(u16::from_be_bytes(t.to_ne_bytes()));
-        // Taken: skip the remaining tests and the accepting return.
-        program.push(insn(JUMP_IF_EQUAL, count - i, 0, wanted));
+    for t in types {
+        let at = program.len();
+        program.push(insn(JUMP_IF_EQUAL, offset(at, reject), 0, half(*t)));
+    }
+    if let Some((kind, port)) = from {
+        let at = program.len();
+        program.push(insn(JUMP_IF_EQUAL, 0, offset(at, accept), half(kind)));
+        program.push(insn(LOAD_WORD_ABSOLUTE, 0, 0, NLMSG_PID_OFFSET));
+        let at = program.len();
+        program.push(insn(JUMP_IF_EQUAL, offset(at, reject), offset(at, accept), word(port)));
     }
     program.push(insn(RETURN, 0, 0, u32::MAX));
     program.push(insn(RETURN, 0, 0, 0));
+    program
+}
+
+fn attach_filter(fd: std::os::fd::RawFd, program: &[libc::sock_filter]) -> std::io::Result<()> {
+    let mut program = program.to_vec();
     let fprog = libc::sock_fprog {
         len: u16::try_from(program.len()).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?,
         filter: program.as_mut_ptr(),

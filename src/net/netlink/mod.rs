@@ -83,6 +83,18 @@ impl Netlink {
         Ok(Netlink { handle, batcher })
     }
 
+    /// The netlink port of the socket that batched address adds and deletes go out on.
+    pub fn batch_port(&self) -> u32 {
+        self.batcher.port()
+    }
+
+    /// Notified after batched adds put at least one address in place: with
+    /// [`Monitor::open_for`](crate::net::monitor::Monitor::open_for) the kernel's own
+    /// notifications of IPv4 ones are not delivered.
+    pub fn addresses_added(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.batcher.added()
+    }
+
     /// Sends one request and waits for its ACK. A response stream that ends without
     /// one means the connection went away, not success.
     async fn ack(&self, message: RouteNetlinkMessage, flags: u16) -> Result<(), Refusal> {
