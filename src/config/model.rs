@@ -262,8 +262,9 @@ pub struct FifoSpec {
 pub struct AddressEntry {
     pub prefix: Prefix,
     /// `dev IF`; `None` means the instance interface (or its VMAC) for VIPs, and
-    /// `default_interface` for static addresses (filled in by validation).
-    pub dev: Option<String>,
+    /// `default_interface` for static addresses (filled in by validation). Shared: ten
+    /// thousand VIPs name a few dozen devices.
+    pub dev: Option<Arc<str>>,
     /// rtnetlink scope number (0 = universe/global).
     pub scope: u8,
     pub broadcast: Option<Broadcast>,

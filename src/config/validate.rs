@@ -545,7 +545,7 @@ fn complete_instance(
     let own = d.inst.interface.clone();
     for (list, evip) in [(&mut d.inst.vips, ""), (&mut d.inst.excluded_vips, "e")] {
         list.retain_mut(|a| {
-            let on_own_if = a.dev.is_none() || a.dev == own;
+            let on_own_if = a.dev.is_none() || a.dev.as_deref() == own.as_deref();
             let same_family = Family::of(&a.prefix.addr) == family;
             if a.use_vmac {
                 a.use_vmac = false;
@@ -578,7 +578,7 @@ fn complete_instance(
         for a in vips {
             if a.use_vmac {
                 extra_vmac = true;
-            } else if a.dev.is_some() && a.dev != own {
+            } else if a.dev.is_some() && a.dev.as_deref() != own.as_deref() {
                 extra_if = true;
             }
         }

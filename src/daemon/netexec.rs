@@ -121,7 +121,7 @@ impl Executor {
 /// remove cancels the retry.
 #[derive(Debug, Default)]
 struct Pending {
-    addresses: BTreeMap<(IpAddr, u8, Option<String>), AddressEntry>,
+    addresses: BTreeMap<(IpAddr, u8, Option<Arc<str>>), AddressEntry>,
     routes: BTreeMap<RouteKey, RouteEntry>,
     rules: Vec<RuleEntry>,
 }
@@ -165,7 +165,7 @@ fn gateways(route: &RouteEntry) -> impl Iterator<Item = IpAddr> + '_ {
     route.via.into_iter().chain(route.nexthops.iter().filter_map(|n| n.via))
 }
 
-fn address_key(a: &AddressEntry) -> (IpAddr, u8, Option<String>) {
+fn address_key(a: &AddressEntry) -> (IpAddr, u8, Option<Arc<str>>) {
     (a.prefix.addr, a.prefix.len, a.dev.clone())
 }
 
@@ -247,7 +247,7 @@ impl Task {
 
     /// The device an address goes on, after `dev` defaulting and per-VIP VMAC mapping.
     fn device_of(&self, entry: &AddressEntry) -> Option<String> {
-        let dev = entry.dev.clone().or_else(|| self.ctx.default_dev.clone())?;
+        let dev = entry.dev.as_deref().map(str::to_string).or_else(|| self.ctx.default_dev.clone())?;
         Some(self.ctx.vmac_for_dev.get(&dev).cloned().unwrap_or(dev))
     }
 

@@ -1472,7 +1472,7 @@ fn per_vip_vmac_names(prefix: Option<&str>, vrid: u8, devs: &BTreeSet<String>, t
 /// device with `use_vmac_addr`.
 fn link_local_entry(ll: Ipv6Addr, dev: &str) -> AddressEntry {
     AddressEntry {
-        dev: Some(dev.to_string()),
+        dev: Some(dev.into()),
         scope: 253,
         no_track: true,
         ..AddressEntry::new(crate::config::model::Prefix { addr: IpAddr::V6(ll), len: 64 })

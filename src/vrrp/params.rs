@@ -322,9 +322,9 @@ pub fn vip_vmac_devices<'a>(
     addresses
         .into_iter()
         .filter(|a| {
-            a.use_vmac || (inst.use_vmac_addr && a.dev.is_some() && a.dev != inst.interface)
+            a.use_vmac || (inst.use_vmac_addr && a.dev.is_some() && a.dev.as_deref() != inst.interface.as_deref())
         })
-        .filter_map(|a| a.dev.clone())
+        .filter_map(|a| a.dev.as_deref().map(str::to_string))
         .collect()
 }
 
@@ -348,7 +348,7 @@ fn extra_interface_garp(inst: &VrrpInstance) -> Option<ExtraInterfaceGarp> {
     let mut seen: Vec<(String, bool)> = Vec::new();
     let mut addresses = Vec::new();
     for a in inst.vips.iter().chain(inst.excluded_vips.iter()) {
-        let Some(dev) = a.dev.clone().or_else(|| default_dev.clone()) else {
+        let Some(dev) = a.dev.as_deref().map(str::to_string).or_else(|| default_dev.clone()) else {
             continue;
         };
         let per_vip_vmac = vip_vmacs.contains(&dev);

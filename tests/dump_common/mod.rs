@@ -58,7 +58,7 @@ fn prefix(s: &str) -> Prefix {
 
 pub fn address(prefix_str: &str, dev: Option<&str>, label: Option<&str>) -> AddressEntry {
     AddressEntry {
-        dev: dev.map(String::from),
+        dev: dev.map(Into::into),
         label: label.map(String::from),
         span: test_span(),
         ..AddressEntry::new(prefix(prefix_str))

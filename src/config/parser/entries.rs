@@ -63,7 +63,7 @@ pub(crate) fn parse_address<'a>(p: &mut Parser<'a>, e: Entry<'a>, static_addr: b
                     );
                     return None;
                 }
-                a.dev = Some(param.to_string());
+                a.dev = Some(p.shared_device_name(param));
             }
             "scope" => {
                 i += 1;
@@ -224,7 +224,7 @@ pub(crate) fn parse_address<'a>(p: &mut Parser<'a>, e: Entry<'a>, static_addr: b
             );
             return None;
         }
-        a.dev = Some(default_if);
+        a.dev = Some(p.shared_device_name(&default_if));
     }
 
     if is6 {

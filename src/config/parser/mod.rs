@@ -21,6 +21,7 @@ use super::lexer::{Line, Token};
 use super::model::*;
 use super::{IfaceInfo, LoadOptions};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 use values::ValueError;
 
@@ -179,6 +180,8 @@ pub(crate) struct Parser<'a> {
     /// Names of the instances read so far: a duplicate check by scanning the drafts is
     /// quadratic in the number of instances.
     pub instance_names: HashSet<&'a str>,
+    /// One copy of each address device name, however many addresses name it.
+    device_names: HashSet<Arc<str>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,7 +211,17 @@ impl<'a> Parser<'a> {
             default_user: DefaultUser::Unset,
             script_user_set: false,
             instance_names: HashSet::new(),
+            device_names: HashSet::new(),
         }
+    }
+
+    pub fn shared_device_name(&mut self, name: &str) -> Arc<str> {
+        if let Some(shared) = self.device_names.get(name) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(name);
+        self.device_names.insert(shared.clone());
+        shared
     }
 
     pub fn run(mut self) -> Option<RawConfig> {
