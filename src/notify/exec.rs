@@ -7,7 +7,8 @@
 //! when the caller drops its [`Running`] handle: kad never leaves zombies behind.
 
 use nix::sys::signal::{killpg, Signal};
-use nix::unistd::{getegid, geteuid, Gid, Group, Pid, Uid, User};
+use super::accounts;
+use nix::unistd::{getegid, geteuid, Gid, Pid, Uid};
 use std::ffi::CString;
 use std::fmt;
 use std::io;
@@ -53,26 +54,20 @@ impl ScriptUser {
             }
             other => other,
         };
-        let pw = User::from_name(user)
+        let pw = accounts::user(user)
             .map_err(|_| UserError::UserLookup(user.to_string()))?
             .ok_or_else(|| UserError::NoSuchUser(user.to_string()))?;
         let gid = match group {
-            Some(g) => {
-                Group::from_name(g)
-                    .map_err(|_| UserError::GroupLookup(g.to_string()))?
-                    .ok_or_else(|| UserError::NoSuchGroup(g.to_string()))?
-                    .gid
-            }
+            Some(g) => accounts::group(g)
+                .map_err(|_| UserError::GroupLookup(g.to_string()))?
+                .ok_or_else(|| UserError::NoSuchGroup(g.to_string()))?,
             None => pw.gid,
         };
         let supplementary = if set_supplementary {
-            CString::new(user)
-                .ok()
-                .and_then(|name| nix::unistd::getgrouplist(&name, pw.gid).ok())
-                .unwrap_or_else(|| {
-                    tracing::info!("get supplementary groups for {user} returned -1");
-                    Vec::new()
-                })
+            accounts::group_list(user, pw.gid).unwrap_or_else(|| {
+                tracing::info!("get supplementary groups for {user} returned -1");
+                Vec::new()
+            })
         } else {
             Vec::new()
         };

@@ -8,6 +8,7 @@
 //! group (sharing the FIFO set), and `daemon::track::Trackers::start`. At shutdown: STOP
 //! notifies, `queue::shutdown_all` with the bounded wait, then `FifoSet::close`.
 
+pub mod accounts;
 pub mod exec;
 pub mod fifo;
 pub mod queue;

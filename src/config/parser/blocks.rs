@@ -62,11 +62,11 @@ fn text(line: &Line, i: usize) -> &str {
 }
 
 pub(crate) fn user_exists(name: &str) -> bool {
-    matches!(nix::unistd::User::from_name(name), Ok(Some(_)))
+    matches!(crate::notify::accounts::user(name), Ok(Some(_)))
 }
 
 pub(crate) fn group_exists(name: &str) -> bool {
-    matches!(nix::unistd::Group::from_name(name), Ok(Some(_)))
+    matches!(crate::notify::accounts::group(name), Ok(Some(_)))
 }
 
 impl Parser<'_> {
