@@ -336,6 +336,10 @@ fn statics_and_owned_objects_come_back_when_deleted_or_lost_with_their_link() {
     repaired_after(&lab, &d, "virtual rule", &["rule", "del", "priority", "100"], |l| {
         has_rule(l, "-4", "100:\tfrom 192.0.2.0/24 lookup 100 proto keepalived")
     });
+    // A MASTER restores its own VIP (keepalived: "virtual address ... was deleted - restoring").
+    repaired_after(&lab, &d, "virtual address", &["addr", "del", "192.0.2.1/24", "dev", "eth0"], |l| {
+        l.has_addr("r", "eth0", "192.0.2.1")
+    });
     let v6 = |l: &Lab| has_route(l, &["-6"], "2001:db8:1::/64 via 2001:db8::fe dev eth0 proto keepalived");
     repaired_after(
         &lab,

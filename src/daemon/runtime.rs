@@ -198,7 +198,7 @@ impl Daemon {
 
     /// Every instance the core runs, with its parameters.
     fn instances(&self) -> impl Iterator<Item = (InstanceId, &InstanceParams)> + '_ {
-        self.router.instance_ids().into_iter().filter_map(|id| self.router.params(id).map(|p| (id, p)))
+        self.router.all_params()
     }
 
     fn log_action(level: LogLevel, message: &str) {
@@ -1083,11 +1083,10 @@ impl Daemon {
             NetEvent::AddressAdded(_) => self.net_changed(),
             NetEvent::AddressRemoved(info) => {
                 let events: Vec<Event> = self
-                    .instances()
-                    .filter(|(_, p)| {
-                        p.vips.iter().chain(&p.excluded_vips).any(|a| a.prefix.addr == info.local && !a.no_track)
-                    })
-                    .map(|(instance, _)| Event::OwnedAddressDeleted { instance, addr: info.local })
+                    .router
+                    .masters_owning(info.local)
+                    .into_iter()
+                    .map(|instance| Event::OwnedAddressDeleted { instance, addr: info.local })
                     .collect();
                 if self.config.static_addresses.iter().any(|a| a.prefix.addr == info.local) {
                     tracing::info!("static address {} was deleted - restoring", info.local);

@@ -547,6 +547,23 @@ impl Router {
         })
     }
 
+    /// Every instance's parameters, in order, without a lookup per instance.
+    pub fn all_params(&self) -> impl Iterator<Item = (InstanceId, &InstanceParams)> + '_ {
+        self.instances.iter().map(|i| (i.id, &i.params))
+    }
+
+    /// The MASTER instances holding `addr` as a tracked VIP or excluded VIP: the only ones
+    /// its deletion concerns. A mass MASTER -> BACKUP switch then costs nothing per echo of
+    /// its own deletions.
+    pub fn masters_owning(&self, addr: IpAddr) -> Vec<InstanceId> {
+        self.instances
+            .iter()
+            .filter(|i| matches!(i.phase, Phase::Master(_)))
+            .filter(|i| i.params.vips.iter().chain(i.params.excluded_vips.iter()).any(|a| a.prefix.addr == addr && !a.no_track))
+            .map(|i| i.id)
+            .collect()
+    }
+
     pub fn instance_ids(&self) -> Vec<InstanceId> {
         self.instances.iter().map(|i| i.id).collect()
     }
