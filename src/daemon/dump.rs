@@ -69,7 +69,9 @@ pub struct Transitions {
 
 impl Transitions {
     pub fn record(&mut self, instance: &str, from: StateName, to: StateName, at: SystemTime) {
-        let log = self.per_instance.entry(instance.to_string()).or_default();
+        // Most instances change state once or twice in their life: the history grows
+        // as it is used, not to its bound up front.
+        let log = self.per_instance.entry(instance.to_string()).or_insert_with(|| VecDeque::with_capacity(1));
         if log.len() == TRANSITIONS_KEPT {
             log.pop_front();
         }

@@ -18,11 +18,24 @@ use std::os::unix::fs::OpenOptionsExt;
 pub const EXIT_FATAL: i32 = 1;
 pub const EXIT_CONFIG: i32 = 2;
 
+/// glibc's fast bins keep small freed blocks unmerged, so the periodic `malloc_trim`
+/// cannot hand their pages back: after reading a thousand instances and a takeover, half
+/// a megabyte stays resident for nothing. Small blocks then take the ordinary free path,
+/// which costs nothing measurable at kad's allocation rate.
+fn keep_freed_memory_returnable() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes the allocator's policy, before anything depends on it.
+    unsafe {
+        libc::mallopt(libc::M_MXFAST, 0);
+    }
+}
+
 /// Entry point after the command line has been read.
 pub fn main(opts: Options) -> i32 {
     if opts.is_config_test() {
         return config_test(&opts);
     }
+    keep_freed_memory_returnable();
     let log = logging::LogSettings {
         console: opts.log_console,
         syslog: !opts.no_syslog,

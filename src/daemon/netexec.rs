@@ -1,22 +1,23 @@
 //! Applies an instance's address, route, rule and GARP actions to the kernel, in order,
 //! off the protocol loop.
 //!
-//! One executor task per instance: the core's ordering rules (VIPs before routes before
-//! GARP on becoming MASTER, backup routes before VIP removal on leaving it) hold within
-//! an instance, while a slow netlink exchange for one instance never delays adverts or
-//! other instances. What the kernel refuses is logged once with its reason and retried
-//! when links or addresses change, for as long as the current state still wants it.
+//! Each instance has its own queue, worked through by a task that exists only while the
+//! queue has work: the core's ordering rules (VIPs before routes before GARP on becoming
+//! MASTER, backup routes before VIP removal on leaving it) hold within an instance, while
+//! a slow netlink exchange for one instance never delays adverts or other instances, and
+//! a thousand idle instances hold no task. What the kernel refuses is logged once with
+//! its reason and retried when links or addresses change, for as long as the current
+//! state still wants it.
 
 use crate::config::model::{AddressEntry, Family, Prefix, RouteEntry, RouteKey, RuleEntry};
 use crate::net::arp::{AnnounceTarget, Announcer, Burst};
 use crate::net::netlink::{describe_rule, Device, Link, Netlink, RouteInfo};
 use crate::net::{Change, NetError};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::rc::Rc;
 use std::sync::Arc;
-use futures::channel::mpsc;
-use futures::StreamExt;
 use tokio::sync::oneshot;
 
 #[derive(Debug)]
@@ -55,56 +56,60 @@ pub struct ExecContext {
     pub vmac_for_dev: BTreeMap<String, String>,
 }
 
-/// Handle to an executor task.
-#[derive(Debug, Clone)]
+/// Handle to an instance's executor.
+#[derive(Clone)]
 pub struct Executor {
-    // futures' channel allocates per message; tokio's allocates a 32-slot block up front,
-    // a kilobyte for each of a thousand mostly idle instances.
-    tx: mpsc::UnboundedSender<NetOp>,
-    activity: Arc<Activity>,
+    shared: Rc<Shared>,
 }
 
-/// What the loop and the task share so that a burst of link or address changes (a
-/// takeover adds thousands of VIPs) does not wake every instance's task for nothing.
-#[derive(Debug, Default)]
-struct Activity {
+/// What the loop and the running task share. The flags spare a burst of link or address
+/// changes (a takeover adds thousands of VIPs) from starting every instance's task for
+/// nothing.
+struct Shared {
+    queue: RefCell<VecDeque<NetOp>>,
+    /// The executor's state while no task runs; the running task holds it meanwhile.
+    /// Boxed so that a running task's cell stays small: it comes and goes with each
+    /// burst, and small transient blocks leave fewer pinned pages behind.
+    idle: Cell<Option<Box<Task>>>,
     /// Something depends on links or addresses: the kernel refused something the current
     /// state still wants, or routes are wanted that the kernel may drop silently.
-    watching: AtomicBool,
+    watching: Cell<bool>,
     /// A `Retry` is queued and not started yet.
-    retry_queued: AtomicBool,
+    retry_queued: Cell<bool>,
     /// Links or addresses changed since the task began its current op.
-    changed: AtomicBool,
+    changed: Cell<bool>,
 }
 
 impl Executor {
-    pub fn spawn(ctx: ExecContext, netlink: Netlink, announcer: Arc<Announcer>) -> Executor {
-        let (tx, rx) = mpsc::unbounded();
-        let activity = Arc::new(Activity::default());
-        let task = Task {
-            ctx,
-            netlink,
-            announcer,
-            pending: Pending::default(),
-            wanted_routes: BTreeMap::new(),
-            activity: activity.clone(),
-        };
-        // Local: the netlink futures are not provably Send, and the loop is single-threaded.
-        tokio::task::spawn_local(task.run(rx));
-        Executor { tx, activity }
+    /// Needs a tokio `LocalSet`: the netlink futures are not provably Send, and the loop
+    /// is single-threaded.
+    pub fn new(ctx: ExecContext, netlink: Netlink, announcer: Arc<Announcer>) -> Executor {
+        let task = Task { ctx, netlink, announcer, pending: Pending::default(), wanted_routes: BTreeMap::new() };
+        Executor {
+            shared: Rc::new(Shared {
+                queue: RefCell::new(VecDeque::new()),
+                idle: Cell::new(Some(Box::new(task))),
+                watching: Cell::new(false),
+                retry_queued: Cell::new(false),
+                changed: Cell::new(false),
+            }),
+        }
     }
 
     pub fn submit(&self, op: NetOp) {
-        // The task only ends when every Executor handle is gone.
-        let _ = self.tx.unbounded_send(op);
+        self.shared.queue.borrow_mut().push_back(op);
+        // A running task takes the op in its turn.
+        if let Some(task) = self.shared.idle.take() {
+            tokio::task::spawn_local(task.run(self.shared.clone()));
+        }
     }
 
-    /// Links or addresses changed: try again what the kernel refused. Only a task holding
-    /// refusals gets a `Retry` (at most one queued); one whose op is in flight looks
-    /// again by itself if that op is refused.
+    /// Links or addresses changed: try again what the kernel refused. Only an executor
+    /// holding refusals gets a `Retry` (at most one queued); one whose op is in flight
+    /// looks again by itself if that op is refused.
     pub fn retry(&self) {
-        self.activity.changed.store(true, Ordering::Relaxed);
-        if self.activity.watching.load(Ordering::Relaxed) && !self.activity.retry_queued.swap(true, Ordering::Relaxed) {
+        self.shared.changed.set(true);
+        if self.shared.watching.get() && !self.shared.retry_queued.replace(true) {
             self.submit(NetOp::Retry);
         }
     }
@@ -141,7 +146,6 @@ struct Task {
     /// that goes down or loses its last address without telling anyone, so these are
     /// checked against the kernel whenever links or addresses change.
     wanted_routes: BTreeMap<RouteKey, RouteEntry>,
-    activity: Arc<Activity>,
 }
 
 /// The kernel fills in 1024 for an IPv6 route without a metric: compare keys as the
@@ -170,22 +174,27 @@ fn address_key(a: &AddressEntry) -> (IpAddr, u8, Option<Arc<str>>) {
 }
 
 impl Task {
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<NetOp>) {
-        while let Some(op) = rx.next().await {
+    /// Works through the queue, then hands the state back and ends.
+    async fn run(mut self: Box<Self>, shared: Rc<Shared>) {
+        loop {
+            let Some(op) = shared.queue.borrow_mut().pop_front() else { break };
             if matches!(op, NetOp::Retry) {
-                self.activity.retry_queued.store(false, Ordering::Relaxed);
+                shared.retry_queued.set(false);
             }
-            self.activity.changed.store(false, Ordering::Relaxed);
-            // Boxed: an idle task then holds no room for the largest op's state.
+            shared.changed.set(false);
+            // Boxed: the task's size stays that of its state, not of the largest op's.
             Box::pin(self.apply(op)).await;
             // Published before looking at `changed`: a change noticed after this point
             // sees the flag and queues a Retry.
-            self.activity.watching.store(self.watching(), Ordering::Relaxed);
-            while self.watching() && self.activity.changed.swap(false, Ordering::Relaxed) {
+            shared.watching.set(self.watching());
+            while self.watching() && shared.changed.replace(false) {
                 Box::pin(self.retry()).await;
-                self.activity.watching.store(self.watching(), Ordering::Relaxed);
+                shared.watching.set(self.watching());
             }
         }
+        // A takeover's burst of ops need not keep its room in a thousand idle queues.
+        shared.queue.borrow_mut().shrink_to_fit();
+        shared.idle.set(Some(self));
     }
 
     fn watching(&self) -> bool {

@@ -43,7 +43,6 @@ const RX_BACKLOG: usize = 1024;
 const STOP_NOTIFY_WAIT: Duration = Duration::from_secs(1);
 /// A notify FIFO's reader script gets this long between SIGTERM and SIGKILL.
 const FIFO_CLOSE_GRACE: Duration = Duration::from_millis(500);
-const RECV_BUFFER: usize = 65536;
 /// How long link and address notifications are gathered before acting on them.
 const NET_SETTLE: Duration = Duration::from_millis(10);
 /// How long after a burst of work its freed memory is handed back.
@@ -260,7 +259,7 @@ impl Daemon {
         let fifos = Arc::new(FifoSet::open(vetted.fifo_plans()));
         let host = HostFacts::detect();
         let mailer = Mailer::start(MailSettings::from_config(&config, &host));
-        let statics = Executor::spawn(
+        let statics = Executor::new(
             ExecContext {
                 instance: "static".into(),
                 owner: 0,
@@ -446,7 +445,7 @@ impl Daemon {
         let default_dev = inst_cfg.use_vmac.as_ref().map(|v| v.ifname.clone()).or(params.interface.clone());
         let owner = self.next_owner;
         self.next_owner += 1;
-        let executor = Executor::spawn(
+        let executor = Executor::new(
             ExecContext { instance: params.name.clone(), owner, default_dev, vmac_for_dev: vmac_for_dev.clone() },
             self.netlink.clone(),
             self.announcer.clone(),
@@ -688,11 +687,10 @@ impl Daemon {
                 let tx = self.rx_tx.clone();
                 let k = key.clone();
                 tokio::spawn(async move {
-                    let mut buf = vec![0u8; RECV_BUFFER];
                     loop {
-                        match s.recv(&mut buf).await {
-                            Ok(meta) => {
-                                let pkt = RxPacket { key: k.clone(), bytes: buf[..meta.len].to_vec(), meta };
+                        match s.recv_owned().await {
+                            Ok((bytes, meta)) => {
+                                let pkt = RxPacket { key: k.clone(), bytes, meta };
                                 if tx.try_send(pkt).is_err() && tx.is_closed() {
                                     return;
                                 }

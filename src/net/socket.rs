@@ -392,6 +392,28 @@ impl VrrpSocket {
             .map_err(io_err("receive VRRP datagram"))
     }
 
+    /// Waits for the next datagram and returns a copy of it. The datagram is read into
+    /// a buffer shared by every socket of the thread (room for the largest IP datagram),
+    /// so that many sockets do not each hold 64 KiB.
+    pub async fn recv_owned(&self) -> Result<(Vec<u8>, Received)> {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let family = self.options.family;
+        self.fd
+            .async_io(Interest::READABLE, |socket| {
+                SCRATCH.with_borrow_mut(|buf| {
+                    if buf.is_empty() {
+                        buf.resize(usize::from(u16::MAX) + 1, 0);
+                    }
+                    let meta = receive(socket.as_raw_fd(), family, buf).map_err(std::io::Error::from)?;
+                    Ok((buf[..meta.len].to_vec(), meta))
+                })
+            })
+            .await
+            .map_err(io_err("receive VRRP datagram"))
+    }
+
     /// Sends one datagram to `dst`: the complete IPv4 datagram (header included), or the
     /// IPv6 VRRP message with a zero checksum field.
     pub async fn send(&self, bytes: &[u8], dst: IpAddr) -> Result<()> {

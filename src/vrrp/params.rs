@@ -508,6 +508,8 @@ fn resolve_trackers(
             );
         }
     }
+    // Kept for the instance's life: no growth slack.
+    trackers.shrink_to_fit();
     Ok(trackers)
 }
 

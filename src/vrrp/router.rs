@@ -202,6 +202,14 @@ impl Instances {
         self.list.iter()
     }
 
+    /// Room for exactly `additional` more: growth by doubling would leave up to half
+    /// of a thousand large entries unused for the daemon's whole life.
+    fn reserve_exact(&mut self, additional: usize) {
+        self.list.reserve_exact(additional);
+        self.due.reserve_exact(additional);
+        self.marked.reserve_exact(additional);
+    }
+
     fn push(&mut self, instance: Instance) {
         self.list.push(instance);
         self.due.push(None);
@@ -390,6 +398,7 @@ impl Router {
         for t in &config.initial_trackers {
             router.trackers.insert(t.object.clone(), t.status);
         }
+        router.instances.reserve_exact(config.instances.len());
         for params in config.instances {
             let id = router.allocate_instance_id();
             router.instances.push(Router::new_instance(id, params));
@@ -2328,6 +2337,7 @@ impl Router {
             })
             .collect();
         let mut fresh = Vec::new();
+        self.instances.reserve_exact(config.instances.len());
         for params in config.instances {
             let key = params.reload_key();
             let matched = old
