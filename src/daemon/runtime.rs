@@ -419,7 +419,7 @@ impl Daemon {
             }
         }
         // Per-VIP VMACs on devices that carry no VRRP: down until MASTER.
-        let vip_devs: BTreeSet<String> = crate::vrrp::params::vip_vmac_devices(&inst_cfg, params.vips.iter().chain(&params.excluded_vips));
+        let vip_devs: BTreeSet<String> = crate::vrrp::params::vip_vmac_devices(&inst_cfg, params.vips.iter().chain(params.excluded_vips.iter()));
         let prefix = self.config.global.vmac_addr_prefix.clone().or(self.config.global.vmac_prefix.clone());
         let taken: Vec<String> = self.config.instances.iter().filter_map(|i| i.use_vmac.as_ref().map(|v| v.ifname.clone())).collect();
         let mut vmac_for_dev = per_vip_vmac_names(prefix.as_deref(), params.vrid, &vip_devs, &taken);
@@ -532,7 +532,7 @@ impl Daemon {
                 .cloned()
                 .collect();
             if !addrs.is_empty() {
-                io.executor.submit(NetOp::RemoveAddresses(addrs));
+                io.executor.submit(NetOp::RemoveAddresses(addrs.into()));
             }
             let stale: Vec<RouteEntry> = params
                 .virtual_routes
@@ -542,7 +542,7 @@ impl Daemon {
                 .cloned()
                 .collect();
             if !stale.is_empty() {
-                io.executor.submit(NetOp::RemoveRoutes(stale));
+                io.executor.submit(NetOp::RemoveRoutes(stale.into()));
             }
             if !params.virtual_rules.is_empty() {
                 io.executor.submit(NetOp::RemoveRules(params.virtual_rules.clone()));
@@ -570,13 +570,13 @@ impl Daemon {
     fn install_statics(&self) {
         let c = &self.config;
         if !c.static_addresses.is_empty() {
-            self.statics.submit(NetOp::AddAddresses(c.static_addresses.clone()));
+            self.statics.submit(NetOp::AddAddresses(c.static_addresses.as_slice().into()));
         }
         if !c.static_routes.is_empty() {
-            self.statics.submit(NetOp::InstallRoutes(c.static_routes.clone()));
+            self.statics.submit(NetOp::InstallRoutes(c.static_routes.as_slice().into()));
         }
         if !c.static_rules.is_empty() {
-            self.statics.submit(NetOp::InstallRules(c.static_rules.clone()));
+            self.statics.submit(NetOp::InstallRules(c.static_rules.as_slice().into()));
         }
     }
 
@@ -801,10 +801,10 @@ impl Daemon {
                         self.exec(instance, NetOp::AnnounceSource { address: src });
                     }
                 } else if let Some(p) = self.router.params(instance) {
-                    let addresses: Vec<AddressEntry> = if kind == GarpKind::ExtraInterfaces {
-                        p.garp.extra_interfaces.iter().flat_map(|x| x.addresses.iter()).cloned().collect()
+                    let addresses: Vec<Arc<[AddressEntry]>> = if kind == GarpKind::ExtraInterfaces {
+                        p.garp.extra_interfaces.iter().map(|x| x.addresses.as_slice().into()).collect()
                     } else {
-                        p.vips.iter().chain(p.excluded_vips.iter()).cloned().collect()
+                        vec![p.vips.clone(), p.excluded_vips.clone()]
                     };
                     self.exec(instance, NetOp::Announce { addresses, repeat });
                 }
@@ -1085,7 +1085,7 @@ impl Daemon {
                 let events: Vec<Event> = self
                     .instances()
                     .filter(|(_, p)| {
-                        p.vips.iter().chain(&p.excluded_vips).any(|a| a.prefix.addr == info.local && !a.no_track)
+                        p.vips.iter().chain(p.excluded_vips.iter()).any(|a| a.prefix.addr == info.local && !a.no_track)
                     })
                     .map(|(instance, _)| Event::OwnedAddressDeleted { instance, addr: info.local })
                     .collect();
@@ -1112,7 +1112,7 @@ impl Daemon {
                         let own = p
                             .virtual_routes
                             .iter()
-                            .chain(&p.backup_routes)
+                            .chain(p.backup_routes.iter())
                             .find(|r| normalised_key(r.key()) == key && r.protocol == info.protocol)?;
                         Some(Event::OwnedRouteDeleted { instance, key: own.key() })
                     })
@@ -1121,7 +1121,7 @@ impl Daemon {
                     self.config.static_routes.iter().filter(|r| normalised_key(r.key()) == key && r.protocol == info.protocol).cloned().collect();
                 if !statics.is_empty() {
                     tracing::info!("static route {} was deleted - restoring", info.dest);
-                    self.statics.submit(NetOp::InstallRoutes(statics));
+                    self.statics.submit(NetOp::InstallRoutes(statics.into()));
                 }
                 for ev in events {
                     self.feed(ev).await;
@@ -1130,7 +1130,7 @@ impl Daemon {
             NetEvent::RuleRemoved(info) => {
                 let mut events = Vec::new();
                 for (instance, p) in self.instances() {
-                    for r in p.virtual_rules.iter().chain(&p.backup_rules) {
+                    for r in p.virtual_rules.iter().chain(p.backup_rules.iter()) {
                         if rule_matches(&info, r) {
                             events.push(Event::OwnedRuleDeleted { instance, rule: r.clone() });
                         }
@@ -1138,7 +1138,7 @@ impl Daemon {
                 }
                 let statics: Vec<RuleEntry> = self.config.static_rules.iter().filter(|r| rule_matches(&info, r)).cloned().collect();
                 if !statics.is_empty() {
-                    self.statics.submit(NetOp::InstallRules(statics));
+                    self.statics.submit(NetOp::InstallRules(statics.into()));
                 }
                 for ev in events {
                     self.feed(ev).await;
@@ -1269,9 +1269,9 @@ impl Daemon {
             old_config.static_routes.iter().filter(|r| !self.config.static_routes.contains(r)).cloned().collect();
         let gone_rules: Vec<RuleEntry> =
             old_config.static_rules.iter().filter(|r| !self.config.static_rules.contains(r)).cloned().collect();
-        self.statics.submit(NetOp::RemoveAddresses(gone_addrs));
-        self.statics.submit(NetOp::RemoveRoutes(gone_routes));
-        self.statics.submit(NetOp::RemoveRules(gone_rules));
+        self.statics.submit(NetOp::RemoveAddresses(gone_addrs.into()));
+        self.statics.submit(NetOp::RemoveRoutes(gone_routes.into()));
+        self.statics.submit(NetOp::RemoveRules(gone_rules.into()));
         self.install_statics();
         init_track_files(&self.config, true);
         if let Some(t) = self.trackers.as_mut() {
@@ -1367,9 +1367,9 @@ impl Daemon {
         self.execute(rest).await;
         let c = &self.config;
         if !dont_release {
-            self.statics.submit(NetOp::RemoveRules(c.static_rules.clone()));
-            self.statics.submit(NetOp::RemoveRoutes(c.static_routes.clone()));
-            self.statics.submit(NetOp::RemoveAddresses(c.static_addresses.clone()));
+            self.statics.submit(NetOp::RemoveRules(c.static_rules.as_slice().into()));
+            self.statics.submit(NetOp::RemoveRoutes(c.static_routes.as_slice().into()));
+            self.statics.submit(NetOp::RemoveAddresses(c.static_addresses.as_slice().into()));
         }
         let barriers = self.io.values().map(|io| io.executor.barrier()).collect::<Vec<_>>();
         let _ = tokio::time::timeout(Duration::from_secs(2), futures::future::join_all(barriers)).await;

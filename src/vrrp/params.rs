@@ -14,6 +14,7 @@ use crate::config::model::{
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::time::Centis;
@@ -123,12 +124,12 @@ pub struct InstanceParams {
     pub preempt_delay: Duration,
     pub accept: bool,
     pub auth: AuthSpec,
-    pub vips: Vec<AddressEntry>,
-    pub excluded_vips: Vec<AddressEntry>,
-    pub virtual_routes: Vec<RouteEntry>,
-    pub virtual_rules: Vec<RuleEntry>,
-    pub backup_routes: Vec<RouteEntry>,
-    pub backup_rules: Vec<RuleEntry>,
+    pub vips: Arc<[AddressEntry]>,
+    pub excluded_vips: Arc<[AddressEntry]>,
+    pub virtual_routes: Arc<[RouteEntry]>,
+    pub virtual_rules: Arc<[RuleEntry]>,
+    pub backup_routes: Arc<[RouteEntry]>,
+    pub backup_rules: Arc<[RuleEntry]>,
     pub unicast_peers: Vec<UnicastPeer>,
     /// `unicast_src_ip` or `mcast_src_ip`: known without asking the interface.
     pub configured_src: Option<IpAddr>,
@@ -278,12 +279,12 @@ impl InstanceParams {
             } else {
                 AuthSpec::None
             },
-            vips: inst.vips.clone(),
-            excluded_vips: inst.excluded_vips.clone(),
-            virtual_routes: inst.virtual_routes.clone(),
-            virtual_rules: inst.virtual_rules.clone(),
-            backup_routes: inst.backup_routes.clone(),
-            backup_rules: inst.backup_rules.clone(),
+            vips: inst.vips.as_slice().into(),
+            excluded_vips: inst.excluded_vips.as_slice().into(),
+            virtual_routes: inst.virtual_routes.as_slice().into(),
+            virtual_rules: inst.virtual_rules.as_slice().into(),
+            backup_routes: inst.backup_routes.as_slice().into(),
+            backup_rules: inst.backup_rules.as_slice().into(),
             unicast_peers: inst.unicast_peers.clone(),
             configured_src,
             mcast_group,

@@ -3,6 +3,7 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use kad_packet::{Advert, AuthData};
@@ -332,9 +333,10 @@ fn rules_not_in(rules: &[RuleEntry], others: &[RuleEntry]) -> Vec<RuleEntry> {
 /// An empty list changes nothing, so it makes no action.
 fn push_unless_empty<T>(
     actions: &mut Vec<Action>,
-    items: Vec<T>,
-    action: impl FnOnce(Vec<T>) -> Action,
+    items: impl Into<Arc<[T]>>,
+    action: impl FnOnce(Arc<[T]>) -> Action,
 ) {
+    let items = items.into();
     if !items.is_empty() {
         actions.push(action(items));
     }
@@ -897,7 +899,7 @@ impl Router {
             });
         }
         let rules = if install_backup {
-            rules_not_in(&p.virtual_rules, &p.backup_rules)
+            rules_not_in(&p.virtual_rules, &p.backup_rules).into()
         } else {
             p.virtual_rules.clone()
         };
@@ -906,7 +908,7 @@ impl Router {
             rules,
         });
         let routes = if install_backup {
-            p.virtual_routes_not_replaced()
+            p.virtual_routes_not_replaced().into()
         } else {
             p.virtual_routes.clone()
         };
@@ -2152,12 +2154,12 @@ impl Router {
         let action = if vip.is_some() {
             Action::AddVips {
                 instance: id,
-                vips: vec![entry],
+                vips: Arc::from([entry]),
             }
         } else {
             Action::AddExcludedVips {
                 instance: id,
-                vips: vec![entry],
+                vips: Arc::from([entry]),
             }
         };
         self.out.push(action);
@@ -2188,12 +2190,12 @@ impl Router {
         let action = if is_master {
             Action::InstallVirtualRoutes {
                 instance: id,
-                routes: vec![route],
+                routes: Arc::from([route]),
             }
         } else {
             Action::InstallBackupRoutes {
                 instance: id,
-                routes: vec![route],
+                routes: Arc::from([route]),
             }
         };
         self.out.push(action);
@@ -2226,12 +2228,12 @@ impl Router {
         let action = if is_master {
             Action::InstallVirtualRules {
                 instance: id,
-                rules: vec![found],
+                rules: Arc::from([found]),
             }
         } else {
             Action::InstallBackupRules {
                 instance: id,
-                rules: vec![found],
+                rules: Arc::from([found]),
             }
         };
         self.out.push(action);

@@ -90,12 +90,12 @@ fn a_deleted_master_announces_priority_zero_and_releases_its_addresses() {
 #[test]
 fn reload_keeps_a_matched_master_and_drops_addresses_no_longer_configured() {
     let mut old = params("VI_1", 51, 100);
-    old.vips = vec![vip("192.0.2.1/24"), vip("192.0.2.2/24")];
+    old.vips = vec![vip("192.0.2.1/24"), vip("192.0.2.2/24")].into();
     let (mut sim, _) = Sim::started(vec![old]);
     to_master(&mut sim);
     let id = sim.id("VI_1");
     let mut new = params("RENAMED", 51, 100);
-    new.vips = vec![vip("192.0.2.1/24"), vip("192.0.2.3/24")];
+    new.vips = vec![vip("192.0.2.1/24"), vip("192.0.2.3/24")].into();
     let actions = sim.event(Event::Reload(Box::new(RouterConfig {
         instances: vec![new],
         ..Default::default()
@@ -114,7 +114,7 @@ fn reload_keeps_a_matched_master_and_drops_addresses_no_longer_configured() {
         .iter()
         .find(|a| matches!(a, Action::RemoveVips { .. }))
     {
-        Some(Action::RemoveVips { vips, .. }) => assert_eq!(vips, &vec![vip("192.0.2.2/24")]),
+        Some(Action::RemoveVips { vips, .. }) => assert_eq!(vips[..], [vip("192.0.2.2/24")]),
         other => panic!("{other:?}"),
     }
     assert_eq!(
@@ -186,7 +186,7 @@ fn a_deleted_vip_sends_the_master_to_backup_in_keepalived_mode() {
 #[test]
 fn a_deleted_backup_route_is_restored_while_not_master() {
     let mut p = params("VI_1", 51, 100);
-    p.backup_routes = vec![route("0.0.0.0/0", "192.0.2.1")];
+    p.backup_routes = vec![route("0.0.0.0/0", "192.0.2.1")].into();
     let (mut sim, _) = Sim::started(vec![p]);
     let id = sim.id("VI_1");
     let key = route("0.0.0.0/0", "192.0.2.1").key();
@@ -197,7 +197,9 @@ fn a_deleted_backup_route_is_restored_while_not_master() {
 #[test]
 fn a_deleted_no_track_vip_is_left_alone() {
     let mut p = params("VI_1", 51, 100);
-    p.vips[0].no_track = true;
+    let mut vips = p.vips.to_vec();
+    vips[0].no_track = true;
+    p.vips = vips.into();
     let (mut sim, _) = Sim::started(vec![p]);
     to_master(&mut sim);
     let id = sim.id("VI_1");
@@ -228,7 +230,7 @@ fn base_instance(name: &str) -> VrrpInstance {
         advert_int: Duration::from_secs(1),
         version: 2,
         auth: Some(crate::config::model::Auth::Pass(b"secret".to_vec())),
-        vips: p.vips.clone(),
+        vips: p.vips.to_vec(),
         track_interfaces: vec![crate::config::model::TrackInterface {
             name: "eth1".into(),
             weight: -20,
@@ -386,9 +388,9 @@ struct Recording {
 
 fn record_failover() -> Recording {
     let mut p = params("VI_INT", 151, 101);
-    p.vips = vec![vip("192.0.2.1/24"), vip("203.0.113.10/24")];
-    p.virtual_routes = vec![route("0.0.0.0/0", "203.0.113.254")];
-    p.backup_routes = vec![route("0.0.0.0/0", "192.0.2.1")];
+    p.vips = vec![vip("192.0.2.1/24"), vip("203.0.113.10/24")].into();
+    p.virtual_routes = vec![route("0.0.0.0/0", "203.0.113.254")].into();
+    p.backup_routes = vec![route("0.0.0.0/0", "192.0.2.1")].into();
     let config = RouterConfig {
         instances: vec![p],
         ..Default::default()
@@ -539,8 +541,8 @@ fn extra_if_instance(all: bool, xmit_base: bool) -> VrrpInstance {
         on("198.51.100.11/24", "eth1", true),
         on("203.0.113.10/24", "eth2", false),
         on("203.0.113.11/24", "eth2", false),
-    ];
-    inst.excluded_vips = vec![on("203.0.113.50/24", "eth3", false)];
+    ].into();
+    inst.excluded_vips = vec![on("203.0.113.50/24", "eth3", false)].into();
     inst.garp.extra_if = Some(crate::config::model::GarpExtraIf {
         all,
         interval: Duration::from_secs(30),
