@@ -8,6 +8,7 @@
 //! when links or addresses change, for as long as the current state still wants it.
 
 use crate::config::model::{AddressEntry, Family, Prefix, RouteEntry, RouteKey, RuleEntry};
+use crate::vrrp::Vip;
 use crate::net::arp::{AnnounceTarget, Announcer, Burst};
 use crate::net::netlink::{describe_rule, Device, Link, Netlink, RouteInfo};
 use crate::net::{Change, NetError};
@@ -21,8 +22,8 @@ use tokio::sync::oneshot;
 
 #[derive(Debug)]
 pub enum NetOp {
-    AddAddresses(Arc<[AddressEntry]>),
-    RemoveAddresses(Arc<[AddressEntry]>),
+    AddAddresses(Arc<[Vip]>),
+    RemoveAddresses(Arc<[Vip]>),
     /// Install with NLM_F_REPLACE: a same-key route of the other state is swapped in
     /// place, so the key is never without a route.
     InstallRoutes(Arc<[RouteEntry]>),
@@ -31,7 +32,7 @@ pub enum NetOp {
     RemoveRules(Arc<[RuleEntry]>),
     /// Announce the addresses of these lists `repeat` times (after the adds queued
     /// before it).
-    Announce { addresses: Vec<Arc<[AddressEntry]>>, repeat: u32 },
+    Announce { addresses: Vec<Arc<[Vip]>>, repeat: u32 },
     /// Announce a bare address on the instance's interface (unicast source after FAULT).
     AnnounceSource { address: IpAddr },
     /// Drop announcements still queued (the instance left MASTER).
@@ -122,7 +123,7 @@ impl Executor {
 /// remove cancels the retry.
 #[derive(Debug, Default)]
 struct Pending {
-    addresses: BTreeMap<(IpAddr, u8, Option<Arc<str>>), AddressEntry>,
+    addresses: BTreeMap<(IpAddr, u8, Option<Arc<str>>), Vip>,
     routes: BTreeMap<RouteKey, RouteEntry>,
     rules: Vec<RuleEntry>,
 }
@@ -166,7 +167,7 @@ fn gateways(route: &RouteEntry) -> impl Iterator<Item = IpAddr> + '_ {
     route.via.into_iter().chain(route.nexthops.iter().filter_map(|n| n.via))
 }
 
-fn address_key(a: &AddressEntry) -> (IpAddr, u8, Option<Arc<str>>) {
+fn address_key(a: &Vip) -> (IpAddr, u8, Option<Arc<str>>) {
     (a.prefix.addr, a.prefix.len, a.dev.clone())
 }
 
@@ -247,7 +248,7 @@ impl Task {
     }
 
     /// The device an address goes on, after `dev` defaulting and per-VIP VMAC mapping.
-    fn device_of(&self, entry: &AddressEntry) -> Option<String> {
+    fn device_of(&self, entry: &Vip) -> Option<String> {
         let dev = entry.dev.as_deref().map(str::to_string).or_else(|| self.ctx.default_dev.clone())?;
         Some(self.ctx.vmac_for_dev.get(&dev).cloned().unwrap_or(dev))
     }
@@ -277,7 +278,7 @@ impl Task {
         link
     }
 
-    async fn add_addresses(&mut self, list: &[AddressEntry]) {
+    async fn add_addresses(&mut self, list: &[Vip]) {
         // Devices are looked up by name where the request is packed with other
         // instances', not with a round trip each here.
         let placed: Vec<(usize, Device)> = list
@@ -285,7 +286,7 @@ impl Task {
             .enumerate()
             .filter_map(|(at, entry)| Some((at, Device::Name(self.device_of(entry)?))))
             .collect();
-        let batch: Vec<(Device, AddressEntry)> = placed.iter().map(|(at, dev)| (dev.clone(), list[*at].clone())).collect();
+        let batch: Vec<(Device, AddressEntry)> = placed.iter().map(|(at, dev)| (dev.clone(), list[*at].to_entry())).collect();
         let results = self.netlink.add_addresses(batch).await;
         for ((at, _), result) in placed.into_iter().zip(results) {
             let entry = &list[at];
@@ -298,7 +299,7 @@ impl Task {
         }
     }
 
-    fn refuse_address(&mut self, entry: AddressEntry, reason: &str) {
+    fn refuse_address(&mut self, entry: Vip, reason: &str) {
         let key = address_key(&entry);
         if !self.pending.addresses.contains_key(&key) {
             tracing::warn!(
@@ -310,12 +311,12 @@ impl Task {
         self.pending.addresses.insert(key, entry);
     }
 
-    async fn remove_addresses(&mut self, list: &[AddressEntry]) {
+    async fn remove_addresses(&mut self, list: &[Vip]) {
         let mut batch = Vec::with_capacity(list.len());
         for entry in list {
             self.pending.addresses.remove(&address_key(entry));
             let Some(dev) = self.device_of(entry) else { continue };
-            batch.push((Device::Name(dev), entry.clone()));
+            batch.push((Device::Name(dev), entry.to_entry()));
         }
         let prefixes: Vec<Prefix> = batch.iter().map(|(_, e)| e.prefix).collect();
         let results = self.netlink.delete_addresses(batch).await;
@@ -380,7 +381,7 @@ impl Task {
     async fn retry(&mut self) {
         self.restore_lost_routes().await;
         if !self.pending.addresses.is_empty() {
-            let list: Vec<AddressEntry> = self.pending.addresses.values().cloned().collect();
+            let list: Vec<Vip> = self.pending.addresses.values().cloned().collect();
             self.add_addresses(&list).await;
         }
         let routes: Vec<RouteEntry> = self.pending.routes.values().cloned().collect();
@@ -446,7 +447,7 @@ impl Task {
         Some(AnnounceTarget { ifindex: link.index, mac, base_ifindex, base_ifname, address })
     }
 
-    async fn announce(&mut self, lists: &[Arc<[AddressEntry]>], repeat: u32) {
+    async fn announce(&mut self, lists: &[Arc<[Vip]>], repeat: u32) {
         if repeat == 0 {
             return;
         }

@@ -28,6 +28,7 @@ use crate::vrrp::{
 };
 use crate::vrrp::params::{InstanceParams, TrackedObject};
 use crate::vrrp::event::TrackerStatus;
+use crate::vrrp::Vip;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
@@ -524,7 +525,7 @@ impl Daemon {
             if !params.backup_routes.is_empty() {
                 io.executor.submit(NetOp::InstallRoutes(params.backup_routes.clone()));
             }
-            let addrs: Vec<AddressEntry> = params
+            let addrs: Vec<Vip> = params
                 .vips
                 .iter()
                 .chain(params.excluded_vips.iter())
@@ -570,7 +571,7 @@ impl Daemon {
     fn install_statics(&self) {
         let c = &self.config;
         if !c.static_addresses.is_empty() {
-            self.statics.submit(NetOp::AddAddresses(c.static_addresses.as_slice().into()));
+            self.statics.submit(NetOp::AddAddresses(c.static_addresses.iter().map(Vip::from).collect()));
         }
         if !c.static_routes.is_empty() {
             self.statics.submit(NetOp::InstallRoutes(c.static_routes.as_slice().into()));
@@ -801,7 +802,7 @@ impl Daemon {
                         self.exec(instance, NetOp::AnnounceSource { address: src });
                     }
                 } else if let Some(p) = self.router.params(instance) {
-                    let addresses: Vec<Arc<[AddressEntry]>> = if kind == GarpKind::ExtraInterfaces {
+                    let addresses: Vec<Arc<[Vip]>> = if kind == GarpKind::ExtraInterfaces {
                         p.garp.extra_interfaces.iter().map(|x| x.addresses.as_slice().into()).collect()
                     } else {
                         vec![p.vips.clone(), p.excluded_vips.clone()]
@@ -1085,14 +1086,14 @@ impl Daemon {
                 let events: Vec<Event> = self
                     .instances()
                     .filter(|(_, p)| {
-                        p.vips.iter().chain(p.excluded_vips.iter()).any(|a| a.prefix.addr == info.local && !a.no_track)
+                        p.vips.iter().chain(p.excluded_vips.iter()).any(|a| a.prefix.addr == info.local && !a.no_track())
                     })
                     .map(|(instance, _)| Event::OwnedAddressDeleted { instance, addr: info.local })
                     .collect();
                 if self.config.static_addresses.iter().any(|a| a.prefix.addr == info.local) {
                     tracing::info!("static address {} was deleted - restoring", info.local);
                     self.statics.submit(NetOp::AddAddresses(
-                        self.config.static_addresses.iter().filter(|a| a.prefix.addr == info.local).cloned().collect(),
+                        self.config.static_addresses.iter().filter(|a| a.prefix.addr == info.local).map(Vip::from).collect(),
                     ));
                 }
                 for ev in events {
@@ -1263,13 +1264,13 @@ impl Daemon {
             }
         }
         // Statics: add the new ones, remove those no longer configured.
-        let gone_addrs: Vec<AddressEntry> =
-            old_config.static_addresses.iter().filter(|a| !self.config.static_addresses.contains(a)).cloned().collect();
+        let gone_addrs: Arc<[Vip]> =
+            old_config.static_addresses.iter().filter(|a| !self.config.static_addresses.contains(a)).map(Vip::from).collect();
         let gone_routes: Vec<RouteEntry> =
             old_config.static_routes.iter().filter(|r| !self.config.static_routes.contains(r)).cloned().collect();
         let gone_rules: Vec<RuleEntry> =
             old_config.static_rules.iter().filter(|r| !self.config.static_rules.contains(r)).cloned().collect();
-        self.statics.submit(NetOp::RemoveAddresses(gone_addrs.into()));
+        self.statics.submit(NetOp::RemoveAddresses(gone_addrs));
         self.statics.submit(NetOp::RemoveRoutes(gone_routes.into()));
         self.statics.submit(NetOp::RemoveRules(gone_rules.into()));
         self.install_statics();
@@ -1369,7 +1370,7 @@ impl Daemon {
         if !dont_release {
             self.statics.submit(NetOp::RemoveRules(c.static_rules.as_slice().into()));
             self.statics.submit(NetOp::RemoveRoutes(c.static_routes.as_slice().into()));
-            self.statics.submit(NetOp::RemoveAddresses(c.static_addresses.as_slice().into()));
+            self.statics.submit(NetOp::RemoveAddresses(c.static_addresses.iter().map(Vip::from).collect()));
         }
         let barriers = self.io.values().map(|io| io.executor.barrier()).collect::<Vec<_>>();
         let _ = tokio::time::timeout(Duration::from_secs(2), futures::future::join_all(barriers)).await;

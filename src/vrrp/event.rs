@@ -1,7 +1,8 @@
 //! The engine's inputs (`Event`) and outputs (`Action`). Both are plain serialisable
 //! data so that a daemon run can be recorded and replayed as a test.
 
-use crate::config::model::{AddressEntry, Family, RouteEntry, RouteKey, RuleEntry};
+use crate::config::model::{Family, RouteEntry, RouteKey, RuleEntry};
+use super::vip::Vip;
 use kad_packet::Advert;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -209,19 +210,19 @@ pub enum Action {
     },
     AddVips {
         instance: InstanceId,
-        vips: Arc<[AddressEntry]>,
+        vips: Arc<[Vip]>,
     },
     RemoveVips {
         instance: InstanceId,
-        vips: Arc<[AddressEntry]>,
+        vips: Arc<[Vip]>,
     },
     AddExcludedVips {
         instance: InstanceId,
-        vips: Arc<[AddressEntry]>,
+        vips: Arc<[Vip]>,
     },
     RemoveExcludedVips {
         instance: InstanceId,
-        vips: Arc<[AddressEntry]>,
+        vips: Arc<[Vip]>,
     },
     /// Installed with replace semantics: a same-key backup route is swapped in place.
     InstallVirtualRoutes {

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use kad_packet::{Advert, AuthData};
 
-use crate::config::model::{AddressEntry, Family, RouteEntry, RuleEntry};
+use crate::config::model::{Family, RouteEntry, RuleEntry};
+use super::vip::Vip;
 
 use super::check::{check_advert, AhSequence, CheckInput, Condition, RateLimit};
 use super::event::{
@@ -342,11 +343,11 @@ fn push_unless_empty<T>(
     }
 }
 
-fn same_address(a: &AddressEntry, b: &AddressEntry) -> bool {
+fn same_address(a: &Vip, b: &Vip) -> bool {
     a.prefix == b.prefix && a.dev == b.dev
 }
 
-fn addresses_not_in(addresses: &[AddressEntry], others: &[AddressEntry]) -> Vec<AddressEntry> {
+fn addresses_not_in(addresses: &[Vip], others: &[Vip]) -> Vec<Vip> {
     addresses
         .iter()
         .filter(|a| !others.iter().any(|o| same_address(a, o)))
@@ -2136,7 +2137,7 @@ impl Router {
         let Some(entry) = vip.clone().or(evip) else {
             return;
         };
-        if !matches!(self.instances[idx].phase, Phase::Master(_)) || entry.no_track {
+        if !matches!(self.instances[idx].phase, Phase::Master(_)) || entry.no_track() {
             return;
         }
         if self.options.backup_on_owned_deletion {

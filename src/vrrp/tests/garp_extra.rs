@@ -9,10 +9,10 @@ fn with_extra(interval_secs: u64) -> InstanceParams {
     let mut on_vmac = vip("198.51.100.10/24");
     on_vmac.dev = Some("eth1".into());
     on_vmac.use_vmac = true;
-    p.vips = p.vips.iter().cloned().chain([on_vmac.clone()]).collect();
+    p.vips = p.vips.iter().cloned().chain([Vip::from(&on_vmac)]).collect();
     p.garp.extra_interfaces = Some(ExtraInterfaceGarp {
         interval: Duration::from_secs(interval_secs),
-        addresses: vec![on_vmac],
+        addresses: vec![Vip::from(on_vmac)],
     });
     p
 }
@@ -59,7 +59,7 @@ fn a_reload_restarts_the_extra_interface_announcements_with_the_new_interval() {
     let reloaded = sim.now;
     // The same addresses: no second burst, so the first announcement is one interval away.
     let mut p = with_extra(20);
-    p.vips = params("VI_1", 51, 100).vips.into();
+    p.vips = params("VI_1", 51, 100).vips;
     sim.event(Event::Reload(Box::new(RouterConfig {
         instances: vec![p],
         ..Default::default()

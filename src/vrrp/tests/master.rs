@@ -9,8 +9,8 @@ fn scenario_params() -> InstanceParams {
         vip("192.0.2.1/24"),
         vip("203.0.113.10/24"),
         vip("198.51.100.10/24"),
-    ].into();
-    p.excluded_vips = vec![vip("198.51.100.11/24")].into();
+    ].into_iter().map(Vip::from).collect();
+    p.excluded_vips = vec![vip("198.51.100.11/24")].into_iter().map(Vip::from).collect();
     p.virtual_routes = vec![
         route("0.0.0.0/0", "203.0.113.254"),
         route("198.18.0.0/15", "203.0.113.254"),

@@ -90,12 +90,12 @@ fn a_deleted_master_announces_priority_zero_and_releases_its_addresses() {
 #[test]
 fn reload_keeps_a_matched_master_and_drops_addresses_no_longer_configured() {
     let mut old = params("VI_1", 51, 100);
-    old.vips = vec![vip("192.0.2.1/24"), vip("192.0.2.2/24")].into();
+    old.vips = vec![vip("192.0.2.1/24"), vip("192.0.2.2/24")].into_iter().map(Vip::from).collect();
     let (mut sim, _) = Sim::started(vec![old]);
     to_master(&mut sim);
     let id = sim.id("VI_1");
     let mut new = params("RENAMED", 51, 100);
-    new.vips = vec![vip("192.0.2.1/24"), vip("192.0.2.3/24")].into();
+    new.vips = vec![vip("192.0.2.1/24"), vip("192.0.2.3/24")].into_iter().map(Vip::from).collect();
     let actions = sim.event(Event::Reload(Box::new(RouterConfig {
         instances: vec![new],
         ..Default::default()
@@ -114,7 +114,7 @@ fn reload_keeps_a_matched_master_and_drops_addresses_no_longer_configured() {
         .iter()
         .find(|a| matches!(a, Action::RemoveVips { .. }))
     {
-        Some(Action::RemoveVips { vips, .. }) => assert_eq!(vips[..], [vip("192.0.2.2/24")]),
+        Some(Action::RemoveVips { vips, .. }) => assert_eq!(vips[..], [Vip::from(vip("192.0.2.2/24"))]),
         other => panic!("{other:?}"),
     }
     assert_eq!(
@@ -197,9 +197,7 @@ fn a_deleted_backup_route_is_restored_while_not_master() {
 #[test]
 fn a_deleted_no_track_vip_is_left_alone() {
     let mut p = params("VI_1", 51, 100);
-    let mut vips = p.vips.to_vec();
-    vips[0].no_track = true;
-    p.vips = vips.into();
+    p.vips = [Vip::from(AddressEntry { no_track: true, ..vip("192.0.2.1/24") })].into();
     let (mut sim, _) = Sim::started(vec![p]);
     to_master(&mut sim);
     let id = sim.id("VI_1");
@@ -230,7 +228,7 @@ fn base_instance(name: &str) -> VrrpInstance {
         advert_int: Duration::from_secs(1),
         version: 2,
         auth: Some(crate::config::model::Auth::Pass(b"secret".to_vec())),
-        vips: p.vips.to_vec(),
+        vips: p.vips.iter().map(Vip::to_entry).collect(),
         track_interfaces: vec![crate::config::model::TrackInterface {
             name: "eth1".into(),
             weight: -20,
@@ -388,7 +386,7 @@ struct Recording {
 
 fn record_failover() -> Recording {
     let mut p = params("VI_INT", 151, 101);
-    p.vips = vec![vip("192.0.2.1/24"), vip("203.0.113.10/24")].into();
+    p.vips = vec![vip("192.0.2.1/24"), vip("203.0.113.10/24")].into_iter().map(Vip::from).collect();
     p.virtual_routes = vec![route("0.0.0.0/0", "203.0.113.254")].into();
     p.backup_routes = vec![route("0.0.0.0/0", "192.0.2.1")].into();
     let config = RouterConfig {
@@ -541,8 +539,8 @@ fn extra_if_instance(all: bool, xmit_base: bool) -> VrrpInstance {
         on("198.51.100.11/24", "eth1", true),
         on("203.0.113.10/24", "eth2", false),
         on("203.0.113.11/24", "eth2", false),
-    ].into();
-    inst.excluded_vips = vec![on("203.0.113.50/24", "eth3", false)].into();
+    ];
+    inst.excluded_vips = vec![on("203.0.113.50/24", "eth3", false)];
     inst.garp.extra_if = Some(crate::config::model::GarpExtraIf {
         all,
         interval: Duration::from_secs(30),
