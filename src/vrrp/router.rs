@@ -110,7 +110,6 @@ struct Instance {
     /// notified again.
     notified: bool,
     last_mail: Option<NotifyState>,
-    advert: Advert,
     ah: AhSequence,
 }
 
@@ -431,7 +430,6 @@ impl Router {
             rl: RateLimit::default(),
             notified: false,
             last_mail: None,
-            advert: advert_template(&params),
             ah: AhSequence::default(),
             params,
         }
@@ -718,8 +716,9 @@ impl Router {
     fn send_advert(&mut self, idx: usize, priority: u8) {
         let now = self.now;
         let inst = &mut self.instances[idx];
-        let mut advert = inst.advert.clone();
-        advert.priority = priority;
+        // Built for each advert rather than kept: the list of VIPs it carries would
+        // be held by every instance of a large router for nothing.
+        let advert = Advert { priority, ..advert_template(&inst.params) };
         let destinations = if inst.params.is_unicast() {
             Destinations::Unicast(inst.params.unicast_peers.iter().map(|p| p.addr).collect())
         } else {
@@ -2367,7 +2366,6 @@ impl Router {
     fn reload_matched(&mut self, idx: usize, params: InstanceParams) {
         let old = std::mem::replace(&mut self.instances[idx].params, params);
         let inst = &mut self.instances[idx];
-        inst.advert = advert_template(&inst.params);
         inst.master_adver_int =
             if matches!(inst.phase, Phase::Master(_)) || inst.params.version == 2 {
                 inst.params.advert_interval
