@@ -451,11 +451,14 @@ impl<'a> View<'a> {
         }
     }
 
-    fn addresses(&self, entries: &[AddressEntry], default_interface: &str) -> Vec<String> {
+    fn addresses(&self, entries: &[crate::vrrp::Vip], default_interface: &str) -> Vec<String> {
         let set = self.vips_set();
         entries
             .iter()
-            .map(|e| text::address(e, &self.placement(e, default_interface), set))
+            .map(|vip| {
+                let e = vip.to_entry();
+                text::address(&e, &self.placement(&e, default_interface), set)
+            })
             .collect()
     }
 

@@ -10,6 +10,7 @@
 //! state still wants it.
 
 use crate::config::model::{AddressEntry, Family, Prefix, RouteEntry, RouteKey, RuleEntry};
+use crate::vrrp::Vip;
 use crate::net::arp::{AnnounceTarget, Announcer, Burst};
 use crate::net::netlink::{describe_rule, Device, Link, Netlink, RouteInfo};
 use crate::net::{Change, NetError};
@@ -22,16 +23,17 @@ use tokio::sync::oneshot;
 
 #[derive(Debug)]
 pub enum NetOp {
-    AddAddresses(Vec<AddressEntry>),
-    RemoveAddresses(Vec<AddressEntry>),
+    AddAddresses(Arc<[Vip]>),
+    RemoveAddresses(Arc<[Vip]>),
     /// Install with NLM_F_REPLACE: a same-key route of the other state is swapped in
     /// place, so the key is never without a route.
-    InstallRoutes(Vec<RouteEntry>),
-    RemoveRoutes(Vec<RouteEntry>),
-    InstallRules(Vec<RuleEntry>),
-    RemoveRules(Vec<RuleEntry>),
-    /// Announce these addresses `repeat` times (after the adds queued before it).
-    Announce { addresses: Vec<AddressEntry>, repeat: u32 },
+    InstallRoutes(Arc<[RouteEntry]>),
+    RemoveRoutes(Arc<[RouteEntry]>),
+    InstallRules(Arc<[RuleEntry]>),
+    RemoveRules(Arc<[RuleEntry]>),
+    /// Announce the addresses of these lists `repeat` times (after the adds queued
+    /// before it).
+    Announce { addresses: Vec<Arc<[Vip]>>, repeat: u32 },
     /// Announce a bare address on the instance's interface (unicast source after FAULT).
     AnnounceSource { address: IpAddr },
     /// Drop announcements still queued (the instance left MASTER).
@@ -126,7 +128,7 @@ impl Executor {
 /// remove cancels the retry.
 #[derive(Debug, Default)]
 struct Pending {
-    addresses: BTreeMap<(IpAddr, u8, Option<Arc<str>>), AddressEntry>,
+    addresses: BTreeMap<(IpAddr, u8, Option<Arc<str>>), Vip>,
     routes: BTreeMap<RouteKey, RouteEntry>,
     rules: Vec<RuleEntry>,
 }
@@ -169,7 +171,7 @@ fn gateways(route: &RouteEntry) -> impl Iterator<Item = IpAddr> + '_ {
     route.via.into_iter().chain(route.nexthops.iter().filter_map(|n| n.via))
 }
 
-fn address_key(a: &AddressEntry) -> (IpAddr, u8, Option<Arc<str>>) {
+fn address_key(a: &Vip) -> (IpAddr, u8, Option<Arc<str>>) {
     (a.prefix.addr, a.prefix.len, a.dev.clone())
 }
 
@@ -203,17 +205,17 @@ impl Task {
 
     async fn apply(&mut self, op: NetOp) {
         match op {
-            NetOp::AddAddresses(list) => self.add_addresses(list).await,
-            NetOp::RemoveAddresses(list) => self.remove_addresses(list).await,
+            NetOp::AddAddresses(list) => self.add_addresses(&list).await,
+            NetOp::RemoveAddresses(list) => self.remove_addresses(&list).await,
             NetOp::InstallRoutes(list) => {
-                for r in list {
+                for r in list.iter().cloned() {
                     let r = self.on_vmac(r);
                     self.wanted_routes.insert(r.key(), r.clone());
                     self.install_route(r).await;
                 }
             }
             NetOp::RemoveRoutes(list) => {
-                for r in list {
+                for r in list.iter().cloned() {
                     let r = self.on_vmac(r);
                     // Only the route asked for goes: a same-key route of the other state
                     // that replaced it stays wanted.
@@ -227,15 +229,15 @@ impl Task {
                 }
             }
             NetOp::InstallRules(list) => {
-                for r in list {
+                for r in list.iter().cloned() {
                     self.install_rule(r).await;
                 }
             }
             NetOp::RemoveRules(list) => {
-                for r in list {
-                    self.pending.rules.retain(|p| p != &r);
-                    if let Err(e) = self.netlink.delete_rule(&r).await {
-                        tracing::warn!("({}) cannot remove rule {}: {e}", self.ctx.instance, describe_rule(&r));
+                for r in list.iter() {
+                    self.pending.rules.retain(|p| p != r);
+                    if let Err(e) = self.netlink.delete_rule(r).await {
+                        tracing::warn!("({}) cannot remove rule {}: {e}", self.ctx.instance, describe_rule(r));
                     }
                 }
             }
@@ -255,7 +257,7 @@ impl Task {
     }
 
     /// The device an address goes on, after `dev` defaulting and per-VIP VMAC mapping.
-    fn device_of(&self, entry: &AddressEntry) -> Option<String> {
+    fn device_of(&self, entry: &Vip) -> Option<String> {
         let dev = entry.dev.as_deref().map(str::to_string).or_else(|| self.ctx.default_dev.clone())?;
         Some(self.ctx.vmac_for_dev.get(&dev).cloned().unwrap_or(dev))
     }
@@ -285,24 +287,28 @@ impl Task {
         link
     }
 
-    async fn add_addresses(&mut self, list: Vec<AddressEntry>) {
+    async fn add_addresses(&mut self, list: &[Vip]) {
         // Devices are looked up by name where the request is packed with other
         // instances', not with a round trip each here.
-        let batch: Vec<(Device, AddressEntry)> =
-            list.into_iter().filter_map(|entry| Some((Device::Name(self.device_of(&entry)?), entry))).collect();
-        let entries: Vec<AddressEntry> = batch.iter().map(|(_, e)| e.clone()).collect();
+        let placed: Vec<(usize, Device)> = list
+            .iter()
+            .enumerate()
+            .filter_map(|(at, entry)| Some((at, Device::Name(self.device_of(entry)?))))
+            .collect();
+        let batch: Vec<(Device, AddressEntry)> = placed.iter().map(|(at, dev)| (dev.clone(), list[*at].to_entry())).collect();
         let results = self.netlink.add_addresses(batch).await;
-        for (entry, result) in entries.into_iter().zip(results) {
+        for ((at, _), result) in placed.into_iter().zip(results) {
+            let entry = &list[at];
             match result {
                 Ok(_) => {
-                    self.pending.addresses.remove(&address_key(&entry));
+                    self.pending.addresses.remove(&address_key(entry));
                 }
-                Err(e) => self.refuse_address(entry, &e.to_string()),
+                Err(e) => self.refuse_address(entry.clone(), &e.to_string()),
             }
         }
     }
 
-    fn refuse_address(&mut self, entry: AddressEntry, reason: &str) {
+    fn refuse_address(&mut self, entry: Vip, reason: &str) {
         let key = address_key(&entry);
         if !self.pending.addresses.contains_key(&key) {
             tracing::warn!(
@@ -314,12 +320,12 @@ impl Task {
         self.pending.addresses.insert(key, entry);
     }
 
-    async fn remove_addresses(&mut self, list: Vec<AddressEntry>) {
+    async fn remove_addresses(&mut self, list: &[Vip]) {
         let mut batch = Vec::with_capacity(list.len());
         for entry in list {
-            self.pending.addresses.remove(&address_key(&entry));
-            let Some(dev) = self.device_of(&entry) else { continue };
-            batch.push((Device::Name(dev), entry));
+            self.pending.addresses.remove(&address_key(entry));
+            let Some(dev) = self.device_of(entry) else { continue };
+            batch.push((Device::Name(dev), entry.to_entry()));
         }
         let prefixes: Vec<Prefix> = batch.iter().map(|(_, e)| e.prefix).collect();
         let results = self.netlink.delete_addresses(batch).await;
@@ -384,8 +390,8 @@ impl Task {
     async fn retry(&mut self) {
         self.restore_lost_routes().await;
         if !self.pending.addresses.is_empty() {
-            let list: Vec<AddressEntry> = self.pending.addresses.values().cloned().collect();
-            self.add_addresses(list).await;
+            let list: Vec<Vip> = self.pending.addresses.values().cloned().collect();
+            self.add_addresses(&list).await;
         }
         let routes: Vec<RouteEntry> = self.pending.routes.values().cloned().collect();
         for r in routes {
@@ -450,13 +456,13 @@ impl Task {
         Some(AnnounceTarget { ifindex: link.index, mac, base_ifindex, base_ifname, address })
     }
 
-    async fn announce(&mut self, addresses: &[AddressEntry], repeat: u32) {
+    async fn announce(&mut self, lists: &[Arc<[Vip]>], repeat: u32) {
         if repeat == 0 {
             return;
         }
         let mut cache = HashMap::new();
-        let mut targets = Vec::with_capacity(addresses.len());
-        for entry in addresses {
+        let mut targets = Vec::with_capacity(lists.iter().map(|l| l.len()).sum());
+        for entry in lists.iter().flat_map(|l| l.iter()) {
             let Some(dev) = self.device_of(entry) else { continue };
             if let Some(t) = self.target(&dev, entry.prefix.addr, &mut cache).await {
                 targets.push(t);

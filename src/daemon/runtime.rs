@@ -28,6 +28,7 @@ use crate::vrrp::{
 };
 use crate::vrrp::params::{InstanceParams, TrackedObject};
 use crate::vrrp::event::TrackerStatus;
+use crate::vrrp::Vip;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
@@ -418,7 +419,7 @@ impl Daemon {
             }
         }
         // Per-VIP VMACs on devices that carry no VRRP: down until MASTER.
-        let vip_devs: BTreeSet<String> = crate::vrrp::params::vip_vmac_devices(&inst_cfg, params.vips.iter().chain(&params.excluded_vips));
+        let vip_devs: BTreeSet<String> = crate::vrrp::params::vip_vmac_devices(&inst_cfg, params.vips.iter().chain(params.excluded_vips.iter()));
         let prefix = self.config.global.vmac_addr_prefix.clone().or(self.config.global.vmac_prefix.clone());
         let taken: Vec<String> = self.config.instances.iter().filter_map(|i| i.use_vmac.as_ref().map(|v| v.ifname.clone())).collect();
         let mut vmac_for_dev = per_vip_vmac_names(prefix.as_deref(), params.vrid, &vip_devs, &taken);
@@ -523,7 +524,7 @@ impl Daemon {
             if !params.backup_routes.is_empty() {
                 io.executor.submit(NetOp::InstallRoutes(params.backup_routes.clone()));
             }
-            let addrs: Vec<AddressEntry> = params
+            let addrs: Vec<Vip> = params
                 .vips
                 .iter()
                 .chain(params.excluded_vips.iter())
@@ -531,7 +532,7 @@ impl Daemon {
                 .cloned()
                 .collect();
             if !addrs.is_empty() {
-                io.executor.submit(NetOp::RemoveAddresses(addrs));
+                io.executor.submit(NetOp::RemoveAddresses(addrs.into()));
             }
             let stale: Vec<RouteEntry> = params
                 .virtual_routes
@@ -541,7 +542,7 @@ impl Daemon {
                 .cloned()
                 .collect();
             if !stale.is_empty() {
-                io.executor.submit(NetOp::RemoveRoutes(stale));
+                io.executor.submit(NetOp::RemoveRoutes(stale.into()));
             }
             if !params.virtual_rules.is_empty() {
                 io.executor.submit(NetOp::RemoveRules(params.virtual_rules.clone()));
@@ -569,13 +570,13 @@ impl Daemon {
     fn install_statics(&self) {
         let c = &self.config;
         if !c.static_addresses.is_empty() {
-            self.statics.submit(NetOp::AddAddresses(c.static_addresses.clone()));
+            self.statics.submit(NetOp::AddAddresses(c.static_addresses.iter().map(Vip::from).collect()));
         }
         if !c.static_routes.is_empty() {
-            self.statics.submit(NetOp::InstallRoutes(c.static_routes.clone()));
+            self.statics.submit(NetOp::InstallRoutes(c.static_routes.as_slice().into()));
         }
         if !c.static_rules.is_empty() {
-            self.statics.submit(NetOp::InstallRules(c.static_rules.clone()));
+            self.statics.submit(NetOp::InstallRules(c.static_rules.as_slice().into()));
         }
     }
 
@@ -799,10 +800,10 @@ impl Daemon {
                         self.exec(instance, NetOp::AnnounceSource { address: src });
                     }
                 } else if let Some(p) = self.router.params(instance) {
-                    let addresses: Vec<AddressEntry> = if kind == GarpKind::ExtraInterfaces {
-                        p.garp.extra_interfaces.iter().flat_map(|x| x.addresses.iter()).cloned().collect()
+                    let addresses: Vec<Arc<[Vip]>> = if kind == GarpKind::ExtraInterfaces {
+                        p.garp.extra_interfaces.iter().map(|x| x.addresses.as_slice().into()).collect()
                     } else {
-                        p.vips.iter().chain(p.excluded_vips.iter()).cloned().collect()
+                        vec![p.vips.clone(), p.excluded_vips.clone()]
                     };
                     self.exec(instance, NetOp::Announce { addresses, repeat });
                 }
@@ -1089,7 +1090,7 @@ impl Daemon {
                 if self.config.static_addresses.iter().any(|a| a.prefix.addr == info.local) {
                     tracing::info!("static address {} was deleted - restoring", info.local);
                     self.statics.submit(NetOp::AddAddresses(
-                        self.config.static_addresses.iter().filter(|a| a.prefix.addr == info.local).cloned().collect(),
+                        self.config.static_addresses.iter().filter(|a| a.prefix.addr == info.local).map(Vip::from).collect(),
                     ));
                 }
                 for ev in events {
@@ -1109,7 +1110,7 @@ impl Daemon {
                         let own = p
                             .virtual_routes
                             .iter()
-                            .chain(&p.backup_routes)
+                            .chain(p.backup_routes.iter())
                             .find(|r| normalised_key(r.key()) == key && r.protocol == info.protocol)?;
                         Some(Event::OwnedRouteDeleted { instance, key: own.key() })
                     })
@@ -1118,7 +1119,7 @@ impl Daemon {
                     self.config.static_routes.iter().filter(|r| normalised_key(r.key()) == key && r.protocol == info.protocol).cloned().collect();
                 if !statics.is_empty() {
                     tracing::info!("static route {} was deleted - restoring", info.dest);
-                    self.statics.submit(NetOp::InstallRoutes(statics));
+                    self.statics.submit(NetOp::InstallRoutes(statics.into()));
                 }
                 for ev in events {
                     self.feed(ev).await;
@@ -1127,7 +1128,7 @@ impl Daemon {
             NetEvent::RuleRemoved(info) => {
                 let mut events = Vec::new();
                 for (instance, p) in self.instances() {
-                    for r in p.virtual_rules.iter().chain(&p.backup_rules) {
+                    for r in p.virtual_rules.iter().chain(p.backup_rules.iter()) {
                         if rule_matches(&info, r) {
                             events.push(Event::OwnedRuleDeleted { instance, rule: r.clone() });
                         }
@@ -1135,7 +1136,7 @@ impl Daemon {
                 }
                 let statics: Vec<RuleEntry> = self.config.static_rules.iter().filter(|r| rule_matches(&info, r)).cloned().collect();
                 if !statics.is_empty() {
-                    self.statics.submit(NetOp::InstallRules(statics));
+                    self.statics.submit(NetOp::InstallRules(statics.into()));
                 }
                 for ev in events {
                     self.feed(ev).await;
@@ -1260,15 +1261,15 @@ impl Daemon {
             }
         }
         // Statics: add the new ones, remove those no longer configured.
-        let gone_addrs: Vec<AddressEntry> =
-            old_config.static_addresses.iter().filter(|a| !self.config.static_addresses.contains(a)).cloned().collect();
+        let gone_addrs: Arc<[Vip]> =
+            old_config.static_addresses.iter().filter(|a| !self.config.static_addresses.contains(a)).map(Vip::from).collect();
         let gone_routes: Vec<RouteEntry> =
             old_config.static_routes.iter().filter(|r| !self.config.static_routes.contains(r)).cloned().collect();
         let gone_rules: Vec<RuleEntry> =
             old_config.static_rules.iter().filter(|r| !self.config.static_rules.contains(r)).cloned().collect();
         self.statics.submit(NetOp::RemoveAddresses(gone_addrs));
-        self.statics.submit(NetOp::RemoveRoutes(gone_routes));
-        self.statics.submit(NetOp::RemoveRules(gone_rules));
+        self.statics.submit(NetOp::RemoveRoutes(gone_routes.into()));
+        self.statics.submit(NetOp::RemoveRules(gone_rules.into()));
         self.install_statics();
         init_track_files(&self.config, true);
         if let Some(t) = self.trackers.as_mut() {
@@ -1364,9 +1365,9 @@ impl Daemon {
         self.execute(rest).await;
         let c = &self.config;
         if !dont_release {
-            self.statics.submit(NetOp::RemoveRules(c.static_rules.clone()));
-            self.statics.submit(NetOp::RemoveRoutes(c.static_routes.clone()));
-            self.statics.submit(NetOp::RemoveAddresses(c.static_addresses.clone()));
+            self.statics.submit(NetOp::RemoveRules(c.static_rules.as_slice().into()));
+            self.statics.submit(NetOp::RemoveRoutes(c.static_routes.as_slice().into()));
+            self.statics.submit(NetOp::RemoveAddresses(c.static_addresses.iter().map(Vip::from).collect()));
         }
         let barriers = self.io.values().map(|io| io.executor.barrier()).collect::<Vec<_>>();
         let _ = tokio::time::timeout(Duration::from_secs(2), futures::future::join_all(barriers)).await;

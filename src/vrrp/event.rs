@@ -1,10 +1,12 @@
 //! The engine's inputs (`Event`) and outputs (`Action`). Both are plain serialisable
 //! data so that a daemon run can be recorded and replayed as a test.
 
-use crate::config::model::{AddressEntry, Family, RouteEntry, RouteKey, RuleEntry};
+use crate::config::model::{Family, RouteEntry, RouteKey, RuleEntry};
+use super::vip::Vip;
 use kad_packet::Advert;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::params::{RouterConfig, TrackedObject};
 
@@ -208,53 +210,53 @@ pub enum Action {
     },
     AddVips {
         instance: InstanceId,
-        vips: Vec<AddressEntry>,
+        vips: Arc<[Vip]>,
     },
     RemoveVips {
         instance: InstanceId,
-        vips: Vec<AddressEntry>,
+        vips: Arc<[Vip]>,
     },
     AddExcludedVips {
         instance: InstanceId,
-        vips: Vec<AddressEntry>,
+        vips: Arc<[Vip]>,
     },
     RemoveExcludedVips {
         instance: InstanceId,
-        vips: Vec<AddressEntry>,
+        vips: Arc<[Vip]>,
     },
     /// Installed with replace semantics: a same-key backup route is swapped in place.
     InstallVirtualRoutes {
         instance: InstanceId,
-        routes: Vec<RouteEntry>,
+        routes: Arc<[RouteEntry]>,
     },
     RemoveVirtualRoutes {
         instance: InstanceId,
-        routes: Vec<RouteEntry>,
+        routes: Arc<[RouteEntry]>,
     },
     InstallVirtualRules {
         instance: InstanceId,
-        rules: Vec<RuleEntry>,
+        rules: Arc<[RuleEntry]>,
     },
     RemoveVirtualRules {
         instance: InstanceId,
-        rules: Vec<RuleEntry>,
+        rules: Arc<[RuleEntry]>,
     },
     /// Installed with replace semantics: a same-key virtual route is swapped in place.
     InstallBackupRoutes {
         instance: InstanceId,
-        routes: Vec<RouteEntry>,
+        routes: Arc<[RouteEntry]>,
     },
     RemoveBackupRoutes {
         instance: InstanceId,
-        routes: Vec<RouteEntry>,
+        routes: Arc<[RouteEntry]>,
     },
     InstallBackupRules {
         instance: InstanceId,
-        rules: Vec<RuleEntry>,
+        rules: Arc<[RuleEntry]>,
     },
     RemoveBackupRules {
         instance: InstanceId,
-        rules: Vec<RuleEntry>,
+        rules: Arc<[RuleEntry]>,
     },
     /// GARP/NA for every VIP and excluded VIP (the source address for `UnicastSource`,
     /// the extra-interface addresses for `ExtraInterfaces`), the whole list `repeat`

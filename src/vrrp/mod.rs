@@ -58,6 +58,7 @@ pub mod params;
 mod router;
 pub mod stats;
 pub mod time;
+pub mod vip;
 
 #[cfg(test)]
 mod tests;
@@ -73,4 +74,5 @@ pub use params::{
 };
 pub use router::{InstanceDetails, InstanceStatus, Router};
 pub use stats::Stats;
+pub use vip::Vip;
 pub use time::{Centis, Timestamp};

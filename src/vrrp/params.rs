@@ -6,7 +6,7 @@
 //! whether weights count at all depends on the sync group (keepalived's
 //! `vrrp_complete_instance` and `sync_group_tracking_init` rules, reproduced here).
 
-use crate::config::model::AddressEntry;
+use super::vip::Vip;
 use crate::config::model::{
     Auth, Config, Family, GlobalDefs, InitialState, RouteEntry, RouteKey, RuleEntry, SyncGroup,
     TrackFileDef, UnicastPeer, VrrpInstance, VrrpScript,
@@ -14,6 +14,7 @@ use crate::config::model::{
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::time::Centis;
@@ -87,7 +88,7 @@ pub struct ExtraInterfaceGarp {
     pub interval: Duration,
     /// The first address of each such interface, in configuration order (VIPs, then
     /// excluded VIPs): one GARP refreshes the interface's MAC everywhere.
-    pub addresses: Vec<AddressEntry>,
+    pub addresses: Vec<Vip>,
 }
 
 /// How an instance reports state changes.
@@ -123,12 +124,12 @@ pub struct InstanceParams {
     pub preempt_delay: Duration,
     pub accept: bool,
     pub auth: AuthSpec,
-    pub vips: Vec<AddressEntry>,
-    pub excluded_vips: Vec<AddressEntry>,
-    pub virtual_routes: Vec<RouteEntry>,
-    pub virtual_rules: Vec<RuleEntry>,
-    pub backup_routes: Vec<RouteEntry>,
-    pub backup_rules: Vec<RuleEntry>,
+    pub vips: Arc<[Vip]>,
+    pub excluded_vips: Arc<[Vip]>,
+    pub virtual_routes: Arc<[RouteEntry]>,
+    pub virtual_rules: Arc<[RuleEntry]>,
+    pub backup_routes: Arc<[RouteEntry]>,
+    pub backup_rules: Arc<[RuleEntry]>,
     pub unicast_peers: Vec<UnicastPeer>,
     /// `unicast_src_ip` or `mcast_src_ip`: known without asking the interface.
     pub configured_src: Option<IpAddr>,
@@ -259,6 +260,9 @@ impl InstanceParams {
                 .unwrap_or(global.vrrp_notify_priority_changes),
             deleted: inst.notify.deleted_configured || inst.notify.deleted.is_some(),
         };
+        let vips: Arc<[Vip]> = inst.vips.iter().map(Vip::from).collect();
+        let excluded_vips: Arc<[Vip]> = inst.excluded_vips.iter().map(Vip::from).collect();
+        let extra_interfaces = extra_interface_garp(inst, &vips, &excluded_vips);
         Ok(InstanceParams {
             name: inst.name.clone(),
             vrid: inst.vrid,
@@ -278,12 +282,12 @@ impl InstanceParams {
             } else {
                 AuthSpec::None
             },
-            vips: inst.vips.clone(),
-            excluded_vips: inst.excluded_vips.clone(),
-            virtual_routes: inst.virtual_routes.clone(),
-            virtual_rules: inst.virtual_rules.clone(),
-            backup_routes: inst.backup_routes.clone(),
-            backup_rules: inst.backup_rules.clone(),
+            vips,
+            excluded_vips,
+            virtual_routes: inst.virtual_routes.as_slice().into(),
+            virtual_rules: inst.virtual_rules.as_slice().into(),
+            backup_routes: inst.backup_routes.as_slice().into(),
+            backup_rules: inst.backup_rules.as_slice().into(),
             unicast_peers: inst.unicast_peers.clone(),
             configured_src,
             mcast_group,
@@ -295,7 +299,7 @@ impl InstanceParams {
                 master_refresh_repeat: inst.garp.master_refresh_repeat,
                 lower_prio_delay: inst.garp.lower_prio_delay,
                 lower_prio_repeat: inst.garp.lower_prio_repeat,
-                extra_interfaces: extra_interface_garp(inst),
+                extra_interfaces,
             },
             down_timer_adverts: inst.down_timer_adverts.max(1),
             lower_prio_no_advert: inst.lower_prio_no_advert,
@@ -317,12 +321,12 @@ impl InstanceParams {
 /// goes on its VMAC, which is how the daemon places them.
 pub fn vip_vmac_devices<'a>(
     inst: &VrrpInstance,
-    addresses: impl IntoIterator<Item = &'a AddressEntry>,
+    addresses: impl IntoIterator<Item = &'a Vip>,
 ) -> BTreeSet<String> {
     addresses
         .into_iter()
         .filter(|a| {
-            a.use_vmac || (inst.use_vmac_addr && a.dev.is_some() && a.dev.as_deref() != inst.interface.as_deref())
+            a.use_vmac() || (inst.use_vmac_addr && a.dev.is_some() && a.dev.as_deref() != inst.interface.as_deref())
         })
         .filter_map(|a| a.dev.as_deref().map(str::to_string))
         .collect()
@@ -331,7 +335,7 @@ pub fn vip_vmac_devices<'a>(
 /// keepalived's `vrrp_send_vmac_update` selection: interfaces that are VMACs (any
 /// interface with `all`), except the one adverts leave from, which the adverts keep
 /// fresh — unless `vmac_xmit_base` sends them from the parent instead.
-fn extra_interface_garp(inst: &VrrpInstance) -> Option<ExtraInterfaceGarp> {
+fn extra_interface_garp(inst: &VrrpInstance, vips: &[Vip], excluded_vips: &[Vip]) -> Option<ExtraInterfaceGarp> {
     let extra = inst
         .garp
         .extra_if
@@ -343,11 +347,11 @@ fn extra_interface_garp(inst: &VrrpInstance) -> Option<ExtraInterfaceGarp> {
         .or_else(|| inst.interface.clone());
     let advert_dev = default_dev.clone();
     let xmit_base = instance_vmac.is_some_and(|v| v.xmit_base);
-    let vip_vmacs = vip_vmac_devices(inst, inst.vips.iter().chain(&inst.excluded_vips));
+    let vip_vmacs = vip_vmac_devices(inst, vips.iter().chain(excluded_vips));
     // (device name, whether it is a per-VIP VMAC on that device)
     let mut seen: Vec<(String, bool)> = Vec::new();
     let mut addresses = Vec::new();
-    for a in inst.vips.iter().chain(inst.excluded_vips.iter()) {
+    for a in vips.iter().chain(excluded_vips) {
         let Some(dev) = a.dev.as_deref().map(str::to_string).or_else(|| default_dev.clone()) else {
             continue;
         };

@@ -3,11 +3,13 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use kad_packet::{Advert, AuthData};
 
-use crate::config::model::{AddressEntry, Family, RouteEntry, RuleEntry};
+use crate::config::model::{Family, RouteEntry, RuleEntry};
+use super::vip::Vip;
 
 use super::check::{check_advert, AhSequence, CheckInput, Condition, RateLimit};
 use super::event::{
@@ -108,7 +110,6 @@ struct Instance {
     /// notified again.
     notified: bool,
     last_mail: Option<NotifyState>,
-    advert: Advert,
     ah: AhSequence,
 }
 
@@ -340,19 +341,20 @@ fn rules_not_in(rules: &[RuleEntry], others: &[RuleEntry]) -> Vec<RuleEntry> {
 /// An empty list changes nothing, so it makes no action.
 fn push_unless_empty<T>(
     actions: &mut Vec<Action>,
-    items: Vec<T>,
-    action: impl FnOnce(Vec<T>) -> Action,
+    items: impl Into<Arc<[T]>>,
+    action: impl FnOnce(Arc<[T]>) -> Action,
 ) {
+    let items = items.into();
     if !items.is_empty() {
         actions.push(action(items));
     }
 }
 
-fn same_address(a: &AddressEntry, b: &AddressEntry) -> bool {
+fn same_address(a: &Vip, b: &Vip) -> bool {
     a.prefix == b.prefix && a.dev == b.dev
 }
 
-fn addresses_not_in(addresses: &[AddressEntry], others: &[AddressEntry]) -> Vec<AddressEntry> {
+fn addresses_not_in(addresses: &[Vip], others: &[Vip]) -> Vec<Vip> {
     addresses
         .iter()
         .filter(|a| !others.iter().any(|o| same_address(a, o)))
@@ -437,7 +439,6 @@ impl Router {
             rl: RateLimit::default(),
             notified: false,
             last_mail: None,
-            advert: advert_template(&params),
             ah: AhSequence::default(),
             params,
         }
@@ -568,7 +569,7 @@ impl Router {
         self.instances
             .iter()
             .filter(|i| matches!(i.phase, Phase::Master(_)))
-            .filter(|i| i.params.vips.iter().chain(i.params.excluded_vips.iter()).any(|a| a.prefix.addr == addr && !a.no_track))
+            .filter(|i| i.params.vips.iter().chain(i.params.excluded_vips.iter()).any(|a| a.prefix.addr == addr && !a.no_track()))
             .map(|i| i.id)
             .collect()
     }
@@ -741,8 +742,9 @@ impl Router {
     fn send_advert(&mut self, idx: usize, priority: u8) {
         let now = self.now;
         let inst = &mut self.instances[idx];
-        let mut advert = inst.advert.clone();
-        advert.priority = priority;
+        // Built for each advert rather than kept: the list of VIPs it carries would
+        // be held by every instance of a large router for nothing.
+        let advert = Advert { priority, ..advert_template(&inst.params) };
         let destinations = if inst.params.is_unicast() {
             Destinations::Unicast(inst.params.unicast_peers.iter().map(|p| p.addr).collect())
         } else {
@@ -923,7 +925,7 @@ impl Router {
             });
         }
         let rules = if install_backup {
-            rules_not_in(&p.virtual_rules, &p.backup_rules)
+            rules_not_in(&p.virtual_rules, &p.backup_rules).into()
         } else {
             p.virtual_rules.clone()
         };
@@ -932,7 +934,7 @@ impl Router {
             rules,
         });
         let routes = if install_backup {
-            p.virtual_routes_not_replaced()
+            p.virtual_routes_not_replaced().into()
         } else {
             p.virtual_routes.clone()
         };
@@ -2160,7 +2162,7 @@ impl Router {
         let Some(entry) = vip.clone().or(evip) else {
             return;
         };
-        if !matches!(self.instances[idx].phase, Phase::Master(_)) || entry.no_track {
+        if !matches!(self.instances[idx].phase, Phase::Master(_)) || entry.no_track() {
             return;
         }
         if self.options.backup_on_owned_deletion {
@@ -2178,12 +2180,12 @@ impl Router {
         let action = if vip.is_some() {
             Action::AddVips {
                 instance: id,
-                vips: vec![entry],
+                vips: Arc::from([entry]),
             }
         } else {
             Action::AddExcludedVips {
                 instance: id,
-                vips: vec![entry],
+                vips: Arc::from([entry]),
             }
         };
         self.out.push(action);
@@ -2214,12 +2216,12 @@ impl Router {
         let action = if is_master {
             Action::InstallVirtualRoutes {
                 instance: id,
-                routes: vec![route],
+                routes: Arc::from([route]),
             }
         } else {
             Action::InstallBackupRoutes {
                 instance: id,
-                routes: vec![route],
+                routes: Arc::from([route]),
             }
         };
         self.out.push(action);
@@ -2252,12 +2254,12 @@ impl Router {
         let action = if is_master {
             Action::InstallVirtualRules {
                 instance: id,
-                rules: vec![found],
+                rules: Arc::from([found]),
             }
         } else {
             Action::InstallBackupRules {
                 instance: id,
-                rules: vec![found],
+                rules: Arc::from([found]),
             }
         };
         self.out.push(action);
@@ -2391,7 +2393,6 @@ impl Router {
     fn reload_matched(&mut self, idx: usize, params: InstanceParams) {
         let old = std::mem::replace(&mut self.instances[idx].params, params);
         let inst = &mut self.instances[idx];
-        inst.advert = advert_template(&inst.params);
         inst.master_adver_int =
             if matches!(inst.phase, Phase::Master(_)) || inst.params.version == 2 {
                 inst.params.advert_interval

@@ -391,7 +391,7 @@ fn adverts_and_packet_errors_are_ignored_in_fault() {
 #[test]
 fn socket_adverts_are_demultiplexed_by_vrid_family_and_interface() {
     let mut other = params("VI_2", 52, 100);
-    other.vips = vec![vip("192.0.2.2/24")];
+    other.vips = vec![vip("192.0.2.2/24")].into_iter().map(Vip::from).collect();
     let mut on_eth1 = params("VI_3", 51, 100);
     on_eth1.rx_interface = Some("eth1".into());
     on_eth1.interface = Some("eth1".into());
@@ -444,7 +444,7 @@ fn unicast_instances_sharing_a_vrid_are_told_apart_by_peer() {
 fn an_ipv6_unicast_instance_silently_drops_multicast_adverts() {
     let mut p = v3(params("VI_6", 51, 100), 100);
     p.family = Family::Inet6;
-    p.vips = vec![vip("2001:db8::1/64")];
+    p.vips = vec![vip("2001:db8::1/64")].into_iter().map(Vip::from).collect();
     p.mcast_group = ip("ff02::12");
     p.unicast_peers = vec![crate::config::model::UnicastPeer {
         addr: ip("2001:db8::12"),

@@ -9,10 +9,10 @@ fn with_extra(interval_secs: u64) -> InstanceParams {
     let mut on_vmac = vip("198.51.100.10/24");
     on_vmac.dev = Some("eth1".into());
     on_vmac.use_vmac = true;
-    p.vips.push(on_vmac.clone());
+    p.vips = p.vips.iter().cloned().chain([Vip::from(&on_vmac)]).collect();
     p.garp.extra_interfaces = Some(ExtraInterfaceGarp {
         interval: Duration::from_secs(interval_secs),
-        addresses: vec![on_vmac],
+        addresses: vec![Vip::from(on_vmac)],
     });
     p
 }

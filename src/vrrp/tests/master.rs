@@ -9,17 +9,17 @@ fn scenario_params() -> InstanceParams {
         vip("192.0.2.1/24"),
         vip("203.0.113.10/24"),
         vip("198.51.100.10/24"),
-    ];
-    p.excluded_vips = vec![vip("198.51.100.11/24")];
+    ].into_iter().map(Vip::from).collect();
+    p.excluded_vips = vec![vip("198.51.100.11/24")].into_iter().map(Vip::from).collect();
     p.virtual_routes = vec![
         route("0.0.0.0/0", "203.0.113.254"),
         route("198.18.0.0/15", "203.0.113.254"),
-    ];
+    ].into();
     p.backup_routes = vec![
         route("0.0.0.0/0", "192.0.2.1"),
         route("10.0.0.0/8", "192.0.2.1"),
-    ];
-    p.virtual_rules = vec![rule("203.0.113.0/24", 100)];
+    ].into();
+    p.virtual_rules = vec![rule("203.0.113.0/24", 100)].into();
     p
 }
 
@@ -379,8 +379,8 @@ fn installed(actions: &[Action]) -> Vec<String> {
 
 fn reload_routes(sim: &mut Sim, virtual_routes: Vec<RouteEntry>, backup_routes: Vec<RouteEntry>) -> Vec<Action> {
     let mut p = scenario_params();
-    p.virtual_routes = virtual_routes;
-    p.backup_routes = backup_routes;
+    p.virtual_routes = virtual_routes.into();
+    p.backup_routes = backup_routes.into();
     sim.event(Event::Reload(Box::new(RouterConfig {
         instances: vec![p],
         ..Default::default()
@@ -395,13 +395,13 @@ fn a_reloaded_master_installs_only_new_and_changed_routes() {
     let mut new_src = route("198.18.0.0/15", "203.0.113.254");
     new_src.src = Some(ip("203.0.113.10"));
     let added = route("192.0.2.128/25", "192.0.2.254");
-    let actions = reload_routes(&mut sim, vec![moved, new_src, added], scenario_params().backup_routes);
+    let actions = reload_routes(&mut sim, vec![moved, new_src, added], scenario_params().backup_routes.to_vec());
     assert_eq!(
         installed(&actions),
         vec!["198.18.0.0/15 src Some(203.0.113.10)", "192.0.2.128/25 src None"],
         "an unchanged route (even on another line) is left alone; a src-only change is applied"
     );
-    let actions = reload_routes(&mut sim, vec![route("0.0.0.0/0", "203.0.113.254")], scenario_params().backup_routes);
+    let actions = reload_routes(&mut sim, vec![route("0.0.0.0/0", "203.0.113.254")], scenario_params().backup_routes.to_vec());
     assert!(installed(&actions).is_empty());
     let removed: Vec<String> = actions
         .iter()
@@ -420,7 +420,7 @@ fn a_reloaded_backup_installs_only_new_and_changed_backup_routes() {
     assert_eq!(sim.state("VI_INT"), StateName::Backup);
     let actions = reload_routes(
         &mut sim,
-        scenario_params().virtual_routes,
+        scenario_params().virtual_routes.to_vec(),
         vec![route("0.0.0.0/0", "192.0.2.1"), route("10.0.0.0/8", "192.0.2.2")],
     );
     assert_eq!(installed(&actions), vec!["10.0.0.0/8 src None"]);

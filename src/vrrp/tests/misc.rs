@@ -90,12 +90,12 @@ fn a_deleted_master_announces_priority_zero_and_releases_its_addresses() {
 #[test]
 fn reload_keeps_a_matched_master_and_drops_addresses_no_longer_configured() {
     let mut old = params("VI_1", 51, 100);
-    old.vips = vec![vip("192.0.2.1/24"), vip("192.0.2.2/24")];
+    old.vips = vec![vip("192.0.2.1/24"), vip("192.0.2.2/24")].into_iter().map(Vip::from).collect();
     let (mut sim, _) = Sim::started(vec![old]);
     to_master(&mut sim);
     let id = sim.id("VI_1");
     let mut new = params("RENAMED", 51, 100);
-    new.vips = vec![vip("192.0.2.1/24"), vip("192.0.2.3/24")];
+    new.vips = vec![vip("192.0.2.1/24"), vip("192.0.2.3/24")].into_iter().map(Vip::from).collect();
     let actions = sim.event(Event::Reload(Box::new(RouterConfig {
         instances: vec![new],
         ..Default::default()
@@ -114,7 +114,7 @@ fn reload_keeps_a_matched_master_and_drops_addresses_no_longer_configured() {
         .iter()
         .find(|a| matches!(a, Action::RemoveVips { .. }))
     {
-        Some(Action::RemoveVips { vips, .. }) => assert_eq!(vips, &vec![vip("192.0.2.2/24")]),
+        Some(Action::RemoveVips { vips, .. }) => assert_eq!(vips[..], [Vip::from(vip("192.0.2.2/24"))]),
         other => panic!("{other:?}"),
     }
     assert_eq!(
@@ -186,7 +186,7 @@ fn a_deleted_vip_sends_the_master_to_backup_in_keepalived_mode() {
 #[test]
 fn a_deleted_backup_route_is_restored_while_not_master() {
     let mut p = params("VI_1", 51, 100);
-    p.backup_routes = vec![route("0.0.0.0/0", "192.0.2.1")];
+    p.backup_routes = vec![route("0.0.0.0/0", "192.0.2.1")].into();
     let (mut sim, _) = Sim::started(vec![p]);
     let id = sim.id("VI_1");
     let key = route("0.0.0.0/0", "192.0.2.1").key();
@@ -197,7 +197,7 @@ fn a_deleted_backup_route_is_restored_while_not_master() {
 #[test]
 fn a_deleted_no_track_vip_is_left_alone() {
     let mut p = params("VI_1", 51, 100);
-    p.vips[0].no_track = true;
+    p.vips = [Vip::from(AddressEntry { no_track: true, ..vip("192.0.2.1/24") })].into();
     let (mut sim, _) = Sim::started(vec![p]);
     to_master(&mut sim);
     let id = sim.id("VI_1");
@@ -228,7 +228,7 @@ fn base_instance(name: &str) -> VrrpInstance {
         advert_int: Duration::from_secs(1),
         version: 2,
         auth: Some(crate::config::model::Auth::Pass(b"secret".to_vec())),
-        vips: p.vips.clone(),
+        vips: p.vips.iter().map(Vip::to_entry).collect(),
         track_interfaces: vec![crate::config::model::TrackInterface {
             name: "eth1".into(),
             weight: -20,
@@ -386,9 +386,9 @@ struct Recording {
 
 fn record_failover() -> Recording {
     let mut p = params("VI_INT", 151, 101);
-    p.vips = vec![vip("192.0.2.1/24"), vip("203.0.113.10/24")];
-    p.virtual_routes = vec![route("0.0.0.0/0", "203.0.113.254")];
-    p.backup_routes = vec![route("0.0.0.0/0", "192.0.2.1")];
+    p.vips = vec![vip("192.0.2.1/24"), vip("203.0.113.10/24")].into_iter().map(Vip::from).collect();
+    p.virtual_routes = vec![route("0.0.0.0/0", "203.0.113.254")].into();
+    p.backup_routes = vec![route("0.0.0.0/0", "192.0.2.1")].into();
     let config = RouterConfig {
         instances: vec![p],
         ..Default::default()

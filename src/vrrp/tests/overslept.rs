@@ -108,7 +108,7 @@ fn an_overslept_master_accepts_the_router_that_took_over_instead_of_forcing_an_e
 fn an_overslept_master_takes_its_sync_group_to_backup() {
     let member = |name: &str, vrid: u8, addr: &str, other: Option<u8>| {
         let mut p = nopreempt(params(name, vrid, 100), other);
-        p.vips = vec![vip(addr)];
+        p.vips = vec![vip(addr)].into_iter().map(Vip::from).collect();
         p.sync_group = Some("G".into());
         p
     };

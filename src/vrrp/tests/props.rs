@@ -62,10 +62,10 @@ fn config(with_b: bool, a_priority: u8) -> RouterConfig {
         weight: 3,
         reverse: false,
     });
-    a.backup_routes = vec![route("0.0.0.0/0", "192.0.2.1")];
-    a.virtual_routes = vec![route("0.0.0.0/0", "203.0.113.254")];
+    a.backup_routes = vec![route("0.0.0.0/0", "192.0.2.1")].into();
+    a.virtual_routes = vec![route("0.0.0.0/0", "203.0.113.254")].into();
     let mut b = v3(params("B", 52, 100), 50);
-    b.vips = vec![vip("192.0.2.2/24")];
+    b.vips = vec![vip("192.0.2.2/24")].into_iter().map(Vip::from).collect();
     b.trackers.push(TrackerSpec {
         object: TrackedObject::Interface("eth1".into()),
         weight: 0,
@@ -133,7 +133,7 @@ proptest! {
                         owned.extend(vips.iter().map(|v| (instance, v.prefix.addr)));
                     }
                     Action::RemoveVips { instance, vips } => {
-                        for v in vips {
+                        for v in vips.iter() {
                             owned.remove(&(instance, v.prefix.addr));
                         }
                     }

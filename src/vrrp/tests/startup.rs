@@ -171,8 +171,8 @@ fn init_fail_script_starts_the_instance_in_fault_and_reports_it() {
 #[test]
 fn startup_removes_leftover_addresses_and_installs_backup_routes() {
     let mut p = params("VI_1", 51, 100);
-    p.virtual_routes = vec![route("0.0.0.0/0", "203.0.113.254")];
-    p.backup_routes = vec![route("0.0.0.0/0", "192.0.2.1")];
+    p.virtual_routes = vec![route("0.0.0.0/0", "203.0.113.254")].into();
+    p.backup_routes = vec![route("0.0.0.0/0", "192.0.2.1")].into();
     let (_, actions) = Sim::started(vec![p]);
     assert_eq!(
         kinds(&actions),

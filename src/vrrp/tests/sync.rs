@@ -2,7 +2,7 @@ use super::*;
 
 fn member(name: &str, vrid: u8, priority: u8, vip_addr: &str) -> InstanceParams {
     let mut p = params(name, vrid, priority);
-    p.vips = vec![vip(vip_addr)];
+    p.vips = vec![vip(vip_addr)].into_iter().map(Vip::from).collect();
     p.sync_group = Some("G".into());
     p.trackers.push(TrackerSpec {
         object: TrackedObject::Interface(format!("trk-{name}")),
