@@ -59,7 +59,7 @@ pub fn main(opts: Options) -> i32 {
             return EXIT_FATAL;
         }
     }
-    let loaded = config::load(&opts.config_file(), &load_options(&opts));
+    let loaded = load_in_own_arena(&opts);
     for d in &loaded.diags.list {
         tracing::warn!("{}", d.render());
     }
@@ -103,6 +103,24 @@ pub fn main(opts: Options) -> i32 {
     let code = local.block_on(&rt, runtime::Daemon::run(opts, config));
     drop(pid_files);
     code
+}
+
+/// Reading a large configuration allocates several times what the daemon keeps, and what
+/// it keeps would sit scattered among the freed rest, holding those pages resident. glibc
+/// gives each thread its own arena: read on a thread of its own, the configuration's
+/// memory stays apart from the daemon's, and once the daemon has built its own structures
+/// from it (Daemon::run keeps a fresh copy of the little it needs), that arena is free as a
+/// whole and malloc_trim hands it back.
+pub(crate) fn load_in_own_arena(opts: &Options) -> config::Loaded {
+    let (path, load) = (opts.config_file(), load_options(opts));
+    let on_thread = std::thread::scope(|scope| {
+        let reader = std::thread::Builder::new()
+            .name("config".into())
+            .spawn_scoped(scope, || config::load(&path, &load))
+            .ok()?;
+        reader.join().ok()
+    });
+    on_thread.unwrap_or_else(|| config::load(&path, &load))
 }
 
 /// Tell systemd we are ready (Type=notify), if it asked.

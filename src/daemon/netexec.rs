@@ -184,8 +184,22 @@ impl Task {
                 shared.retry_queued.set(false);
             }
             shared.changed.set(false);
-            // Boxed: the task's size stays that of its state, not of the largest op's.
-            Box::pin(self.apply(op)).await;
+            // Boxed: the task's size stays that of its state, not of the largest op's. A
+            // takeover runs a thousand of these at once, so its ops get boxes of their own
+            // size: a thousand boxes as large as the largest op (~3.8 KB) would spread the
+            // burst over megabytes that the long-lived allocations made meanwhile then
+            // keep resident.
+            match op {
+                NetOp::AddAddresses(list) => Box::pin(self.add_addresses(&list)).await,
+                NetOp::RemoveAddresses(list) => Box::pin(self.remove_addresses(&list)).await,
+                NetOp::Announce { addresses, repeat } => Box::pin(self.announce(&addresses, repeat)).await,
+                // Every instance's transition has these; they wait for nothing.
+                NetOp::CancelAnnounce => self.announcer.cancel(self.ctx.owner),
+                NetOp::Barrier(done) => {
+                    let _ = done.send(());
+                }
+                op => Box::pin(self.apply(op)).await,
+            }
             // Published before looking at `changed`: a change noticed after this point
             // sees the flag and queues a Retry.
             shared.watching.set(self.watching());

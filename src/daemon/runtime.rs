@@ -308,6 +308,9 @@ impl Daemon {
             Ok(x) => x,
             Err(code) => return code,
         };
+        // The configuration was read on a thread of its own (daemon::load_in_own_arena): a
+        // copy made here lives among the daemon's allocations and frees the reader's arena.
+        d.config = d.config.clone();
         d.trim_at = Some(Instant::now() + TRIM_AFTER);
         // Stands in for the notifications of our own IPv4 adds, which the monitor drops.
         let own_addresses_added = d.netlink.addresses_added();
@@ -1154,7 +1157,7 @@ impl Daemon {
     /// SIGHUP (keepalived's reload, §3.5).
     async fn reload(&mut self) {
         tracing::info!("Reloading");
-        let loaded = crate::config::load(&self.opts.config_file(), &super::load_options(&self.opts));
+        let loaded = super::load_in_own_arena(&self.opts);
         // keepalived runs `--config-test` first when the running configuration asks.
         if let Some(check_log) = &self.config.global.reload_check_config {
             let log_path = check_log.as_deref().unwrap_or("/dev/null");
@@ -1200,6 +1203,8 @@ impl Daemon {
         }
         let old_ids: BTreeSet<InstanceId> = self.io.keys().copied().collect();
         drop_address_lists(&mut config);
+        // Read in the reader's arena (see Daemon::run): the copy kept lives in ours.
+        let config = config.clone();
         let old_config = std::mem::replace(&mut self.config, config);
         self.vetted = vetted;
         self.mailer.reconfigure(MailSettings::from_config(&self.config, &self.host));
