@@ -928,9 +928,11 @@ fn linkbeat_interfaces<'a>(p: &mut Parser<'a>, line: &'a Line) {
             p.entry_error(ErrClass::Fatal, e, 0, format!("unknown interface {name} specified for linkbeat interface"));
             return;
         }
-        let method = e.text(1).map(str::to_string);
-        if let Some(m) = method.as_deref() {
-            if !matches!(m, "MII" | "ETHTOOL" | "IOCTL") || e.len() > 2 {
+        let given = e.text(1);
+        // keepalived keeps its default method for a word it does not know.
+        let method = given.filter(|m| matches!(*m, "MII" | "ETHTOOL" | "IOCTL")).map(str::to_string);
+        if let Some(m) = given {
+            if method.is_none() || e.len() > 2 {
                 p.entry_error(ErrClass::GeneralError, e, 1, format!("extra characters {m} in linkbeat interface"));
             }
         }

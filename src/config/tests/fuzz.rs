@@ -61,3 +61,15 @@ proptest! {
         let _ = load(&instance(&format!(" virtual_ipaddress_excluded {{\n  {value}/{value} brd {value}\n }}")));
     }
 }
+
+/// Found by token_soup_never_panics: an unknown linkbeat method was kept and dumped as a
+/// trailing `\`, which reads back as a line continuation.
+#[test]
+fn an_unknown_linkbeat_method_is_not_kept() {
+    let l = load("linkbeat_interfaces\neth0 \\ {");
+    let c = l.config.expect("loads with an error reported");
+    assert_eq!(c.linkbeat_interfaces.len(), 1);
+    assert_eq!(c.linkbeat_interfaces[0].method, None);
+    let again = load(&dump(&c));
+    assert!(again.config.as_ref().is_some_and(|c2| crate::config::same_config(&c, c2)), "{}", dump(&c));
+}
