@@ -120,6 +120,10 @@ pub struct Loaded {
 
 /// Read `path` (and everything it includes), parse and validate it.
 pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
+    crate::notify::accounts::remembering(|| load_uncached(path, opts))
+}
+
+fn load_uncached(path: &Path, opts: &LoadOptions) -> Loaded {
     let mut diags = Diagnostics::default();
     // Other LexOptions fields (if the lexer grows some) keep their defaults.
     #[allow(clippy::needless_update)]

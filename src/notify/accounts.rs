@@ -10,20 +10,36 @@
 
 use nix::unistd::{Gid, Group, Uid, User};
 use std::ffi::CString;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 const GETENT: &str = "/usr/bin/getent";
 
-/// One configuration load asks about the same few names once per script: answers are
-/// reused for a moment, not across reloads (an account added since must be seen).
-const ANSWER_REUSE: Duration = Duration::from_secs(1);
-
 type Answers = HashMap<(&'static str, String), Result<Vec<String>, LookupFailed>>;
 
-static RECENT: Mutex<Option<(Instant, Answers)>> = Mutex::new(None);
+thread_local! {
+    /// Answers reused inside one [`remembering`] call.
+    static MEMO: RefCell<Option<Answers>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with each getent answer reused: one configuration load asks about the same few
+/// names once per script. Outside such a call every lookup asks again, so an account
+/// created since the last load is seen.
+pub fn remembering<R>(f: impl FnOnce() -> R) -> R {
+    struct Forget;
+    impl Drop for Forget {
+        fn drop(&mut self) {
+            MEMO.with(|m| m.borrow_mut().take());
+        }
+    }
+    if MEMO.with(|m| m.borrow().is_some()) {
+        return f();
+    }
+    MEMO.with(|m| *m.borrow_mut() = Some(HashMap::new()));
+    let _forget = Forget;
+    f()
+}
 
 /// The parts of a passwd entry a script user needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,16 +92,16 @@ fn getent_lines(database: &'static str, key: &str) -> Option<Result<Vec<String>,
     if !getent_reads_as_name(key) {
         return None;
     }
-    let mut recent = RECENT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if recent.as_ref().is_none_or(|(since, _)| since.elapsed() > ANSWER_REUSE) {
-        *recent = Some((Instant::now(), HashMap::new()));
-    }
-    let answers = &mut recent.as_mut()?.1;
-    if let Some(answer) = answers.get(&(database, key.to_string())) {
-        return Some(answer.clone());
+    let key_owned = (database, key.to_string());
+    if let Some(answer) = MEMO.with(|m| m.borrow().as_ref().and_then(|a| a.get(&key_owned).cloned())) {
+        return Some(answer);
     }
     let answer = run_getent(database, key)?;
-    answers.insert((database, key.to_string()), answer.clone());
+    MEMO.with(|m| {
+        if let Some(answers) = m.borrow_mut().as_mut() {
+            answers.insert(key_owned, answer.clone());
+        }
+    });
     Some(answer)
 }
 
@@ -175,5 +191,30 @@ mod tests {
         assert_eq!(group_list("root", root.gid), Some(libc));
         // A number is not a user name to getpwnam, though getent would take it as a uid.
         assert_eq!(user("0").unwrap(), User::from_name("0").unwrap().map(|u| Account { uid: u.uid, gid: u.gid }));
+    }
+
+    /// An account created between two loads is seen by the second; inside one load the
+    /// first answer stands.
+    #[test]
+    fn answers_are_reused_only_inside_one_load() {
+        struct Account(String);
+        impl Drop for Account {
+            fn drop(&mut self) {
+                let _ = Command::new("userdel").arg(&self.0).status();
+            }
+        }
+        let name = format!("kadacct{}", std::process::id());
+        let created = || {
+            let ok = Command::new("useradd").args(["--system", "--no-create-home", &name]).status().unwrap().success();
+            assert!(ok, "useradd {name}");
+            Account(name.clone())
+        };
+        let _account = remembering(|| {
+            assert_eq!(user(&name).unwrap(), None);
+            let account = created();
+            assert_eq!(user(&name).unwrap(), None, "the load's first answer is reused");
+            account
+        });
+        assert!(user(&name).unwrap().is_some(), "a later lookup sees the new account");
     }
 }

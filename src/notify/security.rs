@@ -530,6 +530,10 @@ pub fn config_test_diagnostics(config: &Config) -> Vec<Diagnostic> {
 
 /// Vet every script of the configuration, as keepalived does between parsing and starting.
 pub fn vet_config(config: &Config) -> VettedConfig {
+    super::accounts::remembering(|| vet_config_uncached(config))
+}
+
+fn vet_config_uncached(config: &Config) -> VettedConfig {
     let (env, diagnostics) = ScriptEnv::new(&config.global);
     let mut vetting = Vetting {
         env,
