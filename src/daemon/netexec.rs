@@ -194,11 +194,16 @@ impl Task {
                 NetOp::RemoveAddresses(list) => Box::pin(self.remove_addresses(&list)).await,
                 NetOp::Announce { addresses, repeat } => Box::pin(self.announce(&addresses, repeat)).await,
                 // Every instance's transition has these; they wait for nothing.
+                NetOp::InstallRoutes(list) => Box::pin(self.install_routes(&list)).await,
+                NetOp::RemoveRoutes(list) => Box::pin(self.remove_routes(&list)).await,
+                NetOp::InstallRules(list) => Box::pin(self.install_rules(&list)).await,
+                NetOp::RemoveRules(list) => Box::pin(self.remove_rules(&list)).await,
+                NetOp::AnnounceSource { address } => Box::pin(self.announce_source(address)).await,
+                NetOp::Retry => Box::pin(self.retry()).await,
                 NetOp::CancelAnnounce => self.announcer.cancel(self.ctx.owner),
                 NetOp::Barrier(done) => {
                     let _ = done.send(());
                 }
-                op => Box::pin(self.apply(op)).await,
             }
             // Published before looking at `changed`: a change noticed after this point
             // sees the flag and queues a Retry.
@@ -217,58 +222,51 @@ impl Task {
         !self.pending.is_empty() || !self.wanted_routes.is_empty()
     }
 
-    async fn apply(&mut self, op: NetOp) {
-        match op {
-            NetOp::AddAddresses(list) => self.add_addresses(&list).await,
-            NetOp::RemoveAddresses(list) => self.remove_addresses(&list).await,
-            NetOp::InstallRoutes(list) => {
-                for r in list.iter().cloned() {
-                    let r = self.on_vmac(r);
-                    self.wanted_routes.insert(r.key(), r.clone());
-                    self.install_route(r).await;
-                }
+    async fn install_routes(&mut self, list: &[RouteEntry]) {
+        for r in list.iter().cloned() {
+            let r = self.on_vmac(r);
+            self.wanted_routes.insert(r.key(), r.clone());
+            self.install_route(r).await;
+        }
+    }
+
+    async fn remove_routes(&mut self, list: &[RouteEntry]) {
+        for r in list.iter().cloned() {
+            let r = self.on_vmac(r);
+            // Only the route asked for goes: a same-key route of the other state that
+            // replaced it stays wanted.
+            if self.wanted_routes.get(&r.key()).is_some_and(|w| w.eq_ignoring_span(&r)) {
+                self.wanted_routes.remove(&r.key());
             }
-            NetOp::RemoveRoutes(list) => {
-                for r in list.iter().cloned() {
-                    let r = self.on_vmac(r);
-                    // Only the route asked for goes: a same-key route of the other state
-                    // that replaced it stays wanted.
-                    if self.wanted_routes.get(&r.key()).is_some_and(|w| w.eq_ignoring_span(&r)) {
-                        self.wanted_routes.remove(&r.key());
-                    }
-                    self.pending.routes.remove(&r.key());
-                    if let Err(e) = self.netlink.delete_route(&r).await {
-                        tracing::warn!("({}) cannot remove route {}: {e}", self.ctx.instance, describe_route(&r));
-                    }
-                }
-            }
-            NetOp::InstallRules(list) => {
-                for r in list.iter().cloned() {
-                    self.install_rule(r).await;
-                }
-            }
-            NetOp::RemoveRules(list) => {
-                for r in list.iter() {
-                    self.pending.rules.retain(|p| p != r);
-                    if let Err(e) = self.netlink.delete_rule(r).await {
-                        tracing::warn!("({}) cannot remove rule {}: {e}", self.ctx.instance, describe_rule(r));
-                    }
-                }
-            }
-            NetOp::Announce { addresses, repeat } => self.announce(&addresses, repeat).await,
-            NetOp::AnnounceSource { address } => {
-                let Some(dev) = self.ctx.default_dev.clone() else { return };
-                if let Some(target) = self.target(&dev, address, &mut HashMap::new()).await {
-                    self.announcer.announce(Burst { owner: self.ctx.owner, targets: vec![target], repeat: 1 });
-                }
-            }
-            NetOp::CancelAnnounce => self.announcer.cancel(self.ctx.owner),
-            NetOp::Retry => self.retry().await,
-            NetOp::Barrier(done) => {
-                let _ = done.send(());
+            self.pending.routes.remove(&r.key());
+            if let Err(e) = self.netlink.delete_route(&r).await {
+                tracing::warn!("({}) cannot remove route {}: {e}", self.ctx.instance, describe_route(&r));
             }
         }
     }
+
+    async fn install_rules(&mut self, list: &[RuleEntry]) {
+        for r in list.iter().cloned() {
+            self.install_rule(r).await;
+        }
+    }
+
+    async fn remove_rules(&mut self, list: &[RuleEntry]) {
+        for r in list {
+            self.pending.rules.retain(|p| p != r);
+            if let Err(e) = self.netlink.delete_rule(r).await {
+                tracing::warn!("({}) cannot remove rule {}: {e}", self.ctx.instance, describe_rule(r));
+            }
+        }
+    }
+
+    async fn announce_source(&mut self, address: IpAddr) {
+        let Some(dev) = self.ctx.default_dev.clone() else { return };
+        if let Some(target) = self.target(&dev, address, &mut HashMap::new()).await {
+            self.announcer.announce(Burst { owner: self.ctx.owner, targets: vec![target], repeat: 1 });
+        }
+    }
+
 
     /// The device an address goes on, after `dev` defaulting and per-VIP VMAC mapping.
     fn device_of(&self, entry: &Vip) -> Option<String> {
