@@ -1,6 +1,6 @@
 # kad: build, install in place, man page check. The crate itself builds with cargo.
 #
-#   make                      cargo build --release
+#   make                      scripts/build.sh: the shipped, statically linked target/kad
 #   make install              install into $(DESTDIR)/ (default: the running system)
 #   make install AS_KEEPALIVED=1   also make the keepalived command and service lead to kad
 #   make uninstall            undo the install, restoring what it replaced
@@ -10,7 +10,7 @@ PREFIX ?= /usr
 DESTDIR ?=
 AS_KEEPALIVED ?=
 CARGO ?= cargo
-BINARY ?= target/release/kad
+BINARY ?= target/kad
 MANPAGES := man/kad.8 man/keepalived.conf.5
 
 as_keepalived_flag := $(if $(filter 1 yes true,$(AS_KEEPALIVED)),--as-keepalived)
@@ -18,7 +18,7 @@ as_keepalived_flag := $(if $(filter 1 yes true,$(AS_KEEPALIVED)),--as-keepalived
 .PHONY: all install uninstall man-check
 
 all:
-	$(CARGO) build --release
+	CARGO="$(CARGO)" scripts/build.sh
 
 # Does not build: installing as root should not compile as root. Run make first.
 install:

@@ -219,16 +219,17 @@ bc_stop() {
     return 0
 }
 
-# bc_build_kad: sets BC_KAD to the release binary, building it first when cargo is there
-# (KAD=PATH uses another binary, BC_NO_BUILD=1 skips the build).
+# bc_build_kad: sets BC_KAD to the shipped binary (target/kad, from scripts/build.sh),
+# building it first when cargo is there (KAD=PATH uses another binary, BC_NO_BUILD=1 skips
+# the build).
 bc_build_kad() {
     local root
     root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-    BC_KAD=${KAD:-$root/target/release/kad}
+    BC_KAD=${KAD:-$root/target/kad}
     if [ -z "${KAD:-}" ] && [ -z "${BC_NO_BUILD:-}" ]; then
         if command -v cargo >/dev/null; then
-            echo "building kad (cargo build --release)..."
-            (cd "$root" && cargo build --release --quiet --bin kad) || bc_die "cargo build failed"
+            echo "building kad (scripts/build.sh)..."
+            "$root/scripts/build.sh" --quiet || bc_die "scripts/build.sh failed"
         elif [ ! -x "$BC_KAD" ]; then
             bc_die "no cargo and no $BC_KAD: install Rust (https://rustup.rs) or set KAD=PATH"
         fi

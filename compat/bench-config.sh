@@ -59,9 +59,9 @@ done
 [ "$instances" -le 1275 ] || { echo "$0: at most 1275 instances (5 interfaces x 255 VRIDs)" >&2; exit 1; }
 [ "$vips" -le 80 ] || { echo "$0: at most 80 VIPs per instance (advert size)" >&2; exit 1; }
 
-kad=${KAD:-$root/target/release/kad}
+kad=${KAD:-$root/target/kad}
 if [ "$build" -eq 1 ] && [ -z "${KAD:-}" ]; then
-    (cd "$root" && cargo build --release --quiet --bin kad)
+    "$root/scripts/build.sh" --quiet
 fi
 [ -x "$kad" ] || { echo "$0: $kad is missing (drop --no-build)" >&2; exit 1; }
 

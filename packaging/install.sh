@@ -32,7 +32,7 @@ top=$(dirname "$here")
 destdir=${DESTDIR:-}
 prefix=/usr
 unitdir=/lib/systemd/system
-binary=$top/target/release/kad
+binary=$top/target/kad
 as_keepalived=no
 action=install
 
@@ -166,7 +166,7 @@ uninstall() {
 }
 
 install_all() {
-    [ -x "$binary" ] || die "$binary not found: build it first (cargo build --release, or make)"
+    [ -x "$binary" ] || die "$binary not found: build it first (scripts/build.sh, or make)"
     for page in "$top/man/kad.8" "$top/man/keepalived.conf.5"; do
         [ -f "$page" ] || die "$page not found"
     done

@@ -31,3 +31,8 @@ pkill -x keepalived 2>/dev/null || true
 export KAD_TEST_REQUIRE_ROOT=1
 cargo build --workspace --all-targets
 cargo test --workspace --no-fail-fast -- --test-threads="${KAD_TEST_THREADS:-4}"
+
+# The tests above run debug builds; what ships is scripts/build.sh's static release build.
+# It must run the README's demo: two routers, a crash, the backup taking over.
+scripts/build.sh --quiet
+KAD="$PWD/target/kad" compat/demo.sh
