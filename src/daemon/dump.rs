@@ -51,6 +51,8 @@ pub const DEFAULT_UMASK: u32 = 0o177;
 
 /// How many state changes per instance the status endpoints remember.
 pub const TRANSITIONS_KEPT: usize = 16;
+/// Start-up, takeover, a step down and back: without a reallocation.
+const TRANSITIONS_FIRST_ROOM: usize = 4;
 
 /// One state change of one instance, at a wall-clock time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,9 +71,14 @@ pub struct Transitions {
 
 impl Transitions {
     pub fn record(&mut self, instance: &str, from: StateName, to: StateName, at: SystemTime) {
-        // Most instances change state once or twice in their life: the history grows
-        // as it is used, not to its bound up front.
-        let log = self.per_instance.entry(instance.to_string()).or_insert_with(|| VecDeque::with_capacity(1));
+        // Room for a few changes from the first one (at start-up): a takeover of a
+        // thousand instances then records without allocating, as a growth there would
+        // leave a thousand small blocks among the burst's freed memory, keeping its pages
+        // resident. The bound is reached only by an instance that keeps flapping.
+        let log = self
+            .per_instance
+            .entry(instance.to_string())
+            .or_insert_with(|| VecDeque::with_capacity(TRANSITIONS_FIRST_ROOM));
         if log.len() == TRANSITIONS_KEPT {
             log.pop_front();
         }

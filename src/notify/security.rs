@@ -484,6 +484,14 @@ pub struct NotifyScripts {
     pub notify_deleted: bool,
 }
 
+impl NotifyScripts {
+    /// Nothing to run and nothing that changes what is reported.
+    pub fn is_empty(&self) -> bool {
+        let NotifyScripts { master, backup, fault, stop, deleted, generic, master_rx_lower_pri, notify_deleted } = self;
+        [master, backup, fault, stop, deleted, generic, master_rx_lower_pri].iter().all(|s| s.is_none()) && !notify_deleted
+    }
+}
+
 /// A notify FIFO ready to be opened (`notify::fifo`).
 #[derive(Debug, Clone)]
 pub struct FifoPlan {
@@ -602,9 +610,14 @@ impl Vetting {
                 self.out.vrrp_scripts.insert(vscript.name.clone(), script);
             }
         }
+        // Only instances with scripts are kept: a name missing here runs none (the daemon
+        // keeps this for its life, and most of a thousand instances have no script). Every
+        // sync group has its entry: the daemon gives each a notifier (FIFO lines) from it.
         for instance in &config.instances {
             let scripts = self.notifies(&instance.notify, &mut findings);
-            self.out.instances.insert(instance.name.clone(), scripts);
+            if !scripts.is_empty() {
+                self.out.instances.insert(instance.name.clone(), scripts);
+            }
         }
         for group in &config.sync_groups {
             let scripts = self.notifies(&group.notify, &mut findings);
