@@ -322,7 +322,7 @@ fn garp_from_a_vmac_carries_the_virtual_mac() {
                 ifindex: vmac.index,
                 mac: vmac.mac,
                 base_ifindex: vmac.parent_index,
-                base_ifname: vmac.parent_name.clone(),
+                base_ifname: vmac.parent_name.as_str().into(),
                 address: "192.0.2.100".parse().unwrap(),
             }],
             repeat: 1,

@@ -894,3 +894,100 @@ pub struct Config {
     pub interface_delays: Vec<InterfaceDelays>,
     pub linkbeat_interfaces: Vec<LinkbeatInterface>,
 }
+
+impl Config {
+    /// Gives the names shared through `Arc<str>` (file names in spans, VIP device names)
+    /// fresh allocations, one per distinct name, made by the calling thread.
+    ///
+    /// The daemon reads the configuration on a thread of its own so that the reader's
+    /// garbage lands in an arena of its own (daemon::load_in_own_arena). A clone only
+    /// counts references to these names, so the few dozen of them would stay in that
+    /// arena, each keeping a page or two of it resident among the freed rest.
+    pub fn rehome_shared_names(&mut self) {
+        let mut names: std::collections::HashSet<Arc<str>> = std::collections::HashSet::new();
+        let mut rehome = |name: &mut Arc<str>| {
+            let fresh = match names.get(&**name) {
+                Some(known) => known.clone(),
+                None => {
+                    let made: Arc<str> = Arc::from(&**name);
+                    names.insert(made.clone());
+                    made
+                }
+            };
+            *name = fresh;
+        };
+        fn notifies(n: &mut Notifies, rehome: &mut impl FnMut(&mut Arc<str>)) {
+            for script in [
+                &mut n.master,
+                &mut n.backup,
+                &mut n.fault,
+                &mut n.stop,
+                &mut n.deleted,
+                &mut n.generic,
+                &mut n.master_rx_lower_pri,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                rehome(&mut script.span.file);
+            }
+        }
+        let global = &mut self.global;
+        for script in [&mut global.startup_script, &mut global.shutdown_script].into_iter().flatten() {
+            rehome(&mut script.span.file);
+        }
+        for fifo in [&mut global.notify_fifo, &mut global.vrrp_notify_fifo].into_iter().flatten() {
+            if let Some(script) = &mut fifo.script {
+                rehome(&mut script.span.file);
+            }
+        }
+        for inst in &mut self.instances {
+            rehome(&mut inst.span.file);
+            for a in inst.vips.iter_mut().chain(inst.excluded_vips.iter_mut()) {
+                rehome(&mut a.span.file);
+                if let Some(dev) = &mut a.dev {
+                    rehome(dev);
+                }
+            }
+            for r in inst.virtual_routes.iter_mut().chain(inst.backup_routes.iter_mut()) {
+                rehome(&mut r.span.file);
+            }
+            for r in inst.virtual_rules.iter_mut().chain(inst.backup_rules.iter_mut()) {
+                rehome(&mut r.span.file);
+            }
+            notifies(&mut inst.notify, &mut rehome);
+        }
+        for group in &mut self.sync_groups {
+            rehome(&mut group.span.file);
+            notifies(&mut group.notify, &mut rehome);
+        }
+        for script in &mut self.scripts {
+            rehome(&mut script.span.file);
+            rehome(&mut script.script.span.file);
+        }
+        for a in &mut self.static_addresses {
+            rehome(&mut a.span.file);
+            if let Some(dev) = &mut a.dev {
+                rehome(dev);
+            }
+        }
+        for r in &mut self.static_routes {
+            rehome(&mut r.span.file);
+        }
+        for r in &mut self.static_rules {
+            rehome(&mut r.span.file);
+        }
+        for t in &mut self.track_files {
+            rehome(&mut t.span.file);
+        }
+        for g in &mut self.garp_groups {
+            rehome(&mut g.span.file);
+        }
+        for g in &mut self.track_groups {
+            rehome(&mut g.span.file);
+        }
+        for s in &mut self.skipped {
+            rehome(&mut s.span.file);
+        }
+    }
+}

@@ -85,8 +85,8 @@ struct Shared {
 impl Executor {
     /// Needs a tokio `LocalSet`: the netlink futures are not provably Send, and the loop
     /// is single-threaded.
-    pub fn new(ctx: ExecContext, netlink: Netlink, announcer: Arc<Announcer>) -> Executor {
-        let task = Task { ctx, netlink, announcer, pending: Pending::default(), wanted_routes: BTreeMap::new() };
+    pub fn new(ctx: ExecContext, netlink: Netlink, announcer: Arc<Announcer>, devices: Rc<DeviceCache>) -> Executor {
+        let task = Task { ctx, netlink, announcer, devices, pending: Pending::default(), wanted_routes: BTreeMap::new() };
         Executor {
             shared: Rc::new(Shared {
                 queue: RefCell::new(VecDeque::new()),
@@ -124,6 +124,31 @@ impl Executor {
     }
 }
 
+/// How GARPs and NAs leave a device, shared by every instance's executor. A takeover
+/// of a thousand instances on a few devices would otherwise ask the kernel about the same
+/// links a thousand times, each answer a full link dump to parse, while the VIPs are
+/// still being added. The daemon forgets everything on any link notification; a device
+/// that does not exist is not remembered (a VMAC may be created a moment later).
+#[derive(Default)]
+pub struct DeviceCache {
+    devices: RefCell<HashMap<String, Option<Announceable>>>,
+}
+
+/// `None` in the cache: the device exists but takes no announcement (NOARP, no MAC).
+#[derive(Clone)]
+struct Announceable {
+    ifindex: u32,
+    mac: [u8; 6],
+    base_ifindex: u32,
+    base_ifname: Arc<str>,
+}
+
+impl DeviceCache {
+    pub fn forget(&self) {
+        self.devices.borrow_mut().clear();
+    }
+}
+
 /// What the kernel refused and the current state still wants, keyed so that a later
 /// remove cancels the retry.
 #[derive(Debug, Default)]
@@ -143,6 +168,7 @@ struct Task {
     ctx: ExecContext,
     netlink: Netlink,
     announcer: Arc<Announcer>,
+    devices: Rc<DeviceCache>,
     pending: Pending,
     /// The routes the current state wants. The kernel drops IPv4 routes through a device
     /// that goes down or loses its last address without telling anyone, so these are
@@ -262,7 +288,7 @@ impl Task {
 
     async fn announce_source(&mut self, address: IpAddr) {
         let Some(dev) = self.ctx.default_dev.clone() else { return };
-        if let Some(target) = self.target(&dev, address, &mut HashMap::new()).await {
+        if let Some(target) = self.target(&dev, address).await {
             self.announcer.announce(Burst { owner: self.ctx.owner, targets: vec![target], repeat: 1 });
         }
     }
@@ -288,15 +314,6 @@ impl Task {
             map(&mut nh.dev);
         }
         route
-    }
-
-    async fn resolve(&self, dev: &str, cache: &mut HashMap<String, Option<Link>>) -> Option<Link> {
-        if let Some(hit) = cache.get(dev) {
-            return hit.clone();
-        }
-        let link = self.netlink.link_by_name(dev).await.ok();
-        cache.insert(dev.to_string(), link.clone());
-        link
     }
 
     async fn add_addresses(&mut self, list: &[Vip]) {
@@ -445,13 +462,27 @@ impl Task {
         }
     }
 
-    async fn target(
-        &self,
-        dev: &str,
-        address: IpAddr,
-        cache: &mut HashMap<String, Option<Link>>,
-    ) -> Option<AnnounceTarget> {
-        let link = self.resolve(dev, cache).await?;
+    async fn target(&self, dev: &str, address: IpAddr) -> Option<AnnounceTarget> {
+        let cached = self.devices.devices.borrow().get(dev).cloned();
+        let known = match cached {
+            Some(known) => known,
+            None => {
+                let link = self.netlink.link_by_name(dev).await.ok()?;
+                let known = self.announceable(&link).await;
+                self.devices.devices.borrow_mut().insert(dev.to_string(), known.clone());
+                known
+            }
+        }?;
+        Some(AnnounceTarget {
+            ifindex: known.ifindex,
+            mac: known.mac,
+            base_ifindex: known.base_ifindex,
+            base_ifname: known.base_ifname,
+            address,
+        })
+    }
+
+    async fn announceable(&self, link: &Link) -> Option<Announceable> {
         let mac = link.mac()?;
         if link.noarp {
             return None;
@@ -465,18 +496,17 @@ impl Task {
             },
             _ => (link.index, link.name.clone()),
         };
-        Some(AnnounceTarget { ifindex: link.index, mac, base_ifindex, base_ifname, address })
+        Some(Announceable { ifindex: link.index, mac, base_ifindex, base_ifname: base_ifname.into() })
     }
 
     async fn announce(&mut self, lists: &[Arc<[Vip]>], repeat: u32) {
         if repeat == 0 {
             return;
         }
-        let mut cache = HashMap::new();
         let mut targets = Vec::with_capacity(lists.iter().map(|l| l.len()).sum());
         for entry in lists.iter().flat_map(|l| l.iter()) {
             let Some(dev) = self.device_of(entry) else { continue };
-            if let Some(t) = self.target(&dev, entry.prefix.addr, &mut cache).await {
+            if let Some(t) = self.target(&dev, entry.prefix.addr).await {
                 targets.push(t);
             }
         }

@@ -6,7 +6,8 @@
 //! no script, mail server or slow netlink exchange can delay an advert.
 
 use super::dump::{self, ClockPair, DumpPaths, RuntimeFacts};
-use super::netexec::{normalised_key, ExecContext, Executor, NetOp};
+use super::netexec::{normalised_key, DeviceCache, ExecContext, Executor, NetOp};
+use std::rc::Rc;
 use super::status::{self, Endpoints};
 use super::track::{TrackerStatus as TrackStatus, TrackerUpdate, Trackers};
 use crate::cli::Options;
@@ -116,6 +117,7 @@ pub struct Daemon {
     netlink: Netlink,
     vmacs: Vmacs,
     announcer: Arc<Announcer>,
+    devices: Rc<DeviceCache>,
     sockets: HashMap<SocketKey, Arc<VrrpSocket>>,
     rx_tx: mpsc::Sender<RxPacket>,
     /// Boxed: a BTreeMap filled in id order leaves its nodes about half empty, and a
@@ -262,6 +264,7 @@ impl Daemon {
         let fifos = Arc::new(FifoSet::open(vetted.fifo_plans()));
         let host = HostFacts::detect();
         let mailer = Mailer::start(MailSettings::from_config(&config, &host));
+        let devices = Rc::new(DeviceCache::default());
         let statics = Executor::new(
             ExecContext {
                 instance: "static".into(),
@@ -271,6 +274,7 @@ impl Daemon {
             },
             netlink.clone(),
             announcer.clone(),
+            devices.clone(),
         );
         let (rx_tx, mut rx_rx) = mpsc::channel(RX_BACKLOG);
         drop_address_lists(&mut config);
@@ -285,6 +289,7 @@ impl Daemon {
             start: Instant::now(),
             netlink,
             announcer,
+            devices,
             sockets: HashMap::new(),
             rx_tx,
             io: BTreeMap::new(),
@@ -404,6 +409,7 @@ impl Daemon {
                 // problem).
                 strict_arp: params.family == Family::Inet,
             };
+            self.devices.forget();
             match self.vmacs.ensure(&spec, true).await {
                 Ok(v) => {
                     tracing::info!("({}) VMAC {} ready on {}", params.name, v.name, v.parent_name);
@@ -438,6 +444,7 @@ impl Daemon {
                 ipv6: false,
                 strict_arp: true,
             };
+            self.devices.forget();
             match self.vmacs.ensure(&spec, false).await {
                 Ok(v) => vmacs.push(v),
                 Err(e) => {
@@ -455,6 +462,7 @@ impl Daemon {
             ExecContext { instance: params.name.clone(), owner, default_dev, vmac_for_dev: vmac_for_dev.clone() },
             self.netlink.clone(),
             self.announcer.clone(),
+            self.devices.clone(),
         );
         let scripts = self.vetted.instances.get(&params.name).cloned().unwrap_or_default();
         let notifier = Some(Notifier::instance(&params.name, scripts, self.fifos.clone(), QueueSettings::default()));
@@ -1043,6 +1051,9 @@ impl Daemon {
     }
 
     async fn net_event(&mut self, ev: NetEvent) {
+        if matches!(ev, NetEvent::LinkChanged(_) | NetEvent::LinkDeleted { .. } | NetEvent::Overrun) {
+            self.devices.forget();
+        }
         match ev {
             NetEvent::LinkChanged(link) => {
                 // Notifications queued before start-up (a VMAC created down, then set
@@ -1259,6 +1270,7 @@ impl Daemon {
                     if kept_vmacs.contains(&vmac.name) {
                         continue;
                     }
+                    self.devices.forget();
                     match self.vmacs.remove(&mut vmac).await {
                         Ok(()) => tracing::info!("({}) VMAC {} removed", io.name, vmac.name),
                         Err(e) => tracing::warn!("({}) cannot remove VMAC {}: {e}", io.name, vmac.name),

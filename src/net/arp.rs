@@ -178,7 +178,7 @@ pub struct AnnounceTarget {
     pub mac: [u8; 6],
     /// The underlying interface: pacing and the NA Router flag are per base interface.
     pub base_ifindex: u32,
-    pub base_ifname: String,
+    pub base_ifname: Arc<str>,
     pub address: IpAddr,
 }
 
