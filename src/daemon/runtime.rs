@@ -233,6 +233,7 @@ impl Daemon {
         // The configuration stays for reloads and lookups; growth slack from parsing a
         // thousand instances need not stay with it.
         config.instances.shrink_to_fit();
+        config.rehome_shared_names();
         let vetted = vet_config(&config);
         for line in &vetted.log {
             tracing::info!("{line}");
@@ -1192,6 +1193,7 @@ impl Daemon {
         for d in &loaded.diags.list {
             tracing::warn!("{}", d.render());
         }
+        config.rehome_shared_names();
         let vetted = vet_config(&config);
         for line in &vetted.log {
             tracing::info!("{line}");
