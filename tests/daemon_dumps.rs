@@ -29,6 +29,7 @@ fn signals_write_keepalived_dumps_and_kad_status_prints_the_instance() {
     assert!(wait_until(Duration::from_secs(3), || data.exists()), "no data dump:\n{}", d.log_text());
     let text = std::fs::read_to_string(&data).unwrap();
     assert!(text.contains("------< VRRP Topology >------"), "{text}");
+    assert!(!text.contains("VRRP interface tracking disabled"), "{text}");
     assert!(text.contains("VRRP Instance = VI_DUMP"), "{text}");
     assert!(text.contains("State = MASTER"), "{text}");
 
@@ -60,4 +61,31 @@ fn signals_write_keepalived_dumps_and_kad_status_prints_the_instance() {
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(table.contains("VI_DUMP") && table.contains("MASTER"), "{table}");
+
+    // The daemon keeps only what the dumps show of its instances: after a reload they
+    // show the new configuration's, the new instance and the changed setting included.
+    let reloaded = config.replace(" priority 200\n", " priority 200\n dont_track_primary\n")
+        + "vrrp_instance VI_ADDED {\n interface eth0\n virtual_router_id 62\n priority 50\n advert_int 1\n virtual_ipaddress {\n  192.0.2.62/24\n }\n}\n";
+    assert!(reloaded.contains("dont_track_primary"));
+    std::fs::write(&d.conf, &reloaded).unwrap();
+    d.signal(libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(10), || d.log_text().contains("Reload finished")),
+        "reload not handled:\n{}",
+        d.log_text()
+    );
+    std::fs::remove_file(&data).unwrap();
+    d.signal(libc::SIGUSR1);
+    assert!(wait_until(Duration::from_secs(3), || data.exists()), "no data dump:\n{}", d.log_text());
+    let text = std::fs::read_to_string(&data).unwrap();
+    assert!(text.contains("VRRP Instance = VI_DUMP") && text.contains("VRRP Instance = VI_ADDED"), "{text}");
+    let dump_section = text.split("VRRP Instance = VI_ADDED").next().unwrap_or_default();
+    assert!(dump_section.contains("VRRP interface tracking disabled"), "{text}");
+    let out = std::process::Command::new(KAD)
+        .args(["status", "--socket"])
+        .arg(lab.dir.join("kad.sock"))
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("VI_ADDED"), "{table}");
 }

@@ -49,12 +49,11 @@ fn spawn_loop() -> (
     tokio::task::JoinHandle<()>,
 ) {
     let scenario = dump_common::master();
-    let expected = snapshot(&scenario.config, &scenario.router, &scenario.facts);
+    let expected = snapshot(&scenario.router, &scenario.facts);
     let (client, mut requests) = snapshot_channel();
     let task = tokio::spawn(async move {
         while let Some(request) = requests.recv().await {
             request.answer(snapshot(
-                &scenario.config,
                 &scenario.router,
                 &scenario.facts,
             ));

@@ -31,8 +31,8 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::config::model::{
-    AddressEntry, Auth, Config, FifoSpec, GlobalDefs, RouteEntry, RuleEntry, TrackInterface,
-    VrrpInstance,
+    AddressEntry, Auth, Config, FifoSpec, GarpSettings, GlobalDefs, RouteEntry, RuleEntry,
+    TrackInterface, Vmac, VrrpInstance,
 };
 use crate::notify::exec::{Script, ScriptKind};
 use crate::notify::security::{cmd_str, NotifyScripts, ScriptEnv, VettedConfig};
@@ -150,6 +150,8 @@ pub struct RuntimeFacts {
     pub running_scripts: HashSet<String>,
     /// static_ipaddress entries are installed.
     pub static_addresses_set: bool,
+    /// The configured instances, in the configuration's order, as the dumps show them.
+    pub configured: Vec<InstanceConf>,
     /// By instance name.
     pub instances: HashMap<String, InstanceFacts>,
     pub interfaces: Vec<InterfaceFacts>,
@@ -187,6 +189,7 @@ impl RuntimeFacts {
             scripts,
             running_scripts: HashSet::new(),
             static_addresses_set: false,
+            configured: InstanceConf::all(config),
             instances: HashMap::new(),
             interfaces: Vec::new(),
             transitions: Transitions::default(),
@@ -397,9 +400,72 @@ impl Out {
     }
 }
 
+/// What the dumps and the status endpoint show of an instance's configuration beyond
+/// its protocol parameters. The daemon keeps this instead of the whole `VrrpInstance`
+/// (its set-up is done once the instance runs): a thousand instances' parsed blocks are
+/// most of a megabyte it would otherwise hold for the dumps alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceConf {
+    pub name: String,
+    pub interface: Option<String>,
+    pub dont_track_primary: bool,
+    pub auth: Option<Auth>,
+    pub virtual_routes: Vec<RouteEntry>,
+    pub virtual_rules: Vec<RuleEntry>,
+    pub backup_routes: Vec<RouteEntry>,
+    pub backup_rules: Vec<RuleEntry>,
+    pub track_interfaces: Vec<TrackInterface>,
+    pub nopreempt: bool,
+    pub garp: GarpSettings,
+    pub skip_check_adv_addr: bool,
+    pub strict: bool,
+    pub unicast_src_ip: Option<IpAddr>,
+    pub unicast_fault_no_peer: bool,
+    pub unicast_ttl: Option<u8>,
+    pub track_src_ip: bool,
+    pub use_vmac: Option<Box<Vmac>>,
+    pub use_vmac_addr: bool,
+    pub promote_secondaries: bool,
+    pub sync_group: Option<String>,
+}
+
+impl From<&VrrpInstance> for InstanceConf {
+    fn from(c: &VrrpInstance) -> InstanceConf {
+        InstanceConf {
+            name: c.name.clone(),
+            interface: c.interface.clone(),
+            dont_track_primary: c.dont_track_primary,
+            auth: c.auth.clone(),
+            virtual_routes: c.virtual_routes.clone(),
+            virtual_rules: c.virtual_rules.clone(),
+            backup_routes: c.backup_routes.clone(),
+            backup_rules: c.backup_rules.clone(),
+            track_interfaces: c.track_interfaces.clone(),
+            nopreempt: c.nopreempt,
+            garp: c.garp.clone(),
+            skip_check_adv_addr: c.skip_check_adv_addr,
+            strict: c.strict,
+            unicast_src_ip: c.unicast_src_ip,
+            unicast_fault_no_peer: c.unicast_fault_no_peer,
+            unicast_ttl: c.unicast_ttl,
+            track_src_ip: c.track_src_ip,
+            use_vmac: c.use_vmac.clone().map(Box::new),
+            use_vmac_addr: c.use_vmac_addr,
+            promote_secondaries: c.promote_secondaries,
+            sync_group: c.sync_group.clone(),
+        }
+    }
+}
+
+impl InstanceConf {
+    pub fn all(config: &Config) -> Vec<InstanceConf> {
+        config.instances.iter().map(InstanceConf::from).collect()
+    }
+}
+
 /// One configured instance with everything the dumps read about it.
 struct View<'a> {
-    conf: &'a VrrpInstance,
+    conf: &'a InstanceConf,
     params: &'a InstanceParams,
     status: InstanceStatus,
     details: InstanceDetails,
@@ -408,9 +474,9 @@ struct View<'a> {
 }
 
 impl<'a> View<'a> {
-    fn all(config: &'a Config, router: &'a Router, facts: &'a RuntimeFacts) -> Vec<View<'a>> {
-        config
-            .instances
+    fn all(router: &'a Router, facts: &'a RuntimeFacts) -> Vec<View<'a>> {
+        facts
+            .configured
             .iter()
             .filter_map(|conf| {
                 let id: InstanceId = router.find(&conf.name)?;
@@ -594,7 +660,7 @@ fn vrrp_script_command(config: &Config, facts: &RuntimeFacts, name: &str) -> Opt
 pub fn data_file(config: &Config, router: &Router, facts: &RuntimeFacts) -> String {
     let mut out = Out(String::new());
     global_section(&mut out, config, facts);
-    let views = View::all(config, router, facts);
+    let views = View::all(router, facts);
     static_sections(&mut out, config, facts);
     if !views.is_empty() {
         out.line("------< VRRP Topology >------");
@@ -1195,7 +1261,7 @@ fn instance_section(out: &mut Out, config: &Config, facts: &RuntimeFacts, v: &Vi
 
 /// Whether keepalived's `vrrp->flags` word is non-zero: it then prints `Flags:` and
 /// the few flags it names, otherwise `Flags: none`.
-fn has_flags(config: &Config, c: &VrrpInstance, p: &InstanceParams) -> bool {
+fn has_flags(config: &Config, c: &InstanceConf, p: &InstanceParams) -> bool {
     let garp_all_if = c
         .garp
         .extra_if
@@ -1577,7 +1643,7 @@ pub fn json(config: &Config, router: &Router, facts: &RuntimeFacts, version: u8)
         w.name("vrrp");
     }
     w.begin_array();
-    for v in View::all(config, router, facts) {
+    for v in View::all(router, facts) {
         w.begin_object();
         json_data(&mut w, config, facts, &v);
         w.name("stats");

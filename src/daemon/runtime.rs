@@ -318,6 +318,9 @@ impl Daemon {
         };
         // The configuration was read on a thread of its own (daemon::load_in_own_arena): a
         // copy made here lives among the daemon's allocations and frees the reader's arena.
+        // The instances are set up: their parsed blocks are no longer needed (the dumps
+        // show facts.configured, the router has their parameters).
+        d.config.instances = Vec::new();
         d.config = d.config.clone();
         d.trim_at = Some(Instant::now() + TRIM_AFTER);
         // Stands in for the notifications of our own IPv4 adds, which the monitor drops.
@@ -340,7 +343,7 @@ impl Daemon {
                 Some(ev) = monitor.next() => d.net_event(ev).await,
                 _ = own_addresses_added.notified() => d.net_changed(),
                 Some(pkt) = rx_rx.recv() => d.packet(pkt).await,
-                Some(req) = snapshot_rx.recv() => req.answer(status::snapshot(&d.config, &d.router, &d.facts)),
+                Some(req) = snapshot_rx.recv() => req.answer(status::snapshot(&d.router, &d.facts)),
                 _ = async { if let Some(t) = d.net_settle { tokio::time::sleep_until(t).await } }, if d.net_settle.is_some() => {
                     d.net_settle = None;
                     d.refresh_sources(SourceScope::Incomplete).await;
@@ -691,7 +694,7 @@ impl Daemon {
             groups,
             source: bind_source,
             freebind: params.is_unicast(),
-            unicast_hops: self.config.instances.iter().find(|i| i.name == params.name).and_then(|i| i.unicast_ttl),
+            unicast_hops: self.facts.configured.iter().find(|i| i.name == params.name).and_then(|i| i.unicast_ttl),
             ah: key.ah,
         };
         match VrrpSocket::open(options) {
@@ -1220,6 +1223,7 @@ impl Daemon {
         // Read in the reader's arena (see Daemon::run): the copy kept lives in ours.
         let config = config.clone();
         let old_config = std::mem::replace(&mut self.config, config);
+        self.facts.configured = dump::InstanceConf::all(&self.config);
         self.vetted = vetted;
         self.mailer.reconfigure(MailSettings::from_config(&self.config, &self.host));
         self.fifos.reconfigure(self.vetted.fifo_plans(), FIFO_CLOSE_GRACE);
@@ -1300,6 +1304,8 @@ impl Daemon {
         if self.config.global.fifo_write_vrrp_states_on_reload {
             self.write_states_to_fifo();
         }
+        // As at start-up: the new instances run, their parsed blocks can go.
+        self.config.instances = Vec::new();
         tracing::info!("Reload finished");
     }
 

@@ -26,7 +26,7 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinHandle;
 
-use crate::config::model::{Config, GlobalDefs};
+use crate::config::model::GlobalDefs;
 use crate::daemon::dump::{counters, epoch_f64, state_number, state_str, LocalTime, RuntimeFacts};
 use crate::vrrp::{Router, StateName, Stats};
 
@@ -84,9 +84,9 @@ pub struct TransitionSnapshot {
 }
 
 /// The status of every configured instance.
-pub fn snapshot(config: &Config, router: &Router, facts: &RuntimeFacts) -> StatusSnapshot {
-    let instances = config
-        .instances
+pub fn snapshot(router: &Router, facts: &RuntimeFacts) -> StatusSnapshot {
+    let instances = facts
+        .configured
         .iter()
         .filter_map(|conf| {
             let id = router.find(&conf.name)?;
