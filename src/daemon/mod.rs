@@ -69,7 +69,7 @@ pub fn main(opts: Options) -> i32 {
             return EXIT_FATAL;
         }
     }
-    let loaded = load_in_own_arena(&opts);
+    let loaded = load_config(&opts);
     for d in &loaded.diags.list {
         tracing::warn!("{}", d.render());
     }
@@ -115,22 +115,9 @@ pub fn main(opts: Options) -> i32 {
     code
 }
 
-/// Reading a large configuration allocates several times what the daemon keeps, and what
-/// it keeps would sit scattered among the freed rest, holding those pages resident. glibc
-/// gives each thread its own arena: read on a thread of its own, the configuration's
-/// memory stays apart from the daemon's, and once the daemon has built its own structures
-/// from it (Daemon::run keeps a fresh copy of the little it needs), that arena is free as a
-/// whole and malloc_trim hands it back.
-pub(crate) fn load_in_own_arena(opts: &Options) -> config::Loaded {
-    let (path, load) = (opts.config_file(), load_options(opts));
-    let on_thread = std::thread::scope(|scope| {
-        let reader = std::thread::Builder::new()
-            .name("config".into())
-            .spawn_scoped(scope, || config::load(&path, &load))
-            .ok()?;
-        reader.join().ok()
-    });
-    on_thread.unwrap_or_else(|| config::load(&path, &load))
+/// Reads the configuration named on the command line, as at start-up and on SIGHUP.
+pub(crate) fn load_config(opts: &Options) -> config::Loaded {
+    config::load(&opts.config_file(), &load_options(opts))
 }
 
 /// Tell systemd we are ready (Type=notify), if it asked.

@@ -233,7 +233,6 @@ impl Daemon {
         // The configuration stays for reloads and lookups; growth slack from parsing a
         // thousand instances need not stay with it.
         config.instances.shrink_to_fit();
-        config.rehome_shared_names();
         let vetted = vet_config(&config);
         for line in &vetted.log {
             tracing::info!("{line}");
@@ -316,10 +315,9 @@ impl Daemon {
             Ok(x) => x,
             Err(code) => return code,
         };
-        // The configuration was read on a thread of its own (daemon::load_in_own_arena): a
-        // copy made here lives among the daemon's allocations and frees the reader's arena.
         // The instances are set up: their parsed blocks are no longer needed (the dumps
-        // show facts.configured, the router has their parameters).
+        // show facts.configured, the router has their parameters). The rest is copied so
+        // that what stays is compact, not scattered among the parser's freed garbage.
         d.config.instances = Vec::new();
         d.config = d.config.clone();
         d.trim_at = Some(Instant::now() + TRIM_AFTER);
@@ -1173,7 +1171,7 @@ impl Daemon {
     /// SIGHUP (keepalived's reload, §3.5).
     async fn reload(&mut self) {
         tracing::info!("Reloading");
-        let loaded = super::load_in_own_arena(&self.opts);
+        let loaded = super::load_config(&self.opts);
         // keepalived runs `--config-test` first when the running configuration asks.
         if let Some(check_log) = &self.config.global.reload_check_config {
             let log_path = check_log.as_deref().unwrap_or("/dev/null");
@@ -1196,7 +1194,6 @@ impl Daemon {
         for d in &loaded.diags.list {
             tracing::warn!("{}", d.render());
         }
-        config.rehome_shared_names();
         let vetted = vet_config(&config);
         for line in &vetted.log {
             tracing::info!("{line}");
@@ -1220,7 +1217,7 @@ impl Daemon {
         }
         let old_ids: BTreeSet<InstanceId> = self.io.keys().copied().collect();
         drop_address_lists(&mut config);
-        // Read in the reader's arena (see Daemon::run): the copy kept lives in ours.
+        // Compact, not scattered among the parser's garbage (see Daemon::run).
         let config = config.clone();
         let old_config = std::mem::replace(&mut self.config, config);
         self.facts.configured = dump::InstanceConf::all(&self.config);

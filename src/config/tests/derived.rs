@@ -327,20 +327,3 @@ fn script_security_hook_replaces_the_default_check() {
     assert!(!has(&l, "SECURITY VIOLATION"));
     assert!(l.config.unwrap().instances[0].notify.master.is_none());
 }
-
-#[test]
-fn rehomed_names_are_fresh_copies_still_shared_between_their_users() {
-    let text = "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  192.0.2.1/32 dev eth4\n  192.0.2.2/32 dev eth4\n }\n}\n\
-                vrrp_instance B {\n interface eth0\n virtual_router_id 2\n virtual_ipaddress {\n  192.0.2.3/32 dev eth4\n }\n}\n";
-    let original = crate::config::load_str(text, "t.conf", &opts()).config.unwrap();
-    let mut rehomed = original.clone();
-    rehomed.rehome_shared_names();
-    let dev = |c: &Config, i: usize, v: usize| c.instances[i].vips[v].dev.clone().unwrap();
-    assert_eq!(rehomed, original);
-    assert!(!std::sync::Arc::ptr_eq(&dev(&rehomed, 0, 0), &dev(&original, 0, 0)));
-    assert!(std::sync::Arc::ptr_eq(&dev(&rehomed, 0, 0), &dev(&rehomed, 0, 1)));
-    assert!(std::sync::Arc::ptr_eq(&dev(&rehomed, 0, 0), &dev(&rehomed, 1, 0)));
-    let file = |c: &Config, i: usize| c.instances[i].span.file.clone();
-    assert!(!std::sync::Arc::ptr_eq(&file(&rehomed, 0), &file(&original, 0)));
-    assert!(std::sync::Arc::ptr_eq(&file(&rehomed, 0), &file(&rehomed, 1)));
-}
