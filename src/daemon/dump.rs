@@ -31,7 +31,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::config::model::{
-    AddressEntry, Auth, Config, FifoSpec, GarpSettings, GlobalDefs, RouteEntry, RuleEntry,
+    AddressEntry, Auth, Config, FifoSpec, GarpExtraIf, GlobalDefs, RouteEntry, RuleEntry,
     TrackInterface, Vmac, VrrpInstance,
 };
 use crate::notify::exec::{Script, ScriptKind};
@@ -51,8 +51,8 @@ pub const DEFAULT_UMASK: u32 = 0o177;
 
 /// How many state changes per instance the status endpoints remember.
 pub const TRANSITIONS_KEPT: usize = 16;
-/// Start-up, takeover, a step down and back: without a reallocation.
-const TRANSITIONS_FIRST_ROOM: usize = 4;
+/// Start-up and a takeover: without a reallocation.
+const TRANSITIONS_FIRST_ROOM: usize = 2;
 
 /// One state change of one instance, at a wall-clock time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -410,13 +410,10 @@ pub struct InstanceConf {
     pub interface: Option<String>,
     pub dont_track_primary: bool,
     pub auth: Option<Auth>,
-    pub virtual_routes: Vec<RouteEntry>,
-    pub virtual_rules: Vec<RuleEntry>,
-    pub backup_routes: Vec<RouteEntry>,
-    pub backup_rules: Vec<RuleEntry>,
     pub track_interfaces: Vec<TrackInterface>,
     pub nopreempt: bool,
-    pub garp: GarpSettings,
+    /// The rest of the GARP settings are in the parameters.
+    pub garp_extra_if: Option<GarpExtraIf>,
     pub skip_check_adv_addr: bool,
     pub strict: bool,
     pub unicast_src_ip: Option<IpAddr>,
@@ -436,13 +433,9 @@ impl From<&VrrpInstance> for InstanceConf {
             interface: c.interface.clone(),
             dont_track_primary: c.dont_track_primary,
             auth: c.auth.clone(),
-            virtual_routes: c.virtual_routes.clone(),
-            virtual_rules: c.virtual_rules.clone(),
-            backup_routes: c.backup_routes.clone(),
-            backup_rules: c.backup_rules.clone(),
             track_interfaces: c.track_interfaces.clone(),
             nopreempt: c.nopreempt,
-            garp: c.garp.clone(),
+            garp_extra_if: c.garp.extra_if.clone(),
             skip_check_adv_addr: c.skip_check_adv_addr,
             strict: c.strict,
             unicast_src_ip: c.unicast_src_ip,
@@ -1083,7 +1076,7 @@ fn instance_section(out: &mut Out, config: &Config, facts: &RuntimeFacts, v: &Vi
             }
         }
     }
-    let garp = &c.garp;
+    let garp = &p.garp;
     out.line(format!(
         "   Gratuitous ARP delay = {}",
         secs(garp.master_delay)
@@ -1106,7 +1099,7 @@ fn instance_section(out: &mut Out, config: &Config, facts: &RuntimeFacts, v: &Vi
         garp.lower_prio_repeat
     ));
     out.line(format!("   Down timer adverts = {}", p.down_timer_adverts));
-    if let Some(extra) = garp.extra_if.as_ref().filter(|x| !x.interval.is_zero()) {
+    if let Some(extra) = c.garp_extra_if.as_ref().filter(|x| !x.interval.is_zero()) {
         out.line(format!(
             "   Gratuitous ARP for each secondary {} = {}",
             if extra.all { "i/f" } else { "VMAC" },
@@ -1204,22 +1197,22 @@ fn instance_section(out: &mut Out, config: &Config, facts: &RuntimeFacts, v: &Vi
     if let Some((fd_in, fd_out)) = v.facts.sockets {
         out.line(format!("   fd_in {fd_in}, fd_out {fd_out}"));
     }
-    if !c.virtual_routes.is_empty() {
+    if !p.virtual_routes.is_empty() {
         out.line("   Virtual Routes :");
-        route_lines(out, &c.virtual_routes);
+        route_lines(out, &p.virtual_routes);
     }
-    if !c.virtual_rules.is_empty() {
+    if !p.virtual_rules.is_empty() {
         out.line("   Virtual Rules :");
-        rule_lines(out, &c.virtual_rules);
+        rule_lines(out, &p.virtual_rules);
     }
     // kad extension: routes and rules installed while not MASTER
-    if !c.backup_routes.is_empty() {
+    if !p.backup_routes.is_empty() {
         out.line("   Backup Routes :");
-        route_lines(out, &c.backup_routes);
+        route_lines(out, &p.backup_routes);
     }
-    if !c.backup_rules.is_empty() {
+    if !p.backup_rules.is_empty() {
         out.line("   Backup Rules :");
-        rule_lines(out, &c.backup_rules);
+        rule_lines(out, &p.backup_rules);
     }
     let interfaces = v.tracked_interfaces(config);
     if !interfaces.is_empty() {
@@ -1263,8 +1256,7 @@ fn instance_section(out: &mut Out, config: &Config, facts: &RuntimeFacts, v: &Vi
 /// the few flags it names, otherwise `Flags: none`.
 fn has_flags(config: &Config, c: &InstanceConf, p: &InstanceParams) -> bool {
     let garp_all_if = c
-        .garp
-        .extra_if
+        .garp_extra_if
         .as_ref()
         .or(config.global.vrrp_garp_extra_if.as_ref())
         .is_some_and(|x| x.all);
@@ -1663,7 +1655,7 @@ pub fn json(config: &Config, router: &Router, facts: &RuntimeFacts, version: u8)
 
 fn json_data(w: &mut JsonWriter, config: &Config, facts: &RuntimeFacts, v: &View<'_>) {
     let (c, p, st) = (v.conf, v.params, &v.status);
-    let garp = &c.garp;
+    let garp = &p.garp;
     w.name("data");
     w.begin_object();
     w.field_str("iname", &c.name);
@@ -1714,17 +1706,17 @@ fn json_data(w: &mut JsonWriter, config: &Config, facts: &RuntimeFacts, v: &View
         ("evips", v.addresses(&p.excluded_vips, dflt)),
         (
             "vroutes",
-            c.virtual_routes.iter().map(text::route).collect(),
+            p.virtual_routes.iter().map(text::route).collect(),
         ),
-        ("vrules", c.virtual_rules.iter().map(text::rule).collect()),
+        ("vrules", p.virtual_rules.iter().map(text::rule).collect()),
         // kad extension: routes and rules installed while not MASTER
         (
             "backup_routes",
-            c.backup_routes.iter().map(text::route).collect(),
+            p.backup_routes.iter().map(text::route).collect(),
         ),
         (
             "backup_rules",
-            c.backup_rules.iter().map(text::rule).collect(),
+            p.backup_rules.iter().map(text::rule).collect(),
         ),
         (
             "track_ifp",

@@ -14,8 +14,22 @@ use crate::config::model::{
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
+
+/// Even an empty `Arc<[T]>` is an allocation; most of a thousand instances have no
+/// excluded VIPs, routes or rules, and share these.
+static NO_VIPS: LazyLock<Arc<[Vip]>> = LazyLock::new(|| Arc::from(Vec::new()));
+static NO_ROUTES: LazyLock<Arc<[RouteEntry]>> = LazyLock::new(|| Arc::from(Vec::new()));
+static NO_RULES: LazyLock<Arc<[RuleEntry]>> = LazyLock::new(|| Arc::from(Vec::new()));
+
+fn shared_list<T>(items: Vec<T>, empty: &LazyLock<Arc<[T]>>) -> Arc<[T]> {
+    if items.is_empty() {
+        Arc::clone(empty)
+    } else {
+        Arc::from(items)
+    }
+}
 
 use super::time::Centis;
 
@@ -260,8 +274,8 @@ impl InstanceParams {
                 .unwrap_or(global.vrrp_notify_priority_changes),
             deleted: inst.notify.deleted_configured || inst.notify.deleted.is_some(),
         };
-        let vips: Arc<[Vip]> = inst.vips.iter().map(Vip::from).collect();
-        let excluded_vips: Arc<[Vip]> = inst.excluded_vips.iter().map(Vip::from).collect();
+        let vips = shared_list(inst.vips.iter().map(Vip::from).collect(), &NO_VIPS);
+        let excluded_vips = shared_list(inst.excluded_vips.iter().map(Vip::from).collect(), &NO_VIPS);
         let extra_interfaces = extra_interface_garp(inst, &vips, &excluded_vips);
         Ok(InstanceParams {
             name: inst.name.clone(),
@@ -284,10 +298,10 @@ impl InstanceParams {
             },
             vips,
             excluded_vips,
-            virtual_routes: inst.virtual_routes.as_slice().into(),
-            virtual_rules: inst.virtual_rules.as_slice().into(),
-            backup_routes: inst.backup_routes.as_slice().into(),
-            backup_rules: inst.backup_rules.as_slice().into(),
+            virtual_routes: shared_list(inst.virtual_routes.clone(), &NO_ROUTES),
+            virtual_rules: shared_list(inst.virtual_rules.clone(), &NO_RULES),
+            backup_routes: shared_list(inst.backup_routes.clone(), &NO_ROUTES),
+            backup_rules: shared_list(inst.backup_rules.clone(), &NO_RULES),
             unicast_peers: inst.unicast_peers.clone(),
             configured_src,
             mcast_group,
