@@ -122,6 +122,9 @@ struct Group {
     last_mail: Option<NotifyState>,
 }
 
+/// How many due timers one `Event::Tick` fires (see `Router::handle`).
+pub const TIMERS_PER_TICK: usize = 32;
+
 /// A read-only view of one instance, for status dumps and tests.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstanceStatus {
@@ -517,7 +520,16 @@ impl Router {
             return Vec::new();
         }
         self.leave_master_if_overslept();
-        self.run_due_timers();
+        // A Tick is nothing but due timers: it runs a batch of them, and the loop ticks
+        // again at once for the rest (next_deadline is then already past). Instances
+        // that took over together advertise together: a thousand adverts' actions (each
+        // with its address list) alive at once would be a burst the heap keeps the
+        // pages of, every advert interval.
+        if matches!(event, Event::Tick) {
+            self.run_due_timers(TIMERS_PER_TICK);
+            return std::mem::take(&mut self.out);
+        }
+        self.run_due_timers(usize::MAX);
         match event {
             Event::Startup => self.startup(),
             Event::AdvertReceived(rx) => self.advert_received(rx),
@@ -543,7 +555,7 @@ impl Router {
             Event::Shutdown => self.shutdown(),
             Event::Reload(config) => self.reload(*config),
         }
-        self.run_due_timers();
+        self.run_due_timers(usize::MAX);
         std::mem::take(&mut self.out)
     }
 
@@ -1663,13 +1675,13 @@ impl Router {
         )
     }
 
-    fn run_due_timers(&mut self) {
+    fn run_due_timers(&mut self, limit: usize) {
         if !self.started {
             return;
         }
         // Every firing moves its deadline past `now`; the bound only guards against a
         // logic error turning into a hang.
-        let mut budget = 16 + self.instances.len() * 8;
+        let mut budget = (16 + self.instances.len() * 8).min(limit);
         while budget > 0 {
             budget -= 1;
             let due = self.instances.earliest().filter(|(t, _, _)| *t <= self.now);

@@ -625,3 +625,30 @@ fn timer_expired_backup_reaches_the_core_only_with_nopreempt() {
         Some(200)
     );
 }
+
+#[test]
+fn a_tick_fires_a_batch_of_due_timers_and_the_rest_are_due_at_once() {
+    let instances: Vec<InstanceParams> =
+        (1..=100u8).map(|vrid| params(&format!("VI_{vrid}"), vrid, 255)).collect();
+    let (mut sim, startup) = Sim::started(instances);
+    assert_eq!(adverts(&startup).len(), 100, "owners advertise at start-up");
+    let first = sim.advance_secs(1.0);
+    assert_eq!(adverts(&first).len(), crate::vrrp::router::TIMERS_PER_TICK);
+    let mut sent: Vec<InstanceId> = first
+        .iter()
+        .filter_map(|a| match a {
+            Action::SendAdvert { instance, .. } => Some(*instance),
+            _ => None,
+        })
+        .collect();
+    // What is left stays due at the same moment: the loop ticks again without waiting.
+    while sim.router.next_deadline().is_some_and(|d| d <= sim.now) {
+        sent.extend(sim.event(Event::Tick).iter().filter_map(|a| match a {
+            Action::SendAdvert { instance, .. } => Some(*instance),
+            _ => None,
+        }));
+    }
+    sent.sort();
+    sent.dedup();
+    assert_eq!(sent.len(), 100, "every instance advertised once in that interval");
+}
