@@ -18,7 +18,7 @@ mod clock;
 mod json_writer;
 mod text;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fs::OpenOptions;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Write as _};
@@ -66,19 +66,25 @@ pub struct Transition {
 /// keepalived's `last_transition` is the newest entry.
 #[derive(Debug, Clone, Default)]
 pub struct Transitions {
-    per_instance: HashMap<String, VecDeque<Transition>>,
+    /// A BTreeMap rather than a HashMap: for a thousand instances, a hash table's slack
+    /// (it doubles past seven eighths full) costs more than the tree's nodes.
+    per_instance: BTreeMap<Box<str>, VecDeque<Transition>>,
 }
 
 impl Transitions {
     pub fn record(&mut self, instance: &str, from: StateName, to: StateName, at: SystemTime) {
-        // Room for a few changes from the first one (at start-up): a takeover of a
-        // thousand instances then records without allocating, as a growth there would
-        // leave a thousand small blocks among the burst's freed memory, keeping its pages
-        // resident. The bound is reached only by an instance that keeps flapping.
-        let log = self
-            .per_instance
-            .entry(instance.to_string())
-            .or_insert_with(|| VecDeque::with_capacity(TRANSITIONS_FIRST_ROOM));
+        let log = match self.per_instance.get_mut(instance) {
+            Some(log) => log,
+            // Room for a few changes from the first one (at start-up): a takeover of a
+            // thousand instances then records without allocating, as a growth there
+            // would leave a thousand small blocks among the burst's freed memory,
+            // keeping its pages resident. The bound is reached only by an instance that
+            // keeps flapping.
+            None => self
+                .per_instance
+                .entry(Box::from(instance))
+                .or_insert_with(|| VecDeque::with_capacity(TRANSITIONS_FIRST_ROOM)),
+        };
         if log.len() == TRANSITIONS_KEPT {
             log.pop_front();
         }
@@ -406,8 +412,8 @@ impl Out {
 /// most of a megabyte it would otherwise hold for the dumps alone.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstanceConf {
+    /// The configured interface is the parameters' `interface`.
     pub name: String,
-    pub interface: Option<String>,
     pub dont_track_primary: bool,
     pub auth: Option<Auth>,
     pub track_interfaces: Vec<TrackInterface>,
@@ -430,7 +436,6 @@ impl From<&VrrpInstance> for InstanceConf {
     fn from(c: &VrrpInstance) -> InstanceConf {
         InstanceConf {
             name: c.name.clone(),
-            interface: c.interface.clone(),
             dont_track_primary: c.dont_track_primary,
             auth: c.auth.clone(),
             track_interfaces: c.track_interfaces.clone(),
@@ -489,7 +494,7 @@ impl<'a> View<'a> {
     fn ifname(&self) -> Option<&str> {
         match &self.conf.use_vmac {
             Some(vmac) => Some(&vmac.ifname),
-            None => self.conf.interface.as_deref(),
+            None => self.params.interface.as_deref(),
         }
     }
 
@@ -508,10 +513,10 @@ impl<'a> View<'a> {
             (Some(dev), _) => Placement { dev, base: None },
             (None, Some(vmac)) => Placement {
                 dev: &vmac.ifname,
-                base: self.conf.interface.as_deref(),
+                base: self.params.interface.as_deref(),
             },
             (None, None) => Placement {
-                dev: self.conf.interface.as_deref().unwrap_or(default_interface),
+                dev: self.params.interface.as_deref().unwrap_or(default_interface),
                 base: None,
             },
         }
@@ -1028,7 +1033,7 @@ fn instance_section(out: &mut Out, config: &Config, facts: &RuntimeFacts, v: &Vi
     if c.use_vmac_addr {
         out.line("   Use VMAC for VIPs on other interfaces");
     }
-    match (&c.use_vmac, c.interface.as_deref()) {
+    match (&c.use_vmac, p.interface.as_deref()) {
         (Some(vmac), Some(base)) => out.line(format!(
             "   Interface = {}, vmac on {base}{}",
             vmac.ifname,

@@ -86,7 +86,7 @@ impl Executor {
     /// Needs a tokio `LocalSet`: the netlink futures are not provably Send, and the loop
     /// is single-threaded.
     pub fn new(ctx: ExecContext, netlink: Netlink, announcer: Arc<Announcer>, devices: Rc<DeviceCache>) -> Executor {
-        let task = Task { ctx, netlink, announcer, devices, pending: Pending::default(), wanted_routes: BTreeMap::new() };
+        let task = Task { ctx, netlink, announcer, devices, pending: None, wanted_routes: BTreeMap::new() };
         Executor {
             shared: Rc::new(Shared {
                 queue: RefCell::new(VecDeque::new()),
@@ -169,7 +169,8 @@ struct Task {
     netlink: Netlink,
     announcer: Arc<Announcer>,
     devices: Rc<DeviceCache>,
-    pending: Pending,
+    /// Boxed when there is something: most instances never have a refusal.
+    pending: Option<Box<Pending>>,
     /// The routes the current state wants. The kernel drops IPv4 routes through a device
     /// that goes down or loses its last address without telling anyone, so these are
     /// checked against the kernel whenever links or addresses change.
@@ -201,7 +202,26 @@ fn address_key(a: &Vip) -> (IpAddr, u8, Option<Arc<str>>) {
     (a.prefix.addr, a.prefix.len, a.dev.clone())
 }
 
+static NOTHING_PENDING: Pending = Pending { addresses: BTreeMap::new(), routes: BTreeMap::new(), rules: Vec::new() };
+
 impl Task {
+    fn pending(&self) -> &Pending {
+        self.pending.as_deref().unwrap_or(&NOTHING_PENDING)
+    }
+
+    fn pending_mut(&mut self) -> &mut Pending {
+        self.pending.get_or_insert_with(Default::default)
+    }
+
+    /// Removes from what is pending, and drops the box once nothing is.
+    fn forget_pending(&mut self, remove: impl FnOnce(&mut Pending)) {
+        if let Some(pending) = self.pending.as_mut() {
+            remove(pending);
+            if pending.is_empty() {
+                self.pending = None;
+            }
+        }
+    }
     /// Works through the queue, then hands the state back and ends.
     async fn run(mut self: Box<Self>, shared: Rc<Shared>) {
         loop {
@@ -245,7 +265,7 @@ impl Task {
     }
 
     fn watching(&self) -> bool {
-        !self.pending.is_empty() || !self.wanted_routes.is_empty()
+        self.pending.is_some() || !self.wanted_routes.is_empty()
     }
 
     async fn install_routes(&mut self, list: &[RouteEntry]) {
@@ -264,7 +284,7 @@ impl Task {
             if self.wanted_routes.get(&r.key()).is_some_and(|w| w.eq_ignoring_span(&r)) {
                 self.wanted_routes.remove(&r.key());
             }
-            self.pending.routes.remove(&r.key());
+            self.forget_pending(|p| { p.routes.remove(&r.key()); });
             if let Err(e) = self.netlink.delete_route(&r).await {
                 tracing::warn!("({}) cannot remove route {}: {e}", self.ctx.instance, describe_route(&r));
             }
@@ -279,7 +299,7 @@ impl Task {
 
     async fn remove_rules(&mut self, list: &[RuleEntry]) {
         for r in list {
-            self.pending.rules.retain(|p| p != r);
+            self.forget_pending(|p| p.rules.retain(|x| x != r));
             if let Err(e) = self.netlink.delete_rule(r).await {
                 tracing::warn!("({}) cannot remove rule {}: {e}", self.ctx.instance, describe_rule(r));
             }
@@ -330,7 +350,7 @@ impl Task {
             let entry = &list[at];
             match result {
                 Ok(_) => {
-                    self.pending.addresses.remove(&address_key(entry));
+                    self.forget_pending(|p| { p.addresses.remove(&address_key(entry)); });
                 }
                 Err(e) => self.refuse_address(entry.clone(), &e.to_string()),
             }
@@ -339,20 +359,20 @@ impl Task {
 
     fn refuse_address(&mut self, entry: Vip, reason: &str) {
         let key = address_key(&entry);
-        if !self.pending.addresses.contains_key(&key) {
+        if !self.pending().addresses.contains_key(&key) {
             tracing::warn!(
                 "({}) cannot add address {}: {reason} (will retry when links or addresses change)",
                 self.ctx.instance,
                 entry.prefix
             );
         }
-        self.pending.addresses.insert(key, entry);
+        self.pending_mut().addresses.insert(key, entry);
     }
 
     async fn remove_addresses(&mut self, list: &[Vip]) {
         let mut batch = Vec::with_capacity(list.len());
         for entry in list {
-            self.pending.addresses.remove(&address_key(entry));
+            self.forget_pending(|p| { p.addresses.remove(&address_key(entry)); });
             let Some(dev) = self.device_of(entry) else { continue };
             batch.push((Device::Name(dev), entry.to_entry()));
         }
@@ -383,10 +403,10 @@ impl Task {
         let key = route.key();
         match self.netlink.replace_route(&route).await {
             Ok(()) => {
-                self.pending.routes.remove(&key);
+                self.forget_pending(|p| { p.routes.remove(&key); });
             }
             Err(e) => {
-                if !self.pending.routes.contains_key(&key) {
+                if !self.pending().routes.contains_key(&key) {
                     tracing::warn!(
                         "({}) cannot install route {}: {} (will retry when links or addresses change)",
                         self.ctx.instance,
@@ -394,23 +414,23 @@ impl Task {
                         kernel_reason(&e)
                     );
                 }
-                self.pending.routes.insert(key, route);
+                self.pending_mut().routes.insert(key, route);
             }
         }
     }
 
     async fn install_rule(&mut self, rule: RuleEntry) {
         match self.netlink.add_rule(&rule).await {
-            Ok(Change::Applied | Change::Unchanged) => self.pending.rules.retain(|p| p != &rule),
+            Ok(Change::Applied | Change::Unchanged) => self.forget_pending(|p| p.rules.retain(|x| x != &rule)),
             Err(e) => {
-                if !self.pending.rules.contains(&rule) {
+                if !self.pending().rules.contains(&rule) {
                     tracing::warn!(
                         "({}) cannot install rule {}: {} (will retry when links or addresses change)",
                         self.ctx.instance,
                         describe_rule(&rule),
                         kernel_reason(&e)
                     );
-                    self.pending.rules.push(rule);
+                    self.pending_mut().rules.push(rule);
                 }
             }
         }
@@ -418,15 +438,15 @@ impl Task {
 
     async fn retry(&mut self) {
         self.restore_lost_routes().await;
-        if !self.pending.addresses.is_empty() {
-            let list: Vec<Vip> = self.pending.addresses.values().cloned().collect();
+        if !self.pending().addresses.is_empty() {
+            let list: Vec<Vip> = self.pending().addresses.values().cloned().collect();
             self.add_addresses(&list).await;
         }
-        let routes: Vec<RouteEntry> = self.pending.routes.values().cloned().collect();
+        let routes: Vec<RouteEntry> = self.pending().routes.values().cloned().collect();
         for r in routes {
             self.install_route(r).await;
         }
-        let rules = self.pending.rules.clone();
+        let rules = self.pending().rules.clone();
         for r in rules {
             self.install_rule(r).await;
         }
@@ -438,7 +458,7 @@ impl Task {
         let tracked: Vec<&RouteEntry> = self
             .wanted_routes
             .values()
-            .filter(|r| !r.no_track && !self.pending.routes.contains_key(&r.key()))
+            .filter(|r| !r.no_track && !self.pending().routes.contains_key(&r.key()))
             .collect();
         if tracked.is_empty() {
             return;

@@ -106,7 +106,7 @@ pub fn snapshot(router: &Router, facts: &RuntimeFacts) -> StatusSnapshot {
                     .use_vmac
                     .as_ref()
                     .map(|v| v.ifname.clone())
-                    .or_else(|| conf.interface.clone()),
+                    .or_else(|| params.interface.clone()),
                 sync_group: params.sync_group.clone(),
                 state: state_str(status.state).into(),
                 state_code: state_number(status.state),

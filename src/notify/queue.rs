@@ -182,12 +182,24 @@ enum Subject {
     Group,
 }
 
+static NO_SCRIPTS: std::sync::LazyLock<Arc<NotifyScripts>> =
+    std::sync::LazyLock::new(|| Arc::new(NotifyScripts::default()));
+
+fn shared_scripts(scripts: NotifyScripts) -> Arc<NotifyScripts> {
+    if scripts.is_empty() {
+        Arc::clone(&NO_SCRIPTS)
+    } else {
+        Arc::new(scripts)
+    }
+}
+
 /// Everything one instance or sync group announces: scripts (ordered) and FIFO lines.
 #[derive(Debug)]
 pub struct Notifier {
     subject: Subject,
     name: String,
-    scripts: NotifyScripts,
+    /// Shared by every notifier without scripts (most of a thousand instances).
+    scripts: Arc<NotifyScripts>,
     fifos: Arc<FifoSet>,
     /// Only a notifier with scripts has a queue (and its task): a thousand instances
     /// without scripts cost no tasks.
@@ -226,7 +238,7 @@ impl Notifier {
         Notifier {
             subject,
             name: name.to_string(),
-            scripts,
+            scripts: shared_scripts(scripts),
             fifos,
             queue: has_scripts.then(|| NotifyQueue::spawn(name, settings)),
         }
@@ -287,7 +299,7 @@ impl Notifier {
     /// so a reload never reorders them.
     pub fn reconfigure(&mut self, name: &str, scripts: NotifyScripts) {
         self.name = name.to_string();
-        self.scripts = scripts;
+        self.scripts = shared_scripts(scripts);
     }
 
     /// `fifo_write_vrrp_states_on_reload`: the current state, to the FIFOs only.
