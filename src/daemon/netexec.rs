@@ -48,11 +48,11 @@ pub enum NetOp {
 /// Where an instance's objects go and how its frames leave.
 #[derive(Debug, Clone)]
 pub struct ExecContext {
-    pub instance: String,
+    pub instance: Arc<str>,
     /// Announcer owner id (unique per instance).
     pub owner: u64,
     /// Device for VIPs without `dev`: the instance interface, or its VMAC.
-    pub default_dev: Option<String>,
+    pub default_dev: Option<Arc<str>>,
     /// Devices whose addresses go on a VMAC instead (per-VIP `use_vmac`, `use_vmac_addr`):
     /// configured device name → VMAC name.
     pub vmac_for_dev: BTreeMap<String, String>,
@@ -316,7 +316,7 @@ impl Task {
 
     /// The device an address goes on, after `dev` defaulting and per-VIP VMAC mapping.
     fn device_of(&self, entry: &Vip) -> Option<String> {
-        let dev = entry.dev.as_deref().map(str::to_string).or_else(|| self.ctx.default_dev.clone())?;
+        let dev = entry.dev.as_deref().or(self.ctx.default_dev.as_deref()).map(str::to_string)?;
         Some(self.ctx.vmac_for_dev.get(&dev).cloned().unwrap_or(dev))
     }
 

@@ -72,7 +72,7 @@ fn drop_address_lists(config: &mut Config) {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct SocketKey {
-    interface: Option<String>,
+    interface: Option<Arc<str>>,
     family: Family,
     /// `auth_type AH` instances receive on an IPPROTO_AH socket of their own.
     ah: bool,
@@ -86,7 +86,8 @@ struct RxPacket {
 
 /// Per-instance I/O state that the core does not model.
 struct InstanceIo {
-    name: String,
+    /// Shared with its executor and notifier.
+    name: Arc<str>,
     vrid: u8,
     socket: SocketKey,
     source: Option<IpAddr>,
@@ -118,6 +119,8 @@ pub struct Daemon {
     vmacs: Vmacs,
     announcer: Arc<Announcer>,
     devices: Rc<DeviceCache>,
+    /// One allocation per interface name for every instance's socket key and executor.
+    interface_names: BTreeSet<Arc<str>>,
     sockets: HashMap<SocketKey, Arc<VrrpSocket>>,
     rx_tx: mpsc::Sender<RxPacket>,
     /// Boxed: a BTreeMap filled in id order leaves its nodes about half empty, and a
@@ -269,7 +272,7 @@ impl Daemon {
             ExecContext {
                 instance: "static".into(),
                 owner: 0,
-                default_dev: Some(config.global.default_interface.clone()),
+                default_dev: Some(config.global.default_interface.as_str().into()),
                 vmac_for_dev: BTreeMap::new(),
             },
             netlink.clone(),
@@ -290,6 +293,7 @@ impl Daemon {
             netlink,
             announcer,
             devices,
+            interface_names: BTreeSet::new(),
             sockets: HashMap::new(),
             rx_tx,
             io: BTreeMap::new(),
@@ -457,17 +461,18 @@ impl Daemon {
         }
         // VIPs without `dev` live on the instance's VMAC even with `vmac_xmit_base`, which
         // only moves the adverts to the parent (as keepalived does).
-        let default_dev = inst_cfg.use_vmac.as_ref().map(|v| v.ifname.clone()).or(params.interface.clone());
+        let default_dev = inst_cfg.use_vmac.as_ref().map(|v| v.ifname.as_str()).or(params.interface.as_deref()).map(|d| self.shared_name(d));
+        let name: Arc<str> = Arc::from(params.name.as_str());
         let owner = self.next_owner;
         self.next_owner += 1;
         let executor = Executor::new(
-            ExecContext { instance: params.name.clone(), owner, default_dev, vmac_for_dev: vmac_for_dev.clone() },
+            ExecContext { instance: name.clone(), owner, default_dev, vmac_for_dev: vmac_for_dev.clone() },
             self.netlink.clone(),
             self.announcer.clone(),
             self.devices.clone(),
         );
         let scripts = self.vetted.instances.get(&params.name).cloned().unwrap_or_default();
-        let notifier = Some(Notifier::instance(&params.name, scripts, self.fifos.clone(), QueueSettings::default()));
+        let notifier = Some(Notifier::instance(name.clone(), scripts, self.fifos.clone(), QueueSettings::default()));
         let ah = match &inst_cfg.auth {
             Some(crate::config::model::Auth::Ah(key)) => {
                 let mut k = [0u8; 8];
@@ -480,10 +485,11 @@ impl Daemon {
         };
         let unicast = params.is_unicast();
         let v3_checksum = if params.v3_checksum_as_v2 { V3Checksum::AsV2 } else { V3Checksum::PseudoHeader };
+        let rx_interface = params.rx_interface.as_deref().map(|i| self.shared_name(i));
         let io = InstanceIo {
-            name: params.name.clone(),
+            name,
             vrid: params.vrid,
-            socket: SocketKey { interface: params.rx_interface.clone(), family: params.family, ah: ah.is_some() },
+            socket: SocketKey { interface: rx_interface, family: params.family, ah: ah.is_some() },
             source: None,
             ip_id: packet::IpIdSequence::new(),
             v3_checksum,
@@ -497,6 +503,15 @@ impl Daemon {
             vmacs,
         };
         self.io.insert(id, Box::new(io));
+    }
+
+    fn shared_name(&mut self, name: &str) -> Arc<str> {
+        if let Some(known) = self.interface_names.get(name) {
+            return known.clone();
+        }
+        let made: Arc<str> = Arc::from(name);
+        self.interface_names.insert(made.clone());
+        made
     }
 
     /// The link-local an IPv6 VMAC carries, chosen as keepalived does: a configured
@@ -665,7 +680,7 @@ impl Daemon {
     async fn open_socket(&mut self, key: &SocketKey, params: &InstanceParams, source: Option<IpAddr>) {
         let interface = match &key.interface {
             Some(name) => match self.netlink.ifindex(name).await {
-                Ok(index) => Some(Interface { name: name.clone(), index }),
+                Ok(index) => Some(Interface { name: name.to_string(), index }),
                 Err(_) => return,
             },
             None => None,
@@ -674,7 +689,7 @@ impl Daemon {
         // mcast_dst_ip); unicast instances need none.
         let mut groups: Vec<IpAddr> = Vec::new();
         for (_, p) in self.instances() {
-            if p.rx_interface == key.interface && p.family == key.family && !p.is_unicast() && !groups.contains(&p.mcast_group) {
+            if p.rx_interface.as_deref() == key.interface.as_deref() && p.family == key.family && !p.is_unicast() && !groups.contains(&p.mcast_group) {
                 groups.push(p.mcast_group);
             }
         }
@@ -946,7 +961,7 @@ impl Daemon {
         match self.candidates(key, vrid).as_slice() {
             [] => None,
             [one] => Some(Recipient::Instance(*one)),
-            _ => Some(Recipient::Socket { vrid, family: key.family, interface: key.interface.clone() }),
+            _ => Some(Recipient::Socket { vrid, family: key.family, interface: key.interface.as_deref().map(str::to_string) }),
         }
     }
 
@@ -1238,10 +1253,10 @@ impl Daemon {
                 match io.notifier.as_mut() {
                     Some(n) => n.reconfigure(&name, scripts),
                     None => {
-                        io.notifier = Some(Notifier::instance(&name, scripts, self.fifos.clone(), QueueSettings::default()))
+                        io.notifier = Some(Notifier::instance(name.as_str(), scripts, self.fifos.clone(), QueueSettings::default()))
                     }
                 }
-                io.name = name;
+                io.name = name.into();
             }
         }
         let mut group_notifiers = std::mem::take(&mut self.group_notifiers);

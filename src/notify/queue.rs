@@ -197,7 +197,7 @@ fn shared_scripts(scripts: NotifyScripts) -> Arc<NotifyScripts> {
 #[derive(Debug)]
 pub struct Notifier {
     subject: Subject,
-    name: String,
+    name: Arc<str>,
     /// Shared by every notifier without scripts (most of a thousand instances).
     scripts: Arc<NotifyScripts>,
     fifos: Arc<FifoSet>,
@@ -209,17 +209,17 @@ pub struct Notifier {
 impl Notifier {
     /// Both constructors start the notifier's queue task if it has scripts: they need a
     /// tokio runtime.
-    pub fn instance(name: &str, scripts: NotifyScripts, fifos: Arc<FifoSet>, settings: QueueSettings) -> Notifier {
-        Notifier::new(Subject::Instance, name, scripts, fifos, settings)
+    pub fn instance(name: impl Into<Arc<str>>, scripts: NotifyScripts, fifos: Arc<FifoSet>, settings: QueueSettings) -> Notifier {
+        Notifier::new(Subject::Instance, name.into(), scripts, fifos, settings)
     }
 
     pub fn group(name: &str, scripts: NotifyScripts, fifos: Arc<FifoSet>, settings: QueueSettings) -> Notifier {
-        Notifier::new(Subject::Group, name, scripts, fifos, settings)
+        Notifier::new(Subject::Group, name.into(), scripts, fifos, settings)
     }
 
     fn new(
         subject: Subject,
-        name: &str,
+        name: Arc<str>,
         scripts: NotifyScripts,
         fifos: Arc<FifoSet>,
         settings: QueueSettings,
@@ -237,10 +237,10 @@ impl Notifier {
         .any(|s| s.is_some());
         Notifier {
             subject,
-            name: name.to_string(),
+            queue: has_scripts.then(|| NotifyQueue::spawn(&*name, settings)),
+            name,
             scripts: shared_scripts(scripts),
             fifos,
-            queue: has_scripts.then(|| NotifyQueue::spawn(name, settings)),
         }
     }
 
@@ -282,7 +282,7 @@ impl Notifier {
             };
             let extra_args = vec![
                 kind.to_string(),
-                self.name.clone(),
+                self.name.to_string(),
                 state.as_str().to_string(),
                 priority.to_string(),
             ];
@@ -298,7 +298,7 @@ impl Notifier {
     /// notifications use its name and scripts, and still queue behind the ones pending,
     /// so a reload never reorders them.
     pub fn reconfigure(&mut self, name: &str, scripts: NotifyScripts) {
-        self.name = name.to_string();
+        self.name = name.into();
         self.scripts = shared_scripts(scripts);
     }
 
