@@ -60,6 +60,16 @@ fn release_free_memory() {
     }
 }
 
+/// One allocation per interface name, however many instances use it.
+fn shared_name(names: &mut BTreeSet<Arc<str>>, name: &str) -> Arc<str> {
+    if let Some(known) = names.get(name) {
+        return known.clone();
+    }
+    let made: Arc<str> = Arc::from(name);
+    names.insert(made.clone());
+    made
+}
+
 /// From the router's construction on, its instance parameters are the one copy of the
 /// VIP lists (dumps and lookups read them there): the configuration the daemon keeps
 /// would only duplicate tens of thousands of addresses.
@@ -396,83 +406,34 @@ impl Daemon {
     }
 
     async fn set_up_instance(&mut self, id: InstanceId) {
-        let Some(params) = self.router.params(id).cloned() else { return };
-        let Some(inst_cfg) = self.config.instances.iter().find(|i| i.name == params.name).cloned() else { return };
-        let mut vmacs = Vec::new();
-        // The instance's own VMAC carries its adverts and VIPs.
-        if let (Some(vm), Some(parent)) = (&inst_cfg.use_vmac, &inst_cfg.interface) {
-            let spec = VmacSpec {
-                name: vm.ifname.clone(),
-                parent: parent.clone(),
-                mac: vm.mac.unwrap_or_else(|| vmac::default_mac(params.family, params.vrid)),
-                group: vm.group,
-                family: params.family,
-                ipv6: params.family == Family::Inet6,
-                // The VIP's subnet is usually on the parent too, so replies from the VIP
-                // leave through the parent; without arp_announce=2 the parent's ARP
-                // requests carry the VIP as sender and clients re-learn the VIP at the
-                // parent's MAC (keepalived 2.2.7 leaves arp_announce alone and has this
-                // problem).
-                strict_arp: params.family == Family::Inet,
-            };
-            self.devices.forget();
-            match self.vmacs.ensure(&spec, true).await {
-                Ok(v) => {
-                    tracing::info!("({}) VMAC {} ready on {}", params.name, v.name, v.parent_name);
-                    if params.family == Family::Inet6 {
-                        match self.vmac_link_local(params.configured_src, v.parent_index).await {
-                            Some(ll) => {
-                                let entry = link_local_entry(ll, &v.name);
-                                if let Err(e) = self.netlink.add_address(v.index, &entry).await {
-                                    tracing::warn!("({}) cannot add link-local {ll} to {}: {e}", params.name, v.name);
-                                }
-                            }
-                            None => tracing::warn!("({}) no link-local address for {}", params.name, v.name),
-                        }
-                    }
-                    vmacs.push(v);
-                }
-                Err(e) => tracing::error!("({}) cannot set up VMAC {}: {e}", params.name, vm.ifname),
-            }
-        }
+        // The parameters and the parsed block are borrowed, not copied: a thousand
+        // set-ups' copies, dropped again, would leave holes among the records they keep.
+        let Some(params) = self.router.params(id) else { return };
+        let Some(inst_cfg) = self.config.instances.iter().find(|i| i.name == params.name) else { return };
+        let name: Arc<str> = Arc::from(params.name.as_str());
+        let (family, vrid, configured_src) = (params.family, params.vrid, params.configured_src);
+        let own_vmac = match (&inst_cfg.use_vmac, &inst_cfg.interface) {
+            (Some(vm), Some(parent)) => Some((vm.clone(), parent.clone())),
+            _ => None,
+        };
         // Per-VIP VMACs on devices that carry no VRRP: down until MASTER.
-        let vip_devs: BTreeSet<String> = crate::vrrp::params::vip_vmac_devices(&inst_cfg, params.vips.iter().chain(params.excluded_vips.iter()));
+        let vip_devs: BTreeSet<String> =
+            crate::vrrp::params::vip_vmac_devices(inst_cfg, params.vips.iter().chain(params.excluded_vips.iter()));
+        let taken: Vec<String> = if vip_devs.is_empty() {
+            Vec::new()
+        } else {
+            self.config.instances.iter().filter_map(|i| i.use_vmac.as_ref().map(|v| v.ifname.clone())).collect()
+        };
         let prefix = self.config.global.vmac_addr_prefix.clone().or(self.config.global.vmac_prefix.clone());
-        let taken: Vec<String> = self.config.instances.iter().filter_map(|i| i.use_vmac.as_ref().map(|v| v.ifname.clone())).collect();
-        let mut vmac_for_dev = per_vip_vmac_names(prefix.as_deref(), params.vrid, &vip_devs, &taken);
-        for (dev, name) in vmac_for_dev.clone() {
-            let spec = VmacSpec {
-                name: name.clone(),
-                parent: dev.clone(),
-                mac: vmac::default_mac(params.family, params.vrid),
-                group: None,
-                family: params.family,
-                ipv6: false,
-                strict_arp: true,
-            };
-            self.devices.forget();
-            match self.vmacs.ensure(&spec, false).await {
-                Ok(v) => vmacs.push(v),
-                Err(e) => {
-                    tracing::error!("({}) cannot set up VMAC {name} on {dev}: {e}", params.name);
-                    vmac_for_dev.remove(&dev);
-                }
-            }
-        }
         // VIPs without `dev` live on the instance's VMAC even with `vmac_xmit_base`, which
         // only moves the adverts to the parent (as keepalived does).
-        let default_dev = inst_cfg.use_vmac.as_ref().map(|v| v.ifname.as_str()).or(params.interface.as_deref()).map(|d| self.shared_name(d));
-        let name: Arc<str> = Arc::from(params.name.as_str());
-        let owner = self.next_owner;
-        self.next_owner += 1;
-        let executor = Executor::new(
-            ExecContext { instance: name.clone(), owner, default_dev, vmac_for_dev: vmac_for_dev.clone() },
-            self.netlink.clone(),
-            self.announcer.clone(),
-            self.devices.clone(),
-        );
-        let scripts = self.vetted.instances.get(&params.name).cloned().unwrap_or_default();
-        let notifier = Some(Notifier::instance(name.clone(), scripts, self.fifos.clone(), QueueSettings::default()));
+        let default_dev = inst_cfg
+            .use_vmac
+            .as_ref()
+            .map(|v| v.ifname.as_str())
+            .or(params.interface.as_deref())
+            .map(|d| shared_name(&mut self.interface_names, d));
+        let rx_interface = params.rx_interface.as_deref().map(|i| shared_name(&mut self.interface_names, i));
         let ah = match &inst_cfg.auth {
             Some(crate::config::model::Auth::Ah(key)) => {
                 let mut k = [0u8; 8];
@@ -483,19 +444,87 @@ impl Daemon {
             }
             _ => None,
         };
+        let unicast_ttl = inst_cfg.unicast_ttl.unwrap_or(255);
         let unicast = params.is_unicast();
         let v3_checksum = if params.v3_checksum_as_v2 { V3Checksum::AsV2 } else { V3Checksum::PseudoHeader };
-        let rx_interface = params.rx_interface.as_deref().map(|i| self.shared_name(i));
+        let scripts = self.vetted.instances.get(&params.name).cloned().unwrap_or_default();
+
+        let mut vmacs = Vec::new();
+        // The instance's own VMAC carries its adverts and VIPs.
+        if let Some((vm, parent)) = own_vmac {
+            let spec = VmacSpec {
+                name: vm.ifname.clone(),
+                parent,
+                mac: vm.mac.unwrap_or_else(|| vmac::default_mac(family, vrid)),
+                group: vm.group,
+                family,
+                ipv6: family == Family::Inet6,
+                // The VIP's subnet is usually on the parent too, so replies from the VIP
+                // leave through the parent; without arp_announce=2 the parent's ARP
+                // requests carry the VIP as sender and clients re-learn the VIP at the
+                // parent's MAC (keepalived 2.2.7 leaves arp_announce alone and has this
+                // problem).
+                strict_arp: family == Family::Inet,
+            };
+            self.devices.forget();
+            match self.vmacs.ensure(&spec, true).await {
+                Ok(v) => {
+                    tracing::info!("({}) VMAC {} ready on {}", name, v.name, v.parent_name);
+                    if family == Family::Inet6 {
+                        match self.vmac_link_local(configured_src, v.parent_index).await {
+                            Some(ll) => {
+                                let entry = link_local_entry(ll, &v.name);
+                                if let Err(e) = self.netlink.add_address(v.index, &entry).await {
+                                    tracing::warn!("({}) cannot add link-local {ll} to {}: {e}", name, v.name);
+                                }
+                            }
+                            None => tracing::warn!("({}) no link-local address for {}", name, v.name),
+                        }
+                    }
+                    vmacs.push(v);
+                }
+                Err(e) => tracing::error!("({}) cannot set up VMAC {}: {e}", name, vm.ifname),
+            }
+        }
+        let mut vmac_for_dev = per_vip_vmac_names(prefix.as_deref(), vrid, &vip_devs, &taken);
+        for (dev, vmac_name) in vmac_for_dev.clone() {
+            let spec = VmacSpec {
+                name: vmac_name.clone(),
+                parent: dev.clone(),
+                mac: vmac::default_mac(family, vrid),
+                group: None,
+                family,
+                ipv6: false,
+                strict_arp: true,
+            };
+            self.devices.forget();
+            match self.vmacs.ensure(&spec, false).await {
+                Ok(v) => vmacs.push(v),
+                Err(e) => {
+                    tracing::error!("({}) cannot set up VMAC {vmac_name} on {dev}: {e}", name);
+                    vmac_for_dev.remove(&dev);
+                }
+            }
+        }
+        let owner = self.next_owner;
+        self.next_owner += 1;
+        let executor = Executor::new(
+            ExecContext { instance: name.clone(), owner, default_dev, vmac_for_dev: vmac_for_dev.clone() },
+            self.netlink.clone(),
+            self.announcer.clone(),
+            self.devices.clone(),
+        );
+        let notifier = Some(Notifier::instance(name.clone(), scripts, self.fifos.clone(), QueueSettings::default()));
         let io = InstanceIo {
             name,
-            vrid: params.vrid,
-            socket: SocketKey { interface: rx_interface, family: params.family, ah: ah.is_some() },
+            vrid,
+            socket: SocketKey { interface: rx_interface, family, ah: ah.is_some() },
             source: None,
             ip_id: packet::IpIdSequence::new(),
             v3_checksum,
             old_unicast_probe: unicast,
             unicast,
-            unicast_ttl: inst_cfg.unicast_ttl.unwrap_or(255),
+            unicast_ttl,
             ah,
             executor,
             notifier,
@@ -503,15 +532,6 @@ impl Daemon {
             vmacs,
         };
         self.io.insert(id, Box::new(io));
-    }
-
-    fn shared_name(&mut self, name: &str) -> Arc<str> {
-        if let Some(known) = self.interface_names.get(name) {
-            return known.clone();
-        }
-        let made: Arc<str> = Arc::from(name);
-        self.interface_names.insert(made.clone());
-        made
     }
 
     /// The link-local an IPv6 VMAC carries, chosen as keepalived does: a configured
