@@ -240,7 +240,7 @@ async fn without_smtp_alert_nothing_is_mailed_and_reconfigure_turns_it_on() {
     mailer.submit(&instance("V1"), MailState::Master);
 
     config.global.smtp_alert = Some(true);
-    mailer.reconfigure(settings(&config));
+    mailer.reconfigure(settings(&config), &config);
     mailer.submit(&instance("V1"), MailState::Backup);
     let messages = server.wait_messages(1).await;
     wait_done(&mailer, 1).await;

@@ -68,12 +68,13 @@ pub struct Transition {
 pub struct Transitions {
     /// A BTreeMap rather than a HashMap: for a thousand instances, a hash table's slack
     /// (it doubles past seven eighths full) costs more than the tree's nodes.
-    per_instance: BTreeMap<Box<str>, VecDeque<Transition>>,
+    per_instance: BTreeMap<Arc<str>, VecDeque<Transition>>,
 }
 
 impl Transitions {
-    pub fn record(&mut self, instance: &str, from: StateName, to: StateName, at: SystemTime) {
-        let log = match self.per_instance.get_mut(instance) {
+    /// `instance` is the name the daemon's records of the instance share.
+    pub fn record(&mut self, instance: &Arc<str>, from: StateName, to: StateName, at: SystemTime) {
+        let log = match self.per_instance.get_mut(&**instance) {
             Some(log) => log,
             // Room for a few changes from the first one (at start-up): a takeover of a
             // thousand instances then records without allocating, as a growth there
@@ -82,7 +83,7 @@ impl Transitions {
             // keeps flapping.
             None => self
                 .per_instance
-                .entry(Box::from(instance))
+                .entry(Arc::clone(instance))
                 .or_insert_with(|| VecDeque::with_capacity(TRANSITIONS_FIRST_ROOM)),
         };
         if log.len() == TRANSITIONS_KEPT {
@@ -1811,9 +1812,9 @@ mod tests {
         let mut t = Transitions::default();
         let at = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
         for s in 0..(TRANSITIONS_KEPT as u64 + 3) {
-            t.record("VI_1", StateName::Backup, StateName::Master, at(s));
+            t.record(&Arc::from("VI_1"), StateName::Backup, StateName::Master, at(s));
         }
-        t.record("VI_2", StateName::Init, StateName::Backup, at(100));
+        t.record(&Arc::from("VI_2"), StateName::Init, StateName::Backup, at(100));
         let kept: Vec<_> = t.recent("VI_1").collect();
         assert_eq!(kept.len(), TRANSITIONS_KEPT);
         assert_eq!(kept[0].at, at(3));

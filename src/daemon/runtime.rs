@@ -1257,7 +1257,7 @@ impl Daemon {
         let old_config = std::mem::replace(&mut self.config, config);
         self.facts.configured = dump::InstanceConf::all(&self.config);
         self.vetted = vetted;
-        self.mailer.reconfigure(MailSettings::from_config(&self.config, &self.host));
+        self.mailer.reconfigure(MailSettings::from_config(&self.config, &self.host), &self.config);
         self.fifos.reconfigure(self.vetted.fifo_plans(), FIFO_CLOSE_GRACE);
         let now = self.now();
         let actions = self.router.handle(now, Event::Reload(Box::new(rcfg)));

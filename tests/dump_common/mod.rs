@@ -336,7 +336,7 @@ impl Scenario {
             if let kad::vrrp::Action::StateChanged { instance, from, to } = action {
                 let name = self.router.status(instance).unwrap().name;
                 let wall = self.facts.clock.wall_of(self.now);
-                self.facts.transitions.record(&name, from, to, wall);
+                self.facts.transitions.record(&std::sync::Arc::from(name.as_str()), from, to, wall);
             }
         }
     }

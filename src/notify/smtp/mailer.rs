@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use super::message::{alert, message_bytes, rfc822_date};
 use super::relay::{MailSettings, Relay};
 use super::transport::deliver;
+use crate::config::model::Config;
 use super::{MailState, MailTarget};
 
 /// Unsent mails kept while the relay is slow or down.
@@ -103,9 +104,9 @@ impl Mailer {
     /// New settings after a reload; mails already queued keep the relay they were
     /// made for, and instances the reload removed keep their `smtp_alert` for their
     /// DELETED mail.
-    pub fn reconfigure(&self, mut settings: MailSettings) {
+    pub fn reconfigure(&self, mut settings: MailSettings, config: &Config) {
         let mut current = lock(&self.shared.settings);
-        settings.policy.keep_departed(&current.policy);
+        settings.policy.keep_departed(&current.policy, config);
         *current = Arc::new(settings);
     }
 

@@ -2,7 +2,7 @@
 //! instance or sync group is completed; vrrp_notify.c applies `no_email_faults`; smtp.c
 //! gives up without a server or a recipient).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::{MailState, MailTarget};
 use crate::config::model::{Config, GlobalDefs};
@@ -49,7 +49,9 @@ pub fn should_mail(own: Option<bool>, defaults: &AlertDefaults, state: MailState
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MailPolicy {
     defaults: AlertDefaults,
-    own: HashMap<MailTarget, Option<bool>>,
+    /// Only the targets with their own `smtp_alert`: the others (most of a thousand
+    /// instances) follow the defaults and cost nothing here.
+    own: HashMap<MailTarget, bool>,
 }
 
 impl MailPolicy {
@@ -57,11 +59,11 @@ impl MailPolicy {
         let instances = config
             .instances
             .iter()
-            .map(|i| (MailTarget::Instance(i.name.clone()), i.smtp_alert));
+            .filter_map(|i| Some((MailTarget::Instance(i.name.clone()), i.smtp_alert?)));
         let groups = config
             .sync_groups
             .iter()
-            .map(|g| (MailTarget::Group(g.name.clone()), g.smtp_alert));
+            .filter_map(|g| Some((MailTarget::Group(g.name.clone()), g.smtp_alert?)));
         MailPolicy {
             defaults: AlertDefaults::from_global(&config.global),
             own: instances.chain(groups).collect(),
@@ -70,16 +72,25 @@ impl MailPolicy {
 
     /// A target no configuration has named follows the global defaults.
     pub fn allows(&self, target: &MailTarget, state: MailState) -> bool {
-        let own = self.own.get(target).copied().flatten();
+        let own = self.own.get(target).copied();
         should_mail(own, &self.defaults, state)
     }
 
-    /// After a reload, an instance the new configuration dropped still gets its DELETED
-    /// mail as keepalived decides it, from the instance's old `smtp_alert`; so targets
-    /// missing here keep their setting from `previous`.
-    pub fn keep_departed(&mut self, previous: &MailPolicy) {
+    /// After a reload, an instance the new configuration (`config`, which this policy
+    /// was made from) dropped still gets its DELETED mail as keepalived decides it, from
+    /// the instance's old `smtp_alert`; targets still configured take the new setting,
+    /// their own or the defaults.
+    pub fn keep_departed(&mut self, previous: &MailPolicy, config: &Config) {
+        let instances: HashSet<&str> = config.instances.iter().map(|i| i.name.as_str()).collect();
+        let groups: HashSet<&str> = config.sync_groups.iter().map(|g| g.name.as_str()).collect();
         for (target, own) in &previous.own {
-            self.own.entry(target.clone()).or_insert(*own);
+            let still_configured = match target {
+                MailTarget::Instance(name) => instances.contains(name.as_str()),
+                MailTarget::Group(name) => groups.contains(name.as_str()),
+            };
+            if !still_configured {
+                self.own.entry(target.clone()).or_insert(*own);
+            }
         }
     }
 }
@@ -226,15 +237,18 @@ mod tests {
             port: 25,
         });
         old_config.global.notification_email = vec!["ops@example.com".into()];
-        old_config.sync_groups = vec![group("gone", Some(true)), group("stays", Some(true))];
+        old_config.sync_groups =
+            vec![group("gone", Some(true)), group("stays", Some(true)), group("unset", Some(true))];
         let old = MailPolicy::from_config(&old_config);
 
         let mut new_config = old_config.clone();
-        new_config.sync_groups = vec![group("stays", Some(false))];
+        new_config.sync_groups = vec![group("stays", Some(false)), group("unset", None)];
         let mut new = MailPolicy::from_config(&new_config);
         assert!(!new.allows(&MailTarget::Group("gone".into()), MailState::Deleted));
-        new.keep_departed(&old);
+        new.keep_departed(&old, &new_config);
         assert!(new.allows(&MailTarget::Group("gone".into()), MailState::Deleted));
         assert!(!new.allows(&MailTarget::Group("stays".into()), MailState::Master));
+        // Still configured, without a setting of its own now: the defaults (no mail).
+        assert!(!new.allows(&MailTarget::Group("unset".into()), MailState::Master));
     }
 }
