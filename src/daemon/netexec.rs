@@ -126,13 +126,18 @@ impl Executor {
 
 /// How GARPs and NAs leave a device, shared by every instance's executor. A takeover
 /// of a thousand instances on a few devices would otherwise ask the kernel about the same
-/// links a thousand times, each answer a full link dump to parse, while the VIPs are
-/// still being added. The daemon forgets everything on any link notification; a device
-/// that does not exist is not remembered (a VMAC may be created a moment later).
+/// links a thousand times at once, each answer a full link dump to parse, while the VIPs
+/// are still being added: each device is looked up once, and executors asking while that
+/// lookup runs wait for its answer. The daemon forgets everything on any link
+/// notification; a device that does not exist is not remembered (a VMAC may be created a
+/// moment later).
 #[derive(Default)]
 pub struct DeviceCache {
-    devices: RefCell<HashMap<String, Option<Announceable>>>,
+    devices: RefCell<HashMap<String, DeviceLookup>>,
 }
+
+/// The outer `None`: no such device.
+type DeviceLookup = Rc<tokio::sync::OnceCell<Option<Option<Announceable>>>>;
 
 /// `None` in the cache: the device exists but takes no announcement (NOARP, no MAC).
 #[derive(Clone)]
@@ -483,16 +488,32 @@ impl Task {
     }
 
     async fn target(&self, dev: &str, address: IpAddr) -> Option<AnnounceTarget> {
-        let cached = self.devices.devices.borrow().get(dev).cloned();
-        let known = match cached {
-            Some(known) => known,
+        let known = self.devices.devices.borrow().get(dev).cloned();
+        let lookup = match known {
+            Some(lookup) => lookup,
             None => {
-                let link = self.netlink.link_by_name(dev).await.ok()?;
-                let known = self.announceable(&link).await;
-                self.devices.devices.borrow_mut().insert(dev.to_string(), known.clone());
-                known
+                let lookup = DeviceLookup::default();
+                self.devices.devices.borrow_mut().insert(dev.to_string(), lookup.clone());
+                lookup
             }
-        }?;
+        };
+        let answer = lookup
+            .get_or_init(|| async {
+                match self.netlink.link_by_name(dev).await {
+                    Ok(link) => Some(self.announceable(&link).await),
+                    Err(_) => None,
+                }
+            })
+            .await
+            .clone();
+        let Some(announceable) = answer else {
+            let mut devices = self.devices.devices.borrow_mut();
+            if devices.get(dev).is_some_and(|l| Rc::ptr_eq(l, &lookup)) {
+                devices.remove(dev);
+            }
+            return None;
+        };
+        let known = announceable?;
         Some(AnnounceTarget {
             ifindex: known.ifindex,
             mac: known.mac,

@@ -404,7 +404,9 @@ impl VrrpSocket {
             .async_io(Interest::READABLE, |socket| {
                 SCRATCH.with_borrow_mut(|buf| {
                     if buf.is_empty() {
-                        buf.resize(usize::from(u16::MAX) + 1, 0);
+                        // Zeroed by the allocator (fresh pages for a block this size), not
+                        // written here: only the pages datagrams reach become resident.
+                        *buf = vec![0u8; usize::from(u16::MAX) + 1];
                     }
                     let meta = receive(socket.as_raw_fd(), family, buf).map_err(std::io::Error::from)?;
                     Ok((buf[..meta.len].to_vec(), meta))
