@@ -1685,9 +1685,12 @@ impl Router {
         while budget > 0 {
             budget -= 1;
             let due = self.instances.earliest().filter(|(t, _, _)| *t <= self.now);
-            let Some((_, idx, kind)) = due else { break };
+            let Some((_, idx, kind)) = due else { return };
             self.fire(idx, kind);
         }
+        // Stopped by the limit: the timers just fired are re-read now, or next_deadline
+        // would scan every instance to find the earliest.
+        let _ = self.instances.earliest();
     }
 
     fn fire(&mut self, idx: usize, kind: TimerKind) {
