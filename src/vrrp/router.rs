@@ -122,7 +122,7 @@ struct Group {
     last_mail: Option<NotifyState>,
 }
 
-/// How many due timers one `Event::Tick` fires (see `Router::handle`).
+/// How many due advert timers one `Event::Tick` fires (see `Router::handle`).
 pub const TIMERS_PER_TICK: usize = 32;
 
 /// A read-only view of one instance, for status dumps and tests.
@@ -1675,17 +1675,24 @@ impl Router {
         )
     }
 
-    fn run_due_timers(&mut self, limit: usize) {
+    /// Fires due timers, stopping after `advert_limit` advert timers. Only adverts are
+    /// batched: the master-down timers of a takeover fire together, so that all its VIPs
+    /// go to the kernel together.
+    fn run_due_timers(&mut self, advert_limit: usize) {
         if !self.started {
             return;
         }
         // Every firing moves its deadline past `now`; the bound only guards against a
         // logic error turning into a hang.
-        let mut budget = (16 + self.instances.len() * 8).min(limit);
-        while budget > 0 {
+        let mut budget = 16 + self.instances.len() * 8;
+        let mut adverts = 0;
+        while budget > 0 && adverts < advert_limit {
             budget -= 1;
             let due = self.instances.earliest().filter(|(t, _, _)| *t <= self.now);
             let Some((_, idx, kind)) = due else { return };
+            if kind == TimerKind::Advert {
+                adverts += 1;
+            }
             self.fire(idx, kind);
         }
         // Stopped by the limit: the timers just fired are re-read now, or next_deadline

@@ -652,3 +652,15 @@ fn a_tick_fires_a_batch_of_due_timers_and_the_rest_are_due_at_once() {
     sent.dedup();
     assert_eq!(sent.len(), 100, "every instance advertised once in that interval");
 }
+
+#[test]
+fn a_takeover_of_many_instances_happens_in_one_tick() {
+    let instances: Vec<InstanceParams> =
+        (1..=100u8).map(|vrid| params(&format!("VI_{vrid}"), vrid, 100)).collect();
+    let (mut sim, _) = Sim::started(instances);
+    // Nobody advertises: every master-down timer expires at the same moment, and the
+    // VIPs of all hundred instances leave in the same batch of actions.
+    let actions = sim.advance_secs(4.0);
+    let adds = actions.iter().filter(|a| matches!(a, Action::AddVips { .. })).count();
+    assert_eq!(adds, 100, "{:?}", kinds(&actions));
+}
