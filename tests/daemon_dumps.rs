@@ -53,13 +53,7 @@ fn signals_write_keepalived_dumps_and_kad_status_prints_the_instance() {
     assert_eq!(value[0]["data"]["state"], 2);
     assert!(value[0]["stats"]["advert_sent"].as_u64().unwrap_or(0) >= 2);
 
-    let out = std::process::Command::new(KAD)
-        .args(["status", "--socket"])
-        .arg(lab.dir.join("kad.sock"))
-        .output()
-        .unwrap();
-    let table = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = kad_status(&lab);
     assert!(table.contains("VI_DUMP") && table.contains("MASTER"), "{table}");
 
     // The daemon keeps only what the dumps show of its instances: after a reload they
@@ -81,11 +75,17 @@ fn signals_write_keepalived_dumps_and_kad_status_prints_the_instance() {
     assert!(text.contains("VRRP Instance = VI_DUMP") && text.contains("VRRP Instance = VI_ADDED"), "{text}");
     let dump_section = text.split("VRRP Instance = VI_ADDED").next().unwrap_or_default();
     assert!(dump_section.contains("VRRP interface tracking disabled"), "{text}");
+    let table = kad_status(&lab);
+    assert!(table.contains("VI_ADDED"), "{table}");
+}
+
+/// `kad status` against the daemon's status socket: its table, after checking it succeeded.
+fn kad_status(lab: &Lab) -> String {
     let out = std::process::Command::new(KAD)
         .args(["status", "--socket"])
         .arg(lab.dir.join("kad.sock"))
         .output()
         .unwrap();
-    let table = String::from_utf8_lossy(&out.stdout);
-    assert!(table.contains("VI_ADDED"), "{table}");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

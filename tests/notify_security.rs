@@ -140,7 +140,7 @@ fn notify_scripts_count_for_the_security_violation() {
         );
         // Insecure with script security, or missing: the script must not run.
         let vetted = vet_config(&config);
-        let runs = vetted.instances["V1"].master.is_some();
+        let runs = vetted.instances.get("V1").is_some_and(|s| s.master.is_some());
         assert_eq!(
             runs,
             path.ends_with("real/t.sh") || !script_security && !path.ends_with("missing.sh"),
@@ -317,7 +317,7 @@ fn unknown_script_user_disables_scripts_without_their_own_user() {
             "Unable to set default user for vrrp script chk - removing"
         ]
     );
-    assert!(vetted.instances["V1"].master.is_none());
+    assert!(vetted.instances.get("V1").is_none_or(|s| s.master.is_none()));
     assert!(vetted
         .log
         .iter()
