@@ -408,7 +408,7 @@ impl Out {
 }
 
 /// What the dumps and the status endpoint show of an instance's configuration beyond
-/// its protocol parameters. The daemon keeps this instead of the whole `VrrpInstance`
+/// its protocol parameters (whatever those hold is read there). The daemon keeps this instead of the whole `VrrpInstance`
 /// (its set-up is done once the instance runs): a thousand instances' parsed blocks are
 /// most of a megabyte it would otherwise hold for the dumps alone.
 #[derive(Debug, Clone, PartialEq)]
@@ -418,13 +418,10 @@ pub struct InstanceConf {
     pub dont_track_primary: bool,
     pub auth: Option<Auth>,
     pub track_interfaces: Vec<TrackInterface>,
-    pub nopreempt: bool,
     /// The rest of the GARP settings are in the parameters.
     pub garp_extra_if: Option<GarpExtraIf>,
-    pub skip_check_adv_addr: bool,
     pub strict: bool,
     pub unicast_src_ip: Option<IpAddr>,
-    pub unicast_fault_no_peer: bool,
     pub unicast_ttl: Option<u8>,
     pub track_src_ip: bool,
     pub use_vmac: Option<Box<Vmac>>,
@@ -440,12 +437,9 @@ impl From<&VrrpInstance> for InstanceConf {
             dont_track_primary: c.dont_track_primary,
             auth: c.auth.clone(),
             track_interfaces: c.track_interfaces.clone(),
-            nopreempt: c.nopreempt,
             garp_extra_if: c.garp.extra_if.clone(),
-            skip_check_adv_addr: c.skip_check_adv_addr,
             strict: c.strict,
             unicast_src_ip: c.unicast_src_ip,
-            unicast_fault_no_peer: c.unicast_fault_no_peer,
             unicast_ttl: c.unicast_ttl,
             track_src_ip: c.track_src_ip,
             use_vmac: c.use_vmac.clone().map(Box::new),
@@ -1052,7 +1046,7 @@ fn instance_section(out: &mut Out, config: &Config, facts: &RuntimeFacts, v: &Vi
     if c.dont_track_primary {
         out.line("   VRRP interface tracking disabled");
     }
-    if c.skip_check_adv_addr {
+    if p.skip_check_adv_addr {
         out.line("   Skip checking advert IP addresses");
     }
     if c.strict {
@@ -1273,14 +1267,14 @@ fn has_flags(config: &Config, c: &InstanceConf, p: &InstanceParams) -> bool {
     [
         p.is_unicast(),
         c.unicast_src_ip.is_some(),
-        c.unicast_fault_no_peer,
+        p.unicast_fault_no_peer,
         c.dont_track_primary,
-        c.skip_check_adv_addr,
+        p.skip_check_adv_addr,
         p.configured_src.is_some(),
         c.track_src_ip,
         p.check_unicast_src,
         c.promote_secondaries,
-        c.nopreempt,
+        p.nopreempt,
         c.use_vmac.is_some(),
         c.use_vmac_addr,
         garp_all_if,
