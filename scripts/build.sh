@@ -18,7 +18,7 @@ host=$("${RUSTC:-rustc}" -vV | sed -n 's/^host: //p')
 case $host in
     # With an explicit --target, the flag applies to kad only, not to build scripts or
     # proc-macros (which cannot be static).
-    *-linux-gnu*) export RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" ;;
+    *-linux-gnu*) export RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relative-relocs" ;;
 esac
 "${CARGO:-cargo}" build --release --target "$host" --bin kad "$@"
 install -m 755 "target/$host/release/kad" target/kad.new

@@ -409,8 +409,8 @@ impl Daemon {
         // The parameters and the parsed block are borrowed, not copied: a thousand
         // set-ups' copies, dropped again, would leave holes among the records they keep.
         let Some(params) = self.router.params(id) else { return };
-        let Some(inst_cfg) = self.config.instances.iter().find(|i| i.name == params.name) else { return };
-        let name: Arc<str> = Arc::from(params.name.as_str());
+        let Some(inst_cfg) = self.config.instances.iter().find(|i| *i.name == *params.name) else { return };
+        let name = Arc::clone(&params.name);
         let (family, vrid, configured_src) = (params.family, params.vrid, params.configured_src);
         let own_vmac = match (&inst_cfg.use_vmac, &inst_cfg.interface) {
             (Some(vm), Some(parent)) => Some((vm.clone(), parent.clone())),
@@ -447,7 +447,7 @@ impl Daemon {
         let unicast_ttl = inst_cfg.unicast_ttl.unwrap_or(255);
         let unicast = params.is_unicast();
         let v3_checksum = if params.v3_checksum_as_v2 { V3Checksum::AsV2 } else { V3Checksum::PseudoHeader };
-        let scripts = self.vetted.instances.get(&params.name).cloned().unwrap_or_default();
+        let scripts = self.vetted.instances.get(&*params.name).cloned().unwrap_or_default();
 
         let mut vmacs = Vec::new();
         // The instance's own VMAC carries its adverts and VIPs.
@@ -633,8 +633,8 @@ impl Daemon {
     fn watched_interfaces(&self) -> BTreeSet<String> {
         let mut names = BTreeSet::new();
         for (_, p) in self.instances() {
-            names.extend(p.interface.clone());
-            names.extend(p.rx_interface.clone());
+            names.extend(p.interface.as_deref().map(str::to_string));
+            names.extend(p.rx_interface.as_deref().map(str::to_string));
             for t in &p.trackers {
                 if let TrackedObject::Interface(n) = &t.object {
                     names.insert(n.clone());
@@ -727,7 +727,7 @@ impl Daemon {
             groups,
             source: bind_source,
             freebind: params.is_unicast(),
-            unicast_hops: self.facts.configured.iter().find(|i| i.name == params.name).and_then(|i| i.unicast_ttl),
+            unicast_hops: self.facts.configured.iter().find(|i| *i.name == *params.name).and_then(|i| i.unicast_ttl),
             ah: key.ah,
         };
         match VrrpSocket::open(options) {
@@ -1247,7 +1247,7 @@ impl Daemon {
         let addresses = self.netlink.addresses(None, None).await.unwrap_or_default();
         for params in &rcfg.instances {
             if let Some(source) = source_for(params, &links, &addresses) {
-                rcfg.sources.insert(params.name.clone(), source);
+                rcfg.sources.insert(params.name.to_string(), source);
             }
         }
         let old_ids: BTreeSet<InstanceId> = self.io.keys().copied().collect();
@@ -1269,14 +1269,14 @@ impl Daemon {
             if !old_ids.contains(&id) {
                 self.set_up_instance(id).await;
             } else if let Some(io) = self.io.get_mut(&id) {
-                let scripts = self.vetted.instances.get(&name).cloned().unwrap_or_default();
+                let scripts = self.vetted.instances.get(&*name).cloned().unwrap_or_default();
                 match io.notifier.as_mut() {
                     Some(n) => n.reconfigure(&name, scripts),
                     None => {
-                        io.notifier = Some(Notifier::instance(name.as_str(), scripts, self.fifos.clone(), QueueSettings::default()))
+                        io.notifier = Some(Notifier::instance(Arc::clone(&name), scripts, self.fifos.clone(), QueueSettings::default()))
                     }
                 }
-                io.name = name.into();
+                io.name = name;
             }
         }
         let mut group_notifiers = std::mem::take(&mut self.group_notifiers);
@@ -1488,7 +1488,7 @@ fn source_for(params: &InstanceParams, links: &[Link], addresses: &[crate::net::
     if let Some(src) = params.configured_src {
         return Some(src);
     }
-    let index_of = |name: &String| links.iter().find(|l| &l.name == name).map(|l| l.index);
+    let index_of = |name: &Arc<str>| links.iter().find(|l| *l.name == **name).map(|l| l.index);
     match params.family {
         Family::Inet => {
             let index = index_of(params.interface.as_ref()?)?;

@@ -106,8 +106,8 @@ pub fn snapshot(router: &Router, facts: &RuntimeFacts) -> StatusSnapshot {
                     .use_vmac
                     .as_ref()
                     .map(|v| v.ifname.clone())
-                    .or_else(|| params.interface.clone()),
-                sync_group: params.sync_group.clone(),
+                    .or_else(|| params.interface.as_deref().map(str::to_string)),
+                sync_group: params.sync_group.as_deref().map(str::to_string),
                 state: state_str(status.state).into(),
                 state_code: state_number(status.state),
                 wantstate: state_str(details.wantstate).into(),

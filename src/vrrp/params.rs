@@ -118,14 +118,15 @@ pub struct NotifyParams {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceParams {
-    pub name: String,
+    /// Shared with the daemon's per-instance records: one copy of each name.
+    pub name: Arc<str>,
     pub vrid: u8,
     pub version: u8,
     pub family: Family,
     /// The configured interface (part of the reload match key).
-    pub interface: Option<String>,
+    pub interface: Option<Arc<str>>,
     /// Where this instance's adverts arrive: the VMAC unless `vmac_xmit_base`.
-    pub rx_interface: Option<String>,
+    pub rx_interface: Option<Arc<str>>,
     pub base_priority: u8,
     pub advert_interval: Centis,
     pub initial_state: InitialState,
@@ -149,7 +150,8 @@ pub struct InstanceParams {
     pub configured_src: Option<IpAddr>,
     pub mcast_group: IpAddr,
     pub unicast_fault_no_peer: bool,
-    pub garp: GarpParams,
+    /// Nearly always the global defaults: instances with equal settings share one copy.
+    pub garp: Arc<GarpParams>,
     pub down_timer_adverts: u32,
     pub lower_prio_no_advert: bool,
     pub higher_prio_send_advert: bool,
@@ -160,7 +162,7 @@ pub struct InstanceParams {
     pub v3_checksum_as_v2: bool,
     pub vmac: bool,
     pub trackers: Vec<TrackerSpec>,
-    pub sync_group: Option<String>,
+    pub sync_group: Option<Arc<str>>,
     pub notify: NotifyParams,
 }
 
@@ -228,6 +230,14 @@ impl InstanceParams {
         inst: &VrrpInstance,
         config: &Config,
     ) -> Result<InstanceParams, ParamsError> {
+        InstanceParams::build(inst, config, &mut SharedParts::default())
+    }
+
+    fn build(
+        inst: &VrrpInstance,
+        config: &Config,
+        shared: &mut SharedParts,
+    ) -> Result<InstanceParams, ParamsError> {
         let global = &config.global;
         if inst.version != 2 && inst.version != 3 {
             return Err(ParamsError::BadVersion {
@@ -278,12 +288,12 @@ impl InstanceParams {
         let excluded_vips = shared_list(inst.excluded_vips.iter().map(Vip::from).collect(), &NO_VIPS);
         let extra_interfaces = extra_interface_garp(inst, &vips, &excluded_vips);
         Ok(InstanceParams {
-            name: inst.name.clone(),
+            name: shared.name(&inst.name),
             vrid: inst.vrid,
             version: inst.version,
             family: inst.family,
-            interface: inst.interface.clone(),
-            rx_interface,
+            interface: inst.interface.as_deref().map(|i| shared.name(i)),
+            rx_interface: rx_interface.as_deref().map(|i| shared.name(i)),
             base_priority: inst.priority,
             advert_interval,
             initial_state: inst.initial_state,
@@ -306,7 +316,7 @@ impl InstanceParams {
             configured_src,
             mcast_group,
             unicast_fault_no_peer: inst.unicast_fault_no_peer,
-            garp: GarpParams {
+            garp: shared.garp(GarpParams {
                 master_delay: inst.garp.master_delay,
                 master_repeat: inst.garp.master_repeat,
                 master_refresh: inst.garp.master_refresh,
@@ -314,7 +324,7 @@ impl InstanceParams {
                 lower_prio_delay: inst.garp.lower_prio_delay,
                 lower_prio_repeat: inst.garp.lower_prio_repeat,
                 extra_interfaces,
-            },
+            }),
             down_timer_adverts: inst.down_timer_adverts.max(1),
             lower_prio_no_advert: inst.lower_prio_no_advert,
             higher_prio_send_advert: inst.higher_prio_send_advert,
@@ -324,9 +334,37 @@ impl InstanceParams {
             v3_checksum_as_v2: inst.v3_checksum_as_v2,
             vmac: inst.use_vmac.is_some(),
             trackers,
-            sync_group: group.map(|g| g.name.clone()),
+            sync_group: group.map(|g| shared.name(&g.name)),
             notify,
         })
+    }
+}
+
+/// Parts that many instances have in common, built once: a thousand instances on one
+/// interface then hold one copy of its name and of the global GARP settings.
+#[derive(Default)]
+struct SharedParts {
+    names: BTreeSet<Arc<str>>,
+    garps: Vec<Arc<GarpParams>>,
+}
+
+impl SharedParts {
+    fn name(&mut self, name: &str) -> Arc<str> {
+        if let Some(known) = self.names.get(name) {
+            return Arc::clone(known);
+        }
+        let made: Arc<str> = Arc::from(name);
+        self.names.insert(Arc::clone(&made));
+        made
+    }
+
+    fn garp(&mut self, garp: GarpParams) -> Arc<GarpParams> {
+        if let Some(known) = self.garps.iter().find(|known| ***known == garp) {
+            return Arc::clone(known);
+        }
+        let made = Arc::new(garp);
+        self.garps.push(Arc::clone(&made));
+        made
     }
 }
 
@@ -578,7 +616,7 @@ fn push_unique(trackers: &mut Vec<TrackerSpec>, spec: TrackerSpec) {
 pub struct ReloadKey {
     pub vrid: u8,
     pub family: Family,
-    pub interface: Option<String>,
+    pub interface: Option<Arc<str>>,
     pub unicast: bool,
     pub unicast_src: Option<IpAddr>,
     pub vmac: bool,
@@ -630,17 +668,18 @@ impl RouterConfig {
         options: RouterOptions,
     ) -> Result<RouterConfig, ParamsError> {
         use super::event::TrackerStatus;
+        let mut shared = SharedParts::default();
         let instances = config
             .instances
             .iter()
-            .map(|i| InstanceParams::from_config(i, config))
+            .map(|i| InstanceParams::build(i, config, &mut shared))
             .collect::<Result<Vec<_>, _>>()?;
         let mut groups = Vec::new();
         for g in &config.sync_groups {
             if let Some(missing) = g
                 .members
                 .iter()
-                .find(|m| !instances.iter().any(|i| &i.name == *m))
+                .find(|m| !instances.iter().any(|i| *i.name == **m))
             {
                 return Err(ParamsError::UnknownMember {
                     group: g.name.clone(),

@@ -458,7 +458,7 @@ impl Router {
             let members: Vec<usize> = gp
                 .members
                 .iter()
-                .filter_map(|m| self.instances.iter().position(|i| &i.params.name == m))
+                .filter_map(|m| self.instances.iter().position(|i| *i.params.name == **m))
                 .collect();
             if members.is_empty() {
                 continue;
@@ -593,7 +593,7 @@ impl Router {
     pub fn find(&self, name: &str) -> Option<InstanceId> {
         self.instances
             .iter()
-            .find(|i| i.params.name == name)
+            .find(|i| &*i.params.name == name)
             .map(|i| i.id)
     }
 
@@ -605,7 +605,7 @@ impl Router {
         let inst = &self.instances[self.index_of(id)?];
         Some(InstanceStatus {
             id: inst.id,
-            name: inst.params.name.clone(),
+            name: inst.params.name.to_string(),
             state: state_name(&inst.phase),
             effective_priority: inst.effective_priority,
             master_addr: inst.master_addr,
@@ -814,7 +814,7 @@ impl Router {
         inst.notified = true;
         let target = NotifyTarget::Instance {
             id: inst.id,
-            name: inst.params.name.clone(),
+            name: inst.params.name.to_string(),
         };
         self.out.push(Action::Notify {
             target: target.clone(),
@@ -1803,7 +1803,7 @@ impl Router {
                     .filter(|(_, i)| {
                         i.params.vrid == *vrid
                             && i.params.family == *family
-                            && i.params.rx_interface == *interface
+                            && i.params.rx_interface.as_deref() == interface.as_deref()
                     })
                     .map(|(idx, _)| idx)
                     .collect();
@@ -2376,7 +2376,7 @@ impl Router {
                 }
                 None => {
                     let id = self.allocate_instance_id();
-                    let known = config.sources.get(&params.name).copied();
+                    let known = config.sources.get(&*params.name).copied();
                     let mut inst = Router::new_instance(id, params);
                     inst.source = inst.source.or(known);
                     self.instances.push(inst);

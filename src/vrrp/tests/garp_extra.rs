@@ -1,6 +1,7 @@
 //! `garp_extra_if`: while MASTER, one GARP per extra interface every interval.
 
 use super::*;
+use std::sync::Arc;
 
 const PEER: &str = "192.0.2.12";
 
@@ -10,7 +11,7 @@ fn with_extra(interval_secs: u64) -> InstanceParams {
     on_vmac.dev = Some("eth1".into());
     on_vmac.use_vmac = true;
     p.vips = p.vips.iter().cloned().chain([Vip::from(&on_vmac)]).collect();
-    p.garp.extra_interfaces = Some(ExtraInterfaceGarp {
+    Arc::make_mut(&mut p.garp).extra_interfaces = Some(ExtraInterfaceGarp {
         interval: Duration::from_secs(interval_secs),
         addresses: vec![Vip::from(on_vmac)],
     });
@@ -76,7 +77,7 @@ fn a_reload_that_adds_addresses_waits_for_the_second_burst_before_the_periodic_o
     sim.advance_secs(2.0);
     let reloaded = sim.now;
     let mut p = with_extra(20);
-    p.garp.master_refresh = Duration::from_secs(30);
+    Arc::make_mut(&mut p.garp).master_refresh = Duration::from_secs(30);
     let actions = sim.event(Event::Reload(Box::new(RouterConfig {
         instances: vec![p],
         ..Default::default()

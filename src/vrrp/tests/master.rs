@@ -1,4 +1,5 @@
 use super::*;
+use std::sync::Arc;
 
 const PEER: &str = "192.0.2.12";
 const LOWER_PEER: &str = "192.0.2.5";
@@ -196,8 +197,8 @@ fn master_with_equal_priority_from_its_own_address_only_warns() {
 #[test]
 fn master_garps_again_after_the_master_delay_and_on_every_refresh() {
     let mut p = params("VI_1", 51, 100);
-    p.garp.master_refresh = Duration::from_secs(10);
-    p.garp.master_refresh_repeat = 2;
+    Arc::make_mut(&mut p.garp).master_refresh = Duration::from_secs(10);
+    Arc::make_mut(&mut p.garp).master_refresh_repeat = 2;
     let (mut sim, actions) = master(p);
     assert_eq!(garps(&actions), vec![(GarpKind::MasterBurst, 5)]);
     let became = sim.now;
@@ -215,7 +216,7 @@ fn master_garps_again_after_the_master_delay_and_on_every_refresh() {
 #[test]
 fn a_stale_timer_cannot_act_after_a_state_change() {
     let mut p = params("VI_1", 51, 100);
-    p.garp.master_refresh = Duration::from_secs(2);
+    Arc::make_mut(&mut p.garp).master_refresh = Duration::from_secs(2);
     let (mut sim, _) = master(p);
     let advert_due = sim.router.next_deadline().unwrap();
     sim.advance_secs(0.5);

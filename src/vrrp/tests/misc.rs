@@ -356,6 +356,32 @@ fn params_from_config_drop_weights_of_owners_and_zero_them_in_sync_groups() {
 }
 
 #[test]
+fn instances_share_their_interface_name_and_equal_garp_settings() {
+    use std::sync::Arc;
+    let first = base_instance("FIRST");
+    let mut second = base_instance("SECOND");
+    second.vrid = 52;
+    let mut third = base_instance("THIRD");
+    third.vrid = 53;
+    third.interface = Some("eth2".into());
+    third.garp.master_repeat += 1;
+    let config = Config {
+        instances: vec![first, second, third],
+        scripts: vec![script_def("chk", 30)],
+        ..Default::default()
+    };
+    let rc = RouterConfig::from_config(&config, RouterOptions::default()).unwrap();
+    let [a, b, c] = &rc.instances[..] else { panic!("three instances expected") };
+    let (a_if, b_if) = (a.interface.as_ref().unwrap(), b.interface.as_ref().unwrap());
+    assert!(Arc::ptr_eq(a_if, b_if));
+    assert!(Arc::ptr_eq(a.rx_interface.as_ref().unwrap(), a_if));
+    assert_eq!(c.interface.as_deref(), Some("eth2"));
+    assert!(Arc::ptr_eq(&a.garp, &b.garp));
+    assert!(!Arc::ptr_eq(&a.garp, &c.garp));
+    assert_eq!(c.garp.master_repeat, a.garp.master_repeat + 1);
+}
+
+#[test]
 fn params_from_config_report_an_unknown_script() {
     let config = Config {
         instances: vec![base_instance("VI_1")],
@@ -475,8 +501,8 @@ fn many_instances_due_together_each_advertise_once_per_interval_in_order() {
         .map(|i| {
             let mut p = params(&format!("VI_{i}"), (i / 3 + 1) as u8, 100);
             let ifname = format!("eth{}", i % 3);
-            p.interface = Some(ifname.clone());
-            p.rx_interface = Some(ifname.clone());
+            p.interface = Some(ifname.as_str().into());
+            p.rx_interface = Some(ifname.as_str().into());
             p.trackers[0].object = TrackedObject::Interface(ifname);
             p
         })
@@ -555,7 +581,7 @@ fn extra_addresses(inst: VrrpInstance) -> Option<Vec<String>> {
         ..Default::default()
     };
     let p = InstanceParams::from_config(&inst, &config).unwrap();
-    p.garp.extra_interfaces.map(|x| {
+    p.garp.extra_interfaces.clone().map(|x| {
         assert_eq!(x.interval, Duration::from_secs(30));
         x.addresses.iter().map(|a| a.prefix.to_string()).collect()
     })
