@@ -14,7 +14,9 @@
 #    skew after start, all at once, which is the takeover measured:
 #    - `-t` on the same configuration (median of 3);
 #    - first VIP -> all VIPs present (timestamps from `ip monitor`), next to what the kernel
-#      itself needs for the same addresses (`ip -batch`, one request at a time);
+#      itself needs for the same addresses (`ip -batch`, one request at a time), and first
+#      advert on the wire (the takeover) -> all VIPs present, which a daemon cannot shorten
+#      by doing other work before its first address;
 #    - gratuitous ARPs sent in the 10 s after the takeover (interface counters), and their
 #      pacing (capture on the far ends): frames in the first second, the busiest 10 ms;
 #    - resident memory and CPU seconds per minute as MASTER (over CPU_SECONDS, 60);
@@ -189,7 +191,7 @@ config_test_ms() {
 }
 
 scale_run() {
-    local impl=$1 key=$1 mon_pid cap_pid t_start tx0 ticks0 ticks1 t0 first last n t_term
+    local impl=$1 key=$1 mon_pid cap_pid adv_pid t_start tx0 ticks0 ticks1 t0 first last n t_term first_advert
     [ -n "$takeover_only" ] || record "$key/config_test" "$(config_test_ms "$impl")"
     tx0=$(tx_frames v)
     bc_spawn r "$BC_WORK/mon" env TZ=UTC ip -ts monitor address
@@ -197,6 +199,10 @@ scale_run() {
     bc_spawn p "$BC_WORK/cap.log" tcpdump -i any -n -B 65536 --immediate-mode -w "$BC_WORK/cap" arp
     cap_pid=$BC_SPAWNED
     bc_wait_until 5 grep -q listening "$BC_WORK/cap.log" || bc_die "tcpdump does not start"
+    # No peer and no advert before the takeover: the first one on the wire marks it.
+    bc_spawn p "$BC_WORK/adv.log" tcpdump -i any -n -c 1 --immediate-mode -w "$BC_WORK/adv" vrrp
+    adv_pid=$BC_SPAWNED
+    bc_wait_until 5 grep -q listening "$BC_WORK/adv.log" || bc_die "tcpdump does not start"
     t_start=$(bc_now_us)
     bc_start "$impl" r scale "$BC_WORK/scale.conf"
     if ! bc_wait_until 600 all_vips_present; then
@@ -211,6 +217,10 @@ scale_run() {
     read -r first last n < <(monitor_span "$BC_WORK/mon" " inet 198\\.1[89]\\.")
     record "$key/start_to_first" "$(bc_ms "$t_start" "$first")"
     record "$key/vip_spread" "$(bc_ms "$first" "$last")"
+    kill -INT "$adv_pid" 2>/dev/null || true
+    wait "$adv_pid" || true
+    first_advert=$(tcpdump -r "$BC_WORK/adv" -n -tt 2>/dev/null | awk 'NR == 1 { printf "%.0f", $1 * 1e6 }')
+    [ -z "$first_advert" ] || record "$key/advert_to_all" "$(bc_ms "$first_advert" "$last")"
     # Pacing: frames on the wire in the first second after the first one, and in the
     # busiest 10 ms (all interfaces together, and on the busiest interface: a cooked
     # capture does not name it, but the address does, see vip_list).
@@ -330,6 +340,7 @@ row "idle RSS, one instance (MB)" idle_rss
 row "-t on the scale config (ms, median of 3)" config_test
 row "start -> first VIP (ms)" start_to_first
 row "first VIP -> all $total_vips present (ms)" vip_spread
+row "first advert -> all $total_vips present (ms)" advert_to_all
 row "gratuitous ARPs sent (10 s from takeover)" garps
 row "  captured on the far ends" garps_captured
 row "  in the first second" garps_first_second

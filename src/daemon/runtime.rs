@@ -767,11 +767,12 @@ impl Daemon {
 
     async fn execute(&mut self, actions: Vec<Action>) {
         // A takeover of many instances yields thousands of actions: the VIPs go to the
-        // executors first, and get a turn before the adverts, logs and notifications, so
-        // that they are all installed together (and packed together) rather than behind
-        // the rest. Only an instance's first net actions move, so what each executor
-        // receives keeps the core's order; none moves ahead of a removal, which may be of
-        // the same address by another instance.
+        // executors first, so that the netlink batcher gathers all of them into one round
+        // (it waits while requests keep arriving, and the adverts go out meanwhile, as
+        // keepalived sends an instance's advert before adding its addresses) rather than
+        // rounds squeezed between the rest. Only an instance's first net actions move, so
+        // what each executor receives keeps the core's order; none moves ahead of a
+        // removal, which may be of the same address by another instance.
         let mut later = Vec::with_capacity(actions.len());
         let mut has_earlier_net_op = BTreeSet::new();
         let mut removal_seen = false;

@@ -37,6 +37,8 @@ const MESSAGES_PER_DATAGRAM: usize = 256;
 /// and stays well under the master-down interval (three adverts and the skew) of an
 /// advert_int of 0.1 s, so that a peer does not take over while the adds go in.
 const TURN: Duration = Duration::from_millis(100);
+/// How long a round may wait for more requests while they keep arriving.
+const GATHER_LIMIT: Duration = Duration::from_millis(20);
 /// Well under the socket's default send buffer, which bounds one datagram.
 const BYTES_PER_DATAGRAM: usize = 64 * 1024;
 /// The kernel answers within the sendmsg call; this only bounds a kernel that did not.
@@ -125,7 +127,9 @@ struct Pending {
     slot: Slot,
     op: Op,
     index: u32,
-    message: NetlinkMessage<RouteNetlinkMessage>,
+    /// Where the message's bytes are in the round's wire buffer.
+    start: usize,
+    len: usize,
 }
 
 struct Round {
@@ -171,7 +175,6 @@ impl Round {
 struct BatchSocket {
     fd: AsyncFd<Socket>,
     seq: u32,
-    buffer: Vec<u8>,
 }
 
 impl BatchSocket {
@@ -187,27 +190,39 @@ impl BatchSocket {
         // for as long as it is registered.
         let fd = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE | Interest::WRITABLE) }
             .map_err(|e| io("register rtnetlink socket", e.into_parts().1))?;
-        Ok((BatchSocket { fd, seq: 0, buffer: Vec::new() }, port))
+        Ok((BatchSocket { fd, seq: 0 }, port))
     }
 
     async fn serve(mut self, mut jobs: mpsc::UnboundedReceiver<Job>, added: Arc<Notify>) {
         while let Some(first) = jobs.next().await {
             // Executors woken by the same event (a takeover wakes them all) queue their
-            // requests right after this one: let them, then take them all.
-            tokio::task::yield_now().await;
+            // requests right after this one, but the scheduler runs only some dozens of
+            // tasks between two turns of this one: take turns until one brings nothing
+            // new, so that a takeover's addresses go in as one uninterrupted round
+            // instead of rounds of a hundred instances between other tasks' work.
             let mut batch = vec![first];
-            while let Ok(job) = jobs.try_recv() {
-                batch.push(job);
+            let gathering = Instant::now();
+            loop {
+                tokio::task::yield_now().await;
+                let before = batch.len();
+                while let Ok(job) = jobs.try_recv() {
+                    batch.push(job);
+                }
+                if batch.len() == before || gathering.elapsed() >= GATHER_LIMIT {
+                    break;
+                }
             }
             self.run(Round::new(batch), &added).await;
-            // A takeover's datagram buffer is not kept for the idle time after it.
-            self.buffer = Vec::new();
         }
     }
 
     async fn run(&mut self, mut round: Round, added: &Notify) {
         let mut ifindex: HashMap<String, Option<u32>> = HashMap::new();
         let mut pending: Vec<Pending> = Vec::new();
+        // Every message is encoded before the first is sent: the datagrams then follow
+        // one another with nothing but their answers read in between, and each one is a
+        // slice of this buffer, sent as it is.
+        let mut wire: Vec<u8> = Vec::new();
         for job_index in 0..round.jobs.len() {
             for item_index in 0..round.jobs[job_index].items.len() {
                 let slot = Slot { job: job_index, item: item_index };
@@ -231,26 +246,33 @@ impl BatchSocket {
                     }
                 };
                 match request(op, index, entry) {
-                    Ok(message) => pending.push(Pending { slot, op, index, message }),
+                    Ok(mut message) => {
+                        message.finalize();
+                        let start = wire.len();
+                        let len = message.buffer_len();
+                        wire.resize(start + len, 0);
+                        message.serialize(&mut wire[start..]);
+                        pending.push(Pending { slot, op, index, start, len });
+                    }
                     Err(e) => round.settle(slot, Err(e)),
                 }
             }
         }
         let mut turn_start = Instant::now();
-        let mut rest = pending.as_mut_slice();
+        let mut rest = pending.as_slice();
         while !rest.is_empty() {
             let mut count = 0;
             let mut bytes = 0;
             while count < rest.len() && count < MESSAGES_PER_DATAGRAM {
-                let len = rest[count].message.buffer_len();
+                let len = rest[count].len;
                 if count > 0 && bytes + len > BYTES_PER_DATAGRAM {
                     break;
                 }
                 bytes += len;
                 count += 1;
             }
-            let (datagram, tail) = rest.split_at_mut(count);
-            self.exchange(&mut round, datagram).await;
+            let (datagram, tail) = rest.split_at(count);
+            self.exchange(&mut round, datagram, &mut wire).await;
             rest = tail;
             if !rest.is_empty() && turn_start.elapsed() >= TURN {
                 tokio::task::yield_now().await;
@@ -285,27 +307,25 @@ impl BatchSocket {
     }
 
     /// Sends one datagram and collects an answer for each of its messages.
-    async fn exchange(&mut self, round: &mut Round, datagram: &mut [Pending]) {
+    async fn exchange(&mut self, round: &mut Round, datagram: &[Pending], wire: &mut [u8]) {
         let first_seq = self.seq.wrapping_add(1);
         let last = datagram.len() - 1;
-        self.buffer.clear();
-        for (i, Pending { message, .. }) in datagram.iter_mut().enumerate() {
+        for (i, pending) in datagram.iter().enumerate() {
             self.seq = self.seq.wrapping_add(1);
-            message.header.sequence_number = self.seq;
+            let header = &mut wire[pending.start..pending.start + HEADER_LEN];
+            header[8..12].copy_from_slice(&self.seq.to_ne_bytes());
             if i == last {
-                message.header.flags |= NLM_F_ACK;
+                let flags = u16::from_ne_bytes([header[6], header[7]]) | NLM_F_ACK;
+                header[6..8].copy_from_slice(&flags.to_ne_bytes());
             }
-            message.finalize();
-            let start = self.buffer.len();
-            self.buffer.resize(start + message.buffer_len(), 0);
-            message.serialize(&mut self.buffer[start..]);
         }
+        let bytes = &wire[datagram[0].start..datagram[last].start + datagram[last].len];
         let slot_of = |seq: u32| -> Option<usize> {
             let offset = seq.wrapping_sub(first_seq) as usize;
             (offset <= last).then_some(offset)
         };
         let outcome = tokio::time::timeout(ANSWER_TIMEOUT, async {
-            self.send().await?;
+            self.send(bytes).await?;
             let mut finished = false;
             let mut answer = vec![0u8; 64 * 1024];
             while !finished {
@@ -341,10 +361,10 @@ impl BatchSocket {
         }
     }
 
-    async fn send(&self) -> std::io::Result<()> {
+    async fn send(&self, bytes: &[u8]) -> std::io::Result<()> {
         loop {
             let mut guard = self.fd.writable().await?;
-            match guard.try_io(|fd| fd.get_ref().send(&self.buffer, 0)) {
+            match guard.try_io(|fd| fd.get_ref().send(bytes, 0)) {
                 Ok(result) => return result.map(|_| ()),
                 Err(_would_block) => continue,
             }
