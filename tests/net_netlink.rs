@@ -669,6 +669,50 @@ fn batched_requests_get_their_own_answers_across_callers_and_datagrams() {
 }
 
 #[test]
+fn requests_of_many_tasks_woken_together_go_out_in_one_round() {
+    // A takeover wakes every instance's executor at once. The daemon's executors are
+    // local tasks, and a LocalSet runs only a few dozen of them before the runtime gets
+    // its turn and with it the batcher, which must still gather them all.
+    const TASKS: u32 = 500;
+    let pair = Pair::new("br");
+    let (rounds, applied) = pair.a.run(move || async move {
+        tokio::task::LocalSet::new().run_until(gather_from_local_tasks(TASKS)).await
+    });
+    assert_eq!(applied, TASKS as usize);
+    assert_eq!(rounds, 1, "{TASKS} requests made {rounds} rounds");
+}
+
+async fn gather_from_local_tasks(count: u32) -> (u64, usize) {
+    let nl = Netlink::connect().unwrap();
+    let (go, wait) = tokio::sync::watch::channel(false);
+    let ready = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let tasks: Vec<_> = (0..count)
+        .map(|i| {
+            let (nl, mut wait, ready) = (nl.clone(), wait.clone(), ready.clone());
+            tokio::task::spawn_local(async move {
+                ready.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = wait.wait_for(|go| *go).await;
+                let entry = address(&format!("198.18.{}.{}/32", i >> 8, i & 0xff));
+                nl.add_addresses(vec![(Device::Name("va".into()), entry)]).await
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + LIMIT;
+    while ready.load(std::sync::atomic::Ordering::SeqCst) < count {
+        assert!(Instant::now() < deadline, "the tasks did not start");
+        tokio::task::yield_now().await;
+    }
+    let before = nl.address_rounds();
+    go.send(true).unwrap();
+    let mut applied = 0;
+    for task in tasks {
+        let results = task.await.unwrap();
+        applied += results.iter().filter(|r| matches!(r, Ok(Change::Applied))).count();
+    }
+    (nl.address_rounds() - before, applied)
+}
+
+#[test]
 fn batch_of_10000_ipv4_addresses() {
     // 198.18.0.0/15 is the benchmarking range (RFC 2544); the link has no carrier.
     let (adds, del) = time_batch("b4", 10_000, 2_000, |i| {

@@ -22,6 +22,7 @@ use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::sys::{protocols::NETLINK_ROUTE, Socket};
 use std::collections::HashMap;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::unix::AsyncFd;
@@ -79,6 +80,8 @@ pub(super) struct Batcher {
     /// Woken after a round that added addresses, for a listener that does not read the
     /// kernel's own notifications of them.
     added: Arc<Notify>,
+    /// Rounds sent so far: a takeover's requests should make one.
+    rounds: Arc<AtomicU64>,
 }
 
 impl Batcher {
@@ -86,8 +89,13 @@ impl Batcher {
         let (socket, port) = BatchSocket::open()?;
         let (jobs, rx) = mpsc::unbounded();
         let added = Arc::new(Notify::new());
-        tokio::spawn(socket.serve(rx, added.clone()));
-        Ok(Batcher { jobs, port, added })
+        let rounds = Arc::new(AtomicU64::new(0));
+        tokio::spawn(socket.serve(rx, added.clone(), rounds.clone()));
+        Ok(Batcher { jobs, port, added, rounds })
+    }
+
+    pub(super) fn rounds(&self) -> u64 {
+        self.rounds.load(Ordering::Relaxed)
     }
 
     pub(super) fn port(&self) -> u32 {
@@ -193,7 +201,7 @@ impl BatchSocket {
         Ok((BatchSocket { fd, seq: 0 }, port))
     }
 
-    async fn serve(mut self, mut jobs: mpsc::UnboundedReceiver<Job>, added: Arc<Notify>) {
+    async fn serve(mut self, mut jobs: mpsc::UnboundedReceiver<Job>, added: Arc<Notify>, rounds: Arc<AtomicU64>) {
         while let Some(first) = jobs.next().await {
             // Executors woken by the same event (a takeover wakes them all) queue their
             // requests right after this one, but the scheduler runs only some dozens of
@@ -212,6 +220,7 @@ impl BatchSocket {
                     break;
                 }
             }
+            rounds.fetch_add(1, Ordering::Relaxed);
             self.run(Round::new(batch), &added).await;
         }
     }

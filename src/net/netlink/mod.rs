@@ -88,6 +88,12 @@ impl Netlink {
         self.batcher.port()
     }
 
+    /// How many rounds of batched address requests have gone out (each is one or more
+    /// datagrams sent back to back).
+    pub fn address_rounds(&self) -> u64 {
+        self.batcher.rounds()
+    }
+
     /// Notified after batched adds put at least one address in place: with
     /// [`Monitor::open_for`](crate::net::monitor::Monitor::open_for) the kernel's own
     /// notifications of IPv4 ones are not delivered.
