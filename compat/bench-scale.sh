@@ -286,6 +286,9 @@ kernel_floor() {
     record kernel/del_batched "$(vip_list | bc_exec r python3 "$here/netlink-batch.py" del 256)"
     kill -TERM "$mon_pid"
     wait "$mon_pid" || true
+    # And with no listener to wake: what a router without `ip monitor` running pays.
+    record kernel/add_quiet "$(vip_list | bc_exec r python3 "$here/netlink-batch.py" add 256)"
+    record kernel/del_quiet "$(vip_list | bc_exec r python3 "$here/netlink-batch.py" del 256)"
 }
 
 # rss_run IMPL: MASTER for all instances, settled, then the memory (kB) of every process.
@@ -364,6 +367,8 @@ row "VIPs left behind" left_behind
 echo "  kernel alone (ip -batch, one request at a time): add $(value kernel/add) ms, delete $(value kernel/del) ms"
 echo "  kernel alone (256 requests per datagram, ip monitor listening): add $(value kernel/add_batched) ms," \
     "delete $(value kernel/del_batched) ms"
+echo "  kernel alone (256 requests per datagram, no listener): add $(value kernel/add_quiet) ms," \
+    "delete $(value kernel/del_quiet) ms"
 if [ -n "${BC_KEEP_WORK:-}" ]; then
     echo "raw figures: $results"
 fi
