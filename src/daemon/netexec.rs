@@ -320,9 +320,13 @@ impl Task {
 
 
     /// The device an address goes on, after `dev` defaulting and per-VIP VMAC mapping.
-    fn device_of(&self, entry: &Vip) -> Option<String> {
-        let dev = entry.dev.as_deref().or(self.ctx.default_dev.as_deref()).map(str::to_string)?;
-        Some(self.ctx.vmac_for_dev.get(&dev).cloned().unwrap_or(dev))
+    /// Shared, not copied: a takeover asks this for each of thousands of VIPs.
+    fn device_of(&self, entry: &Vip) -> Option<Arc<str>> {
+        let dev = entry.dev.as_ref().or(self.ctx.default_dev.as_ref())?;
+        match self.ctx.vmac_for_dev.get(&**dev) {
+            Some(vmac) => Some(Arc::from(vmac.as_str())),
+            None => Some(Arc::clone(dev)),
+        }
     }
 
     /// A route through a device whose VIPs live on a per-VIP VMAC must use the VMAC: the

@@ -55,7 +55,7 @@ const HEADER_LEN: usize = 16;
 #[derive(Debug, Clone)]
 pub enum Device {
     Index(u32),
-    Name(String),
+    Name(Arc<str>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,7 +226,7 @@ impl BatchSocket {
     }
 
     async fn run(&mut self, mut round: Round, added: &Notify) {
-        let mut ifindex: HashMap<String, Option<u32>> = HashMap::new();
+        let mut ifindex: HashMap<Arc<str>, Option<u32>> = HashMap::new();
         let mut pending: Vec<Pending> = Vec::new();
         // Every message is encoded before the first is sent: the datagrams then follow
         // one another with nothing but their answers read in between, and each one is a
@@ -247,7 +247,7 @@ impl BatchSocket {
                     Ok(index) => index,
                     Err(name) => {
                         let result = match op {
-                            Op::Add => Err(NetError::NoSuchInterface(name)),
+                            Op::Add => Err(NetError::NoSuchInterface(name.to_string())),
                             Op::Delete => Ok(Change::Unchanged),
                         };
                         round.settle(slot, result);
