@@ -27,7 +27,7 @@ use crate::vrrp::{
     Action, Destinations, Event, GarpKind, InstanceId, LogLevel, NotifyState, NotifyTarget, PacketErrorKind,
     Received, Recipient, Router, RouterConfig, RouterOptions, StateName, Timestamp,
 };
-use crate::vrrp::params::{InstanceParams, TrackedObject};
+use crate::vrrp::params::{shared_name, InstanceParams, TrackedObject};
 use crate::vrrp::event::TrackerStatus;
 use crate::vrrp::Vip;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -60,15 +60,6 @@ fn release_free_memory() {
     }
 }
 
-/// One allocation per interface name, however many instances use it.
-fn shared_name(names: &mut BTreeSet<Arc<str>>, name: &str) -> Arc<str> {
-    if let Some(known) = names.get(name) {
-        return known.clone();
-    }
-    let made: Arc<str> = Arc::from(name);
-    names.insert(made.clone());
-    made
-}
 
 /// From the router's construction on, its instance parameters are the one copy of the
 /// VIP lists (dumps and lookups read them there): the configuration the daemon keeps
@@ -427,13 +418,11 @@ impl Daemon {
         let prefix = self.config.global.vmac_addr_prefix.clone().or(self.config.global.vmac_prefix.clone());
         // VIPs without `dev` live on the instance's VMAC even with `vmac_xmit_base`, which
         // only moves the adverts to the parent (as keepalived does).
-        let default_dev = inst_cfg
-            .use_vmac
-            .as_ref()
-            .map(|v| v.ifname.as_str())
-            .or(params.interface.as_deref())
-            .map(|d| shared_name(&mut self.interface_names, d));
-        let rx_interface = params.rx_interface.as_deref().map(|i| shared_name(&mut self.interface_names, i));
+        let default_dev = match &inst_cfg.use_vmac {
+            Some(vmac) => Some(shared_name(&mut self.interface_names, &vmac.ifname)),
+            None => params.interface.clone(),
+        };
+        let rx_interface = params.rx_interface.clone();
         let ah = match &inst_cfg.auth {
             Some(crate::config::model::Auth::Ah(key)) => {
                 let mut k = [0u8; 8];

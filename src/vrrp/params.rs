@@ -348,14 +348,19 @@ struct SharedParts {
     garps: Vec<Arc<GarpParams>>,
 }
 
+/// One allocation per name, however many holders share it.
+pub fn shared_name(names: &mut BTreeSet<Arc<str>>, name: &str) -> Arc<str> {
+    if let Some(known) = names.get(name) {
+        return Arc::clone(known);
+    }
+    let made: Arc<str> = Arc::from(name);
+    names.insert(Arc::clone(&made));
+    made
+}
+
 impl SharedParts {
     fn name(&mut self, name: &str) -> Arc<str> {
-        if let Some(known) = self.names.get(name) {
-            return Arc::clone(known);
-        }
-        let made: Arc<str> = Arc::from(name);
-        self.names.insert(Arc::clone(&made));
-        made
+        shared_name(&mut self.names, name)
     }
 
     fn garp(&mut self, garp: GarpParams) -> Arc<GarpParams> {

@@ -3,11 +3,11 @@
 //!
 //! The kernel handles every message of a datagram within the one sendmsg call, so a
 //! takeover's thousands of VIPs cost a few dozen system calls instead of two per
-//! address. Requests from all executors queued by the time the batcher runs form a
-//! round; those arriving during a round wait for the next. Only the last message of a
-//! datagram asks for an ACK: a refusal is
-//! reported with the request's sequence number whatever the flag, so each address still
-//! gets its own answer, and the last ACK says every earlier answer has been read.
+//! address. Requests from all executors form a round, gathered while they keep arriving;
+//! those arriving during a round wait for the next. Only the last message of a datagram
+//! asks for an ACK: a refusal is reported with the request's sequence number whatever the
+//! flag, so each address still gets its own answer, and the last ACK says every earlier
+//! answer has been read.
 
 use super::addr::{add_message, del_message, describe};
 use super::{extack_message, force_rcvbuf};
