@@ -125,6 +125,23 @@ fn reload_keeps_a_matched_master_and_drops_addresses_no_longer_configured() {
 }
 
 #[test]
+fn instances_are_found_by_id_after_a_reload_reorders_and_removes_some() {
+    let (mut sim, _) = Sim::started(vec![params("A", 51, 100), params("B", 52, 100), params("C", 53, 100)]);
+    let (a, c) = (sim.id("A"), sim.id("C"));
+    sim.event(Event::Reload(Box::new(RouterConfig {
+        instances: vec![params("C", 53, 100), params("D", 54, 100), params("A", 51, 100)],
+        ..Default::default()
+    })));
+    let d = sim.id("D");
+    let name = |sim: &Sim, id| sim.router.params(id).map(|p| p.name.to_string());
+    assert_eq!(name(&sim, a).as_deref(), Some("A"));
+    assert_eq!(name(&sim, c).as_deref(), Some("C"));
+    assert_eq!(name(&sim, d).as_deref(), Some("D"));
+    assert_eq!(sim.router.find("B"), None);
+    assert_eq!(sim.router.instance_ids().len(), 3);
+}
+
+#[test]
 fn reload_starts_a_new_instance_as_at_startup() {
     let (mut sim, _) = Sim::started(vec![params("VI_1", 51, 100)]);
     let first = sim.id("VI_1");
