@@ -60,7 +60,6 @@ fn release_free_memory() {
     }
 }
 
-
 /// From the router's construction on, its instance parameters are the one copy of the
 /// VIP lists (dumps and lookups read them there): the configuration the daemon keeps
 /// would only duplicate tens of thousands of addresses.

@@ -288,7 +288,7 @@ impl InstanceParams {
         let excluded_vips = shared_list(inst.excluded_vips.iter().map(Vip::from).collect(), &NO_VIPS);
         let extra_interfaces = extra_interface_garp(inst, &vips, &excluded_vips);
         Ok(InstanceParams {
-            name: shared.name(&inst.name),
+            name: Arc::from(inst.name.as_str()),
             vrid: inst.vrid,
             version: inst.version,
             family: inst.family,
@@ -341,7 +341,8 @@ impl InstanceParams {
 }
 
 /// Parts that many instances have in common, built once: a thousand instances on one
-/// interface then hold one copy of its name and of the global GARP settings.
+/// interface then hold one copy of its name and of the global GARP settings. (Instance
+/// names are unique: each is one allocation, shared with the daemon's records.)
 #[derive(Default)]
 struct SharedParts {
     names: BTreeSet<Arc<str>>,
