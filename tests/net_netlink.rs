@@ -607,7 +607,9 @@ fn batched_requests_get_their_own_answers_across_callers_and_datagrams() {
     let pair = Pair::new("bq");
     pair.a.ip(&["addr", "add", "192.0.2.50/32", "dev", "va"]);
     let missing_index = 999_999;
-    let (first, second, long, removed) = pair.a.run(move || async move {
+    const LONG: u32 = 2100;
+    const REFUSED: [u32; 3] = [1023, 1024, LONG - 1];
+    let (first, second, long, again, removed) = pair.a.run(move || async move {
         let nl = Netlink::connect().unwrap();
         let va = Device::Name("va".into());
         let first = vec![
@@ -619,14 +621,18 @@ fn batched_requests_get_their_own_answers_across_callers_and_datagrams() {
         // Submitted together, so packed into the same datagram after `first`.
         let second = vec![(va.clone(), address("192.0.2.54/32")), (va.clone(), address("192.0.2.53/32"))];
         let (first, second) = futures::join!(nl.add_addresses(first), nl.add_addresses(second));
-        // Several datagrams, with refusals at a datagram's last message and first one.
-        let long: Vec<_> = (0..600u32)
+        // Several datagrams (1024 messages each), with refusals at a datagram's last
+        // message and first one.
+        let long: Vec<_> = (0..LONG)
             .map(|i| {
-                let device = if i == 255 || i == 256 || i == 599 { Device::Index(missing_index) } else { va.clone() };
+                let device = if REFUSED.contains(&i) { Device::Index(missing_index) } else { va.clone() };
                 (device, address(&format!("198.18.{}.{}/32", i >> 8, i & 0xff)))
             })
             .collect();
+        let again = long.clone();
         let long = nl.add_addresses(long).await;
+        // Every message of a full datagram refused: each refusal must still reach us.
+        let again = nl.add_addresses(again).await;
         let removed = nl
             .delete_addresses(vec![
                 (va.clone(), address("192.0.2.53/32")),
@@ -635,7 +641,7 @@ fn batched_requests_get_their_own_answers_across_callers_and_datagrams() {
                 (va.clone(), address("192.0.2.54/32")),
             ])
             .await;
-        (first, second, long, removed)
+        (first, second, long, again, removed)
     });
     assert!(matches!(first[0], Ok(Change::Unchanged)), "{:?}", first[0]);
     assert!(matches!(&first[1], Err(NetError::NoSuchInterface(n)) if n == "nosuchdev0"), "{:?}", first[1]);
@@ -648,17 +654,20 @@ fn batched_requests_get_their_own_answers_across_callers_and_datagrams() {
     }
     assert!(matches!(first[3], Ok(Change::Applied)), "{:?}", first[3]);
     assert!(matches!(second[..], [Ok(Change::Applied), Ok(Change::Unchanged)]), "{second:?}");
-    assert_eq!(long.len(), 600);
-    for (i, result) in long.iter().enumerate() {
-        if i == 255 || i == 256 || i == 599 {
+    assert_eq!(long.len(), LONG as usize);
+    assert_eq!(again.len(), LONG as usize);
+    for (i, (result, repeated)) in long.iter().zip(&again).enumerate() {
+        if REFUSED.contains(&(i as u32)) {
             assert!(matches!(result, Err(NetError::Kernel { errno: libc::ENODEV, .. })), "{i}: {result:?}");
+            assert!(matches!(repeated, Err(NetError::Kernel { errno: libc::ENODEV, .. })), "{i}: {repeated:?}");
         } else {
             assert!(matches!(result, Ok(Change::Applied)), "{i}: {result:?}");
+            assert!(matches!(repeated, Ok(Change::Unchanged)), "{i}: {repeated:?}");
         }
     }
-    assert!(find_addr(&pair.a, "va", "198.18.2.86").is_some(), "the last address not refused is there");
-    assert!(find_addr(&pair.a, "va", "198.18.2.87").is_none(), "the last one was refused");
-    assert!(find_addr(&pair.a, "va", "198.18.0.255").is_none(), "refused address is not");
+    assert!(find_addr(&pair.a, "va", "198.18.8.50").is_some(), "the last address not refused is there");
+    assert!(find_addr(&pair.a, "va", "198.18.8.51").is_none(), "the last one was refused");
+    assert!(find_addr(&pair.a, "va", "198.18.3.255").is_none(), "refused address is not");
     assert!(
         matches!(removed[..], [Ok(Change::Applied), Ok(Change::Unchanged), Ok(Change::Unchanged), Ok(Change::Applied)]),
         "{removed:?}"

@@ -29,9 +29,13 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::sync::Notify;
 
-/// Messages per datagram: bounds the refusals queued at once on our socket.
-const MESSAGES_PER_DATAGRAM: usize = 256;
-/// The kernel works on a datagram (about 1.5 ms for 256 adds) on the loop's thread:
+/// Messages per datagram: bounds the refusals queued at once on our socket. Every
+/// datagram of adds lets the kernel's address-lifetime worker preempt us, and its walk
+/// over all addresses grows with them: at 256 a datagram, those pauses were 9 ms of a
+/// 10000-VIP takeover; at 1024 the takeover took 66 ms instead of 81 (median of 6 and 9
+/// runs of compat/bench-scale.sh).
+const MESSAGES_PER_DATAGRAM: usize = 1024;
+/// The kernel works on a datagram (about 6 ms for 1024 adds) on the loop's thread:
 /// other tasks get a turn after this long. Longer turns finish a takeover's VIPs
 /// sooner; shorter ones delay its adverts less. 100 ms holds a 10000-VIP takeover in
 /// one turn on a busy machine (first to last VIP 80 ms against 96 ms with 50 ms turns)
@@ -45,7 +49,7 @@ const BYTES_PER_DATAGRAM: usize = 64 * 1024;
 /// The kernel answers within the sendmsg call; this only bounds a kernel that did not.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 /// Room for every refusal of a full datagram (capped error messages with extack text).
-const RECEIVE_BUFFER: usize = 1024 * 1024;
+const RECEIVE_BUFFER: usize = 4 * 1024 * 1024;
 
 const NLMSG_ERROR: u16 = 2;
 const HEADER_LEN: usize = 16;
