@@ -29,11 +29,11 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::sync::Notify;
 
-/// Messages per datagram: bounds the refusals queued at once on our socket. Every
-/// datagram of adds lets the kernel's address-lifetime worker preempt us, and its walk
-/// over all addresses grows with them: at 256 a datagram, those pauses were 9 ms of a
-/// 10000-VIP takeover; at 1024 the takeover took 66 ms instead of 81 (median of 6 and 9
-/// runs of compat/bench-scale.sh).
+/// Messages per datagram: bounds the refusals queued at once on our socket. After each
+/// datagram of adds the kernel's address-lifetime worker preempts us, and it walks every
+/// address: at 256 a datagram those 39 pauses took about 9 ms of a 10000-VIP takeover.
+/// First VIP to all took a median 56 ms at 1024 against 65 ms at 256 (8 interleaved runs
+/// of each with compat/bench-scale.sh).
 const MESSAGES_PER_DATAGRAM: usize = 1024;
 /// The kernel works on a datagram (about 6 ms for 1024 adds) on the loop's thread:
 /// other tasks get a turn after this long. Longer turns finish a takeover's VIPs
