@@ -35,9 +35,10 @@ use tokio::sync::Notify;
 /// First VIP to all took a median 56 ms at 1024 against 65 ms at 256 (8 interleaved runs
 /// of each with compat/bench-scale.sh).
 const MESSAGES_PER_DATAGRAM: usize = 1024;
-/// An IPv6 add costs the kernel some ten times an IPv4 one (100 µs each for 1000 on one
-/// interface, measured): counted as this many messages, a datagram of them still blocks
-/// the loop for no longer than one of IPv4 addresses.
+/// An IPv6 add costs the kernel far more than an IPv4 one (about 100 µs each for 1000 on
+/// one interface, against 6 µs for a takeover's IPv4 VIPs): counted as this many
+/// messages, a datagram of them (256, some 25 ms of the kernel's work on the loop's
+/// thread) blocks the loop no longer than before datagrams grew to 1024.
 const IPV6_MESSAGE_COST: usize = 4;
 /// The kernel works on a datagram (about 6 ms for 1024 adds) on the loop's thread:
 /// other tasks get a turn after this long. Longer turns finish a takeover's VIPs
