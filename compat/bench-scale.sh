@@ -230,18 +230,15 @@ scale_run() {
     bc_wait_until 5 grep -q listening "$BC_WORK/adv.log" || bc_die "tcpdump does not start"
     t_start=$(bc_now_us)
     bc_start "$impl" r scale "$BC_WORK/scale.conf"
-    if [ -n "$ip_monitor" ]; then
-        if ! bc_wait_until 600 all_vips_present; then
-            bc_log scale | tail -20
-            bc_die "$impl: only $(vip_count) of $total_vips VIPs after 600 s"
-        fi
-    else
-        # Waiting on the watcher, not listing the addresses: a listing of thousands every
-        # 10 ms would compete with the takeover for the CPUs.
-        if ! bc_wait_until 600 watch_done; then
-            bc_log scale | tail -20
-            bc_die "$impl: only $(vip_count) of $total_vips VIPs after 600 s"
-        fi
+    # Without `ip monitor`, waiting on the watcher, not listing the addresses: a listing of
+    # thousands every 10 ms would compete with the takeover for the CPUs.
+    local all_added=watch_done
+    [ -z "$ip_monitor" ] || all_added=all_vips_present
+    if ! bc_wait_until 600 "$all_added"; then
+        bc_log scale | tail -20
+        bc_die "$impl: only $(vip_count) of $total_vips VIPs after 600 s"
+    fi
+    if [ -z "$ip_monitor" ]; then
         wait "$watch_pid" || true
         ! grep -q overrun "$BC_WORK/watch" || bc_die "addr-watch.py lost notifications"
         all_vips_present || bc_die "$impl: only $(vip_count) of $total_vips VIPs once all were added"
